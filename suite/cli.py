@@ -1,0 +1,60 @@
+"""The command line: Hydra composes the config, `run_job` does the work, and any
+config mistake (Hydra's or ours) is printed as one line with exit status 2."""
+from __future__ import annotations
+
+import os
+import sys
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import ConfigCompositionException, MissingConfigException
+from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
+
+import suite.config  # noqa: F401  (registers the schema in Hydra's ConfigStore)
+from suite.config import ConfigError
+from suite.job import run_job
+from suite.tracking import PROJECT_ROOT
+
+EXIT_CONFIG_ERROR = 2
+
+
+@hydra.main(config_path=str(PROJECT_ROOT / "conf"), config_name="config", version_base="1.3")
+def app(cfg: DictConfig) -> float:
+    try:
+        result = run_job(cfg, output_dir=HydraConfig.get().runtime.output_dir)
+    except ConfigError as exc:
+        # Leave here, before Hydra wraps the error in its own multi-line report.
+        exit_with(str(exc))
+    return result.final.get("loss_norm", float("nan"))
+
+
+def exit_with(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(EXIT_CONFIG_ERROR)
+
+
+def one_line(exc: BaseException) -> str:
+    """Hydra's and OmegaConf's multi-line messages, folded to one line naming key and value."""
+    if isinstance(exc, MissingConfigException) and exc.options is not None and exc.missing_cfg_file:
+        group, _, choice = exc.missing_cfg_file.rpartition("/")
+        return f"{group}={choice!r}: unknown {group}; choose one of {', '.join(sorted(exc.options))}"
+    cause = exc.__cause__ if isinstance(exc.__cause__, OmegaConfBaseException) else None
+    if cause is not None and getattr(cause, "full_key", None):
+        reason = str(cause).splitlines()[0]
+        override = str(exc).splitlines()[0]
+        return f"{cause.full_key}: {reason} ({override})"
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return "; ".join(lines[:3])
+
+
+def main() -> None:
+    # Let exceptions reach us instead of Hydra's multi-line report, unless the user asked for it.
+    user_wants_trace = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        app()
+    except (ConfigCompositionException, OmegaConfBaseException) as exc:
+        if user_wants_trace:
+            raise
+        exit_with(one_line(exc))

@@ -1,0 +1,125 @@
+"""The configuration schema and the checks that run before any training.
+
+The dataclasses are registered in Hydra's ConfigStore and sit first in
+`conf/config.yaml`'s defaults list, so Hydra rejects unknown keys and values of
+the wrong type while composing. `validate` then checks ranges and cross-field
+rules that a type cannot express. Both produce one-line errors (see suite/cli.py).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any, Optional
+
+import torch
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+class ConfigError(ValueError):
+    """A bad config value, reported as one line: `key=value: what is allowed`."""
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 2000  # optimiser updates: the budget, the same for every cell
+    batch: int = 64  # sequences per update
+    lr: float = 2e-3  # Adam learning rate
+    clip: float = 1.0  # gradient-norm clipping (Pascanu et al. 2013); 0 disables it
+    eval_every: int = 100  # steps between evaluations on the held-out set
+    eval_size: int = 1000  # sequences in the fixed held-out evaluation set
+    early_stop: bool = True  # stop as soon as the held-out set meets the task's solved criterion
+
+
+@dataclass
+class TrackingConfig:
+    # MLflow tracking URI. null: $MLFLOW_TRACKING_URI if set, else sqlite:///<project>/mlflow.db
+    uri: Optional[str] = None
+    experiment: str = "rnn-vs-lstm"
+
+
+@dataclass
+class FaultConfig:
+    """Deliberate faults, to exercise the failure paths (tests, demos). Off by default."""
+
+    kind: Optional[str] = None  # null | nan (the loss becomes NaN) | error (training raises)
+    at_step: int = 1
+
+
+@dataclass
+class Config:
+    task: Any = MISSING  # a conf/task/*.yaml: `_target_` names a tasks.base.Task subclass
+    cell: Any = MISSING  # a conf/cell/*.yaml
+    seq_len: int = 50  # the time lag T to bridge
+    hidden: int = 64  # hidden units per layer
+    seed: int = 0  # seeds the weights and the (task, split) data generators
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    threads: Optional[int] = None  # torch intra-op threads; null keeps torch's default
+    run_name: str = MISSING
+    train: TrainConfig = field(default_factory=TrainConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    fault: FaultConfig = field(default_factory=FaultConfig)
+
+
+ConfigStore.instance().store(name="schema", node=Config)
+
+FAULTS = (None, "nan", "error")
+
+
+def _require(ok: bool, key: str, value, allowed: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}={value!r}: {allowed}")
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` picks CUDA when present. Asking for CUDA without it is a config error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"device={name!r}: expected auto, cpu, cuda or cuda:N") from None
+    _require(device.type in ("cpu", "cuda"), "device", name, "expected auto, cpu, cuda or cuda:N")
+    if device.type == "cuda":
+        _require(torch.cuda.is_available(), "device", name, "CUDA is not available on this machine; use cpu or auto")
+        index = device.index or 0
+        count = torch.cuda.device_count()
+        _require(index < count, "device", name, f"this machine has {count} CUDA device(s)")
+    return device
+
+
+def _check_known_keys(cfg) -> None:
+    """Hydra lets `+key=value` add keys the schema lacks; a typo there would be silently ignored."""
+    for prefix, node, schema in (("", cfg, Config), ("train.", cfg.train, TrainConfig),
+                                 ("tracking.", cfg.tracking, TrackingConfig), ("fault.", cfg.fault, FaultConfig)):
+        known = {f.name for f in fields(schema)}
+        for key in node:
+            _require(key in known, f"{prefix}{key}", node[key],
+                     f"unknown key; known keys: {', '.join(sorted(known))}")
+
+
+def validate(cfg) -> None:
+    """Range and cross-field checks; raises ConfigError naming the first bad key."""
+    _check_known_keys(cfg)
+    _require(cfg.seq_len >= 2, "seq_len", cfg.seq_len, "expected an integer >= 2")
+    _require(cfg.hidden >= 1, "hidden", cfg.hidden, "expected an integer >= 1")
+    _require(cfg.seed >= 0, "seed", cfg.seed, "expected an integer >= 0")
+    _require(cfg.threads is None or cfg.threads >= 1, "threads", cfg.threads, "expected null or an integer >= 1")
+    t = cfg.train
+    _require(t.steps >= 1, "train.steps", t.steps, "expected an integer >= 1")
+    _require(t.batch >= 1, "train.batch", t.batch, "expected an integer >= 1")
+    _require(math.isfinite(t.lr) and t.lr > 0, "train.lr", t.lr, "expected a finite number > 0")
+    _require(math.isfinite(t.clip) and t.clip >= 0, "train.clip", t.clip, "expected a number >= 0 (0 disables)")
+    _require(t.eval_every >= 1, "train.eval_every", t.eval_every, "expected an integer >= 1")
+    _require(t.eval_size >= 1, "train.eval_size", t.eval_size, "expected an integer >= 1")
+    _require(bool(cfg.tracking.experiment.strip()), "tracking.experiment", cfg.tracking.experiment,
+             "expected a non-empty name")
+    uri = cfg.tracking.uri
+    _require(uri is None or "://" in uri or uri.startswith("databricks"), "tracking.uri", uri,
+             "expected a URI such as sqlite:////abs/path/mlflow.db or http://127.0.0.1:5000")
+    _require(cfg.fault.kind in FAULTS, "fault.kind", cfg.fault.kind, "expected null, nan or error")
+    _require(cfg.fault.at_step >= 1, "fault.at_step", cfg.fault.at_step, "expected an integer >= 1")
+    for key in ("_target_", "name"):
+        _require(key in cfg.task, f"task.{key}", None, "every task config needs it (see conf/task/)")
+    _require("name" in cfg.cell, "cell.name", None, "every cell config needs it (see conf/cell/)")
+    resolve_device(cfg.device)

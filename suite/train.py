@@ -1,0 +1,98 @@
+"""The training loop: Adam on freshly sampled batches, a fixed step budget,
+periodic evaluation on a fixed held-out set, early stop when solved.
+
+The hot loop never reads a value back from the device: the training loss is
+accumulated on the device and read once per evaluation, which is also where a
+non-finite loss is noticed and the run ends as *diverged*.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import torch
+from tqdm.auto import tqdm
+
+from tasks.base import Task
+
+SOLVED, FAILED, DIVERGED = "solved", "failed", "diverged"
+
+
+@dataclass
+class TrainResult:
+    outcome: str  # solved | failed | diverged
+    steps: int  # updates actually made
+    steps_to_solve: Optional[int]  # first evaluation step at which the task was solved
+    final: dict[str, float] = field(default_factory=dict)  # metrics of the last evaluation
+    seconds: float = 0.0  # wall time of the training loop, evaluations included
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, task: Task, x: torch.Tensor, y: torch.Tensor, chunk: int = 1000) -> dict:
+    """Task metrics over the held-out set, in chunks to bound memory at long lags."""
+    model.eval()
+    outputs = [model(x[i : i + chunk]) for i in range(0, len(x), chunk)]
+    model.train()
+    metrics = task.metrics(torch.cat(outputs), y)
+    return {k: float(v) for k, v in metrics.items()}
+
+
+def train(
+    model: torch.nn.Module,
+    task: Task,
+    cfg,  # a TrainConfig
+    seed: int,
+    device: torch.device,
+    log: Callable[[int, dict], None] = lambda step, metrics: None,
+    fault: Optional[Callable[[int, torch.Tensor], torch.Tensor]] = None,
+    progress: bool = True,
+) -> TrainResult:
+    train_data = task.generator("train", seed, device)
+    x_eval, y_eval = task.sample(cfg.eval_size, task.generator("eval", seed, device))
+    optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    result = TrainResult(outcome=FAILED, steps=0, steps_to_solve=None)
+    loss_sum = torch.zeros((), device=device)
+    since_eval = 0
+    start = time.perf_counter()
+
+    bar = tqdm(total=cfg.steps, desc=f"{model.cell} {task.name} T={task.seq_len}", unit="step",
+               disable=None if progress else True, mininterval=1.0, leave=False)
+    for step in range(1, cfg.steps + 1):
+        x, y = task.sample(cfg.batch, train_data)
+        loss = task.loss(model(x), y)
+        if fault is not None:
+            loss = fault(step, loss)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+        optimiser.step()
+        loss_sum += loss.detach()
+        since_eval += 1
+        result.steps = step
+        bar.update()
+
+        if step % cfg.eval_every and step != cfg.steps:
+            continue
+        # --- evaluation point: the only place values come back to the host ---
+        train_loss = float(loss_sum) / since_eval
+        loss_sum.zero_()
+        since_eval = 0
+        metrics = evaluate(model, task, x_eval, y_eval)
+        metrics["loss_norm"] = metrics["loss"] / task.baseline_loss
+        result.final = metrics
+        log(step, {"train_loss": train_loss, **{f"eval_{k}": v for k, v in metrics.items()}})
+        if not (math.isfinite(train_loss) and math.isfinite(metrics["loss"])):
+            result.outcome = DIVERGED
+            break
+        bar.set_postfix({task.metric: f"{metrics[task.metric]:.3g}", "loss/base": f"{metrics['loss_norm']:.3g}"})
+        if result.steps_to_solve is None and task.solved(metrics):
+            result.steps_to_solve = step
+            result.outcome = SOLVED
+            if cfg.early_stop:
+                break
+    bar.close()
+    result.seconds = time.perf_counter() - start
+    return result

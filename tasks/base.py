@@ -1,0 +1,125 @@
+"""The task contract: what the suite needs to know about a long-memory task.
+
+A task is a generator of (input, target) sequences plus everything needed to
+judge a model on it: the loss, task-aware metrics, the loss of the best
+*memoryless* predictor (the baseline a model that remembers nothing reaches)
+and a "solved" criterion. The suite talks to tasks only through this class.
+"""
+from __future__ import annotations
+
+import math
+import zlib
+from abc import ABC, abstractmethod
+
+import torch
+
+SPLITS = ("train", "eval")
+
+
+class TaskConfigError(ValueError):
+    """A task knob has a bad value. The message names the key and the value."""
+
+
+def check_int(name: str, value, minimum: int) -> int:
+    """Validate an integer task knob, with a message naming `task.<name>`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise TaskConfigError(f"task.{name}={value!r}: expected an integer >= {minimum}")
+    return value
+
+
+def check_fraction(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        raise TaskConfigError(f"task.{name}={value!r}: expected a number in (0, 1]")
+    return float(value)
+
+
+class Task(ABC):
+    """Base class of every task.
+
+    Subclasses set the class attributes below and implement `sample`, `loss`,
+    `metrics` and `baseline_loss`.
+    """
+
+    name: str = "task"
+    #: "every": the model's output at every step is scored; "last": only the final step.
+    loss_at: str = "last"
+    #: the metric the solved criterion and the summary use, and which way is better.
+    metric: str = "accuracy"
+    higher_is_better: bool = True
+
+    def __init__(self, seq_len: int, solve_threshold: float, name: str | None = None):
+        if name is not None:
+            self.name = name  # a config variant (e.g. memory_k16) keeps its own name and data stream
+        #: the time lag the network has to bridge (T in the literature).
+        self.seq_len = check_int("seq_len", seq_len, 1)
+        self.solve_threshold = float(solve_threshold)
+
+    # -- sizes -----------------------------------------------------------------
+    @property
+    @abstractmethod
+    def input_size(self) -> int: ...
+
+    @property
+    @abstractmethod
+    def output_size(self) -> int: ...
+
+    @property
+    @abstractmethod
+    def length(self) -> int:
+        """Number of time steps in one input sequence."""
+
+    # -- data ------------------------------------------------------------------
+    def generator(self, split: str, seed: int, device: torch.device | str = "cpu") -> torch.Generator:
+        """A torch.Generator that depends only on (task name, split, seed).
+
+        Every cell trained with the same seed therefore sees the same sequences,
+        and the evaluation set never overlaps the training stream's seed.
+        """
+        if split not in SPLITS:
+            raise ValueError(f"split={split!r}: expected one of {', '.join(SPLITS)}")
+        key = f"{self.name}/{split}/{seed}".encode()
+        gen = torch.Generator(device=device)
+        gen.manual_seed(zlib.crc32(key))
+        return gen
+
+    @abstractmethod
+    def sample(self, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Draw `batch` sequences on the generator's device.
+
+        Returns the input, float (batch, length, input_size), and the target:
+        shaped for `loss` (class indices for classification, values for regression).
+        """
+
+    # -- scoring ---------------------------------------------------------------
+    @abstractmethod
+    def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Scalar training loss. `output` is (batch, length, output_size) when
+        `loss_at == "every"`, else (batch, output_size) for the last step."""
+
+    @abstractmethod
+    def metrics(self, output: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Task-aware metrics (0-d tensors), including `self.metric`."""
+
+    @property
+    @abstractmethod
+    def baseline_loss(self) -> float:
+        """Expected loss of the best predictor that remembers nothing."""
+
+    def solved(self, metrics: dict[str, float]) -> bool:
+        value = metrics[self.metric]
+        if self.higher_is_better:
+            return value >= self.solve_threshold
+        return value < self.solve_threshold
+
+    def describe(self) -> dict[str, object]:
+        """What identifies this task in logs: name, lag and its baseline."""
+        return {"task": self.name, "seq_len": self.seq_len, "baseline_loss": self.baseline_loss}
+
+
+def one_hot(symbols: torch.Tensor, size: int) -> torch.Tensor:
+    return torch.nn.functional.one_hot(symbols, size).float()
+
+
+def uniform_ce(k: int) -> float:
+    """Cross-entropy of a uniform guess over k classes."""
+    return math.log(k)

@@ -1,0 +1,67 @@
+"""Copy (copying memory) task, in the form of Arjovsky, Shah & Bengio 2016.
+
+Input (length T + 2*n_copy): `n_copy` symbols drawn from 1..symbols, then T-1
+blanks (0), one delimiter (symbols+1), then `n_copy` blanks. The target is blank
+for the first T + n_copy positions, then the `n_copy` symbols. Cross-entropy at
+every position; accuracy only on the recalled positions (counting blanks would
+score a model that always says "blank" at T/(T+20)).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from tasks.base import Task, check_fraction, check_int, one_hot
+
+
+class CopyTask(Task):
+    name = "copy"
+    loss_at = "every"
+    metric = "recall_accuracy"
+
+    def __init__(self, seq_len: int, symbols: int = 8, n_copy: int = 10, solve_threshold: float = 0.99,
+                 name: str | None = None):
+        super().__init__(seq_len, check_fraction("solve_threshold", solve_threshold), name)
+        self.symbols = check_int("symbols", symbols, 2)
+        self.n_copy = check_int("n_copy", n_copy, 1)
+        self.delimiter = self.symbols + 1
+
+    @property
+    def input_size(self) -> int:
+        return self.symbols + 2  # blank, data symbols, delimiter
+
+    @property
+    def output_size(self) -> int:
+        return self.symbols + 1  # blank and data symbols; the delimiter is never a target
+
+    @property
+    def length(self) -> int:
+        return self.seq_len + 2 * self.n_copy
+
+    def sample(self, batch, generator):
+        device = generator.device
+        data = torch.randint(1, self.symbols + 1, (batch, self.n_copy), generator=generator, device=device)
+        seq = torch.zeros(batch, self.length, dtype=torch.long, device=device)
+        seq[:, : self.n_copy] = data
+        seq[:, self.seq_len + self.n_copy - 1] = self.delimiter
+        target = torch.zeros_like(seq)
+        target[:, -self.n_copy :] = data
+        return one_hot(seq, self.input_size), target
+
+    def loss(self, output, target):
+        return F.cross_entropy(output.reshape(-1, output.shape[-1]), target.reshape(-1))
+
+    def metrics(self, output, target):
+        recalled = output[:, -self.n_copy :].argmax(-1) == target[:, -self.n_copy :]
+        return {
+            "loss": self.loss(output, target),
+            "recall_accuracy": recalled.float().mean(),
+            "sequence_accuracy": recalled.all(dim=1).float().mean(),
+        }
+
+    @property
+    def baseline_loss(self) -> float:
+        # Predict blank with certainty, then a uniform guess over the symbols.
+        return self.n_copy * math.log(self.symbols) / self.length

@@ -1,0 +1,59 @@
+"""Memory task: recall the first symbol (Hochreiter & Schmidhuber 1997, Exp. 2).
+
+Position 0 holds one of `symbols` symbols; the other T-1 positions hold
+distractors from a disjoint alphabet of `distractors` symbols. At the last step
+the model classifies the first symbol. Chance is 1/symbols, and the memoryless
+loss is ln(symbols). The cheapest, clearest separation of RNN and LSTM.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from tasks.base import Task, check_fraction, check_int, one_hot
+
+
+class MemoryTask(Task):
+    name = "memory"
+    loss_at = "last"
+    metric = "accuracy"
+
+    def __init__(self, seq_len: int, symbols: int = 8, distractors: int = 8, solve_threshold: float = 0.99,
+                 name: str | None = None):
+        check_int("seq_len", seq_len, 2)
+        super().__init__(seq_len, check_fraction("solve_threshold", solve_threshold), name)
+        self.symbols = check_int("symbols", symbols, 2)
+        self.distractors = check_int("distractors", distractors, 1)
+
+    @property
+    def input_size(self) -> int:
+        return self.symbols + self.distractors
+
+    @property
+    def output_size(self) -> int:
+        return self.symbols
+
+    @property
+    def length(self) -> int:
+        return self.seq_len
+
+    def sample(self, batch, generator):
+        device = generator.device
+        target = torch.randint(0, self.symbols, (batch,), generator=generator, device=device)
+        noise = torch.randint(
+            self.symbols, self.symbols + self.distractors, (batch, self.seq_len - 1), generator=generator, device=device
+        )
+        seq = torch.cat([target[:, None], noise], dim=1)
+        return one_hot(seq, self.input_size), target
+
+    def loss(self, output, target):
+        return F.cross_entropy(output, target)
+
+    def metrics(self, output, target):
+        return {"loss": self.loss(output, target), "accuracy": (output.argmax(-1) == target).float().mean()}
+
+    @property
+    def baseline_loss(self) -> float:
+        return math.log(self.symbols)
