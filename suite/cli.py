@@ -2,31 +2,51 @@
 config mistake (Hydra's or ours) is printed as one line with exit status 2."""
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.errors import ConfigCompositionException, MissingConfigException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 import suite.config  # noqa: F401  (registers the schema in Hydra's ConfigStore)
 from suite.config import ConfigError
-from suite.job import run_job
+from suite.job import run_job, write_result
+from suite.sweep import SWEEP_STATUS, parent_run_id
 from suite.tracking import PROJECT_ROOT
 
 EXIT_CONFIG_ERROR = 2
+EXIT_JOBS_FAILED = 3
+log = logging.getLogger(__name__)
 
 
 @hydra.main(config_path=str(PROJECT_ROOT / "conf"), config_name="config", version_base="1.3")
 def app(cfg: DictConfig) -> float:
+    hydra_cfg = HydraConfig.get()
+    sweeping = hydra_cfg.mode == RunMode.MULTIRUN
+    output_dir = hydra_cfg.runtime.output_dir
     try:
-        result = run_job(cfg, output_dir=HydraConfig.get().runtime.output_dir)
+        result = run_job(cfg, output_dir=output_dir, progress=not sweeping,
+                         parent_run_id=parent_run_id(hydra_cfg.sweep.dir) if sweeping else None)
     except ConfigError as exc:
-        # Leave here, before Hydra wraps the error in its own multi-line report.
-        exit_with(str(exc))
-    return result.final.get("loss_norm", float("nan"))
+        if not sweeping:
+            # Leave here, before Hydra wraps the error in its own multi-line report.
+            exit_with(str(exc))
+        write_result(output_dir, {"run_id": None, "outcome": "config_error", "error": str(exc),
+                                  "job": hydra_cfg.job.num})
+        log.error("job #%s: %s", hydra_cfg.job.num, exc)
+        return float("nan")
+    except Exception:
+        if not sweeping:
+            raise
+        # Recorded as FAILED in MLflow and in result.json; the rest of the sweep goes on.
+        log.exception("job #%s (%s) crashed", hydra_cfg.job.num, cfg.run_name)
+        return float("nan")
+    return result.get("eval_loss_norm", float("nan"))
 
 
 def exit_with(message: str) -> None:
@@ -52,9 +72,17 @@ def main() -> None:
     # Let exceptions reach us instead of Hydra's multi-line report, unless the user asked for it.
     user_wants_trace = os.environ.get("HYDRA_FULL_ERROR") == "1"
     os.environ["HYDRA_FULL_ERROR"] = "1"
+    if sys.argv[1:] in (["-m"], ["--multirun"]):
+        sys.argv.append("experiment=default")  # `run.py -m` alone runs the default sweep
     try:
         app()
     except (ConfigCompositionException, OmegaConfBaseException) as exc:
         if user_wants_trace:
             raise
         exit_with(one_line(exc))
+    if SWEEP_STATUS.get("summary_failed"):
+        print(f"error: the sweep's summary failed: {SWEEP_STATUS['error']}", file=sys.stderr)
+        sys.exit(EXIT_JOBS_FAILED)
+    if SWEEP_STATUS.get("crashed"):
+        print(f"error: {SWEEP_STATUS['crashed']} job(s) of the sweep crashed; see the summary", file=sys.stderr)
+        sys.exit(EXIT_JOBS_FAILED)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields
-from typing import Any, Optional
+from typing import Any, Dict, List, Optional
 
 import torch
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
 
 
 class ConfigError(ValueError):
@@ -56,12 +56,28 @@ class Config:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     threads: Optional[int] = None  # torch intra-op threads; null keeps torch's default
     run_name: str = MISSING
+    resume: bool = True  # in a sweep, reuse a FINISHED run with the same config instead of retraining
+    # Sweeps: each task's ladder of lags, and the rung (index) a job trains at; see conf/experiment/.
+    ladders: Dict[str, List[int]] = field(default_factory=dict)
+    rung: Optional[int] = None
+    sweep_name: Optional[str] = None
     train: TrainConfig = field(default_factory=TrainConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     fault: FaultConfig = field(default_factory=FaultConfig)
 
 
 ConfigStore.instance().store(name="schema", node=Config)
+
+
+def _pick(ladder, rung):
+    """`${pick:${ladders.memory},2}`: the lag at one rung of a task's ladder (experiment files use it)."""
+    rung = int(rung)
+    if not 0 <= rung < len(ladder):
+        raise ConfigError(f"rung={rung}: this task's ladder {list(ladder)} has rungs 0..{len(ladder) - 1}")
+    return ladder[rung]
+
+
+OmegaConf.register_new_resolver("pick", _pick, replace=True)
 
 FAULTS = (None, "nan", "error")
 

@@ -1,0 +1,130 @@
+"""Sweeps: one MLflow parent run per `run.py -m`, resume of finished jobs, and the summary at the end.
+
+Hydra calls `SweepCallback` in the launching process, before any job starts and
+after the last one ends, whatever launcher runs the jobs (basic, joblib, submitit):
+- on start it creates the SQLite database and the experiment once (several jobs
+  creating a fresh database at the same moment race on its schema) and opens the
+  parent run; jobs find the parent's id in a file in the sweep folder, which also
+  works for jobs running on other machines that share the folder;
+- on end it reads each job's `result.json`, summarises those runs (reused ones
+  included) and attaches the summary to the parent.
+
+Hydra's basic sweeper re-raises the first failed job *after* the batch and then
+skips `on_multirun_end`, so jobs record their own failures and return normally
+(see suite/cli.py); the exit status then comes from `SWEEP_STATUS`.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import socket
+import time
+from pathlib import Path
+
+from hydra.experimental.callback import Callback
+from mlflow.entities import Metric
+from omegaconf import DictConfig, OmegaConf
+
+from suite.tracking import ensure_experiment, tracking_uri
+
+log = logging.getLogger(__name__)
+
+PARENT_FILE = "parent_run_id"
+RESULT_FILE = "result.json"
+# Keys that do not change what is trained, so they stay out of the resume hash.
+NOT_HASHED = ("tracking", "threads", "run_name", "resume", "ladders", "rung", "hydra")
+# Set by on_multirun_end in the launching process; read by suite.cli to pick the exit status.
+SWEEP_STATUS: dict[str, int] = {}
+
+
+def config_hash(cfg: DictConfig, device_type: str) -> str:
+    """A stable hash of everything that decides a run's result."""
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    kept = {k: v for k, v in resolved.items() if k not in NOT_HASHED}
+    kept["device"] = device_type
+    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def parent_run_id(sweep_dir: str | Path) -> str | None:
+    path = Path(sweep_dir) / PARENT_FILE
+    return path.read_text().strip() if path.exists() else None
+
+
+def job_results(sweep_dir: str | Path) -> list[dict]:
+    """Every job's result.json under the sweep folder (one per job that ran or was reused)."""
+    return [json.loads(p.read_text()) for p in sorted(Path(sweep_dir).glob(f"*/{RESULT_FILE}"))]
+
+
+class SweepCallback(Callback):
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        from mlflow.tracking import MlflowClient
+
+        sweep_dir = Path(config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        uri = tracking_uri(config.tracking.uri)
+        client = MlflowClient(uri)
+        experiment_id = ensure_experiment(client, config.tracking.experiment)
+        name = f"sweep-{config.get('sweep_name') or 'adhoc'}-{time.strftime('%Y%m%d-%H%M%S')}"
+        overrides = list(config.hydra.overrides.task)
+        run = client.create_run(experiment_id, run_name=name, tags={
+            "sweep": "parent", "sweep_dir": str(sweep_dir), "host": socket.gethostname(),
+        })
+        params = OmegaConf.to_container(config.hydra.sweeper.get("params") or {}, resolve=False)
+        client.log_param(run.info.run_id, "overrides", " ".join(overrides)[:6000] or "(none)")
+        for key, value in params.items():
+            client.log_param(run.info.run_id, f"sweep.{key}", str(value)[:6000])
+        (sweep_dir / PARENT_FILE).write_text(run.info.run_id)
+        log.info("sweep %s: parent run %s in experiment '%s' (%s); outputs in %s", name, run.info.run_id,
+                 config.tracking.experiment, uri, sweep_dir)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        # Hydra turns an exception raised here into a mere warning, so failures are
+        # handled here: the parent never stays RUNNING, and the exit status says so.
+        sweep_dir = Path(config.hydra.sweep.dir)
+        parent = parent_run_id(sweep_dir)
+        uri = tracking_uri(config.tracking.uri)
+        status = "FAILED"
+        try:
+            self._summarise(config, sweep_dir, uri, parent)
+            status = "FINISHED"
+        except Exception as exc:
+            log.exception("the sweep's summary failed")
+            SWEEP_STATUS["summary_failed"] = 1
+            SWEEP_STATUS["error"] = f"{type(exc).__name__}: {exc}"
+        finally:
+            if parent:
+                from mlflow.tracking import MlflowClient
+
+                MlflowClient(uri).set_terminated(parent, status)
+
+    def _summarise(self, config: DictConfig, sweep_dir: Path, uri: str, parent: str | None) -> None:
+        import mlflow
+        from mlflow.tracking import MlflowClient
+
+        from suite import summary
+
+        client = MlflowClient(uri)
+        results = job_results(sweep_dir)
+        run_ids = [r["run_id"] for r in results if r.get("run_id")]
+        experiment_id = ensure_experiment(client, config.tracking.experiment)
+        mlflow.set_tracking_uri(uri)
+        runs = summary.runs_frame(summary.runs_by_id(experiment_id, run_ids))
+        histories = summary.fetch_histories(client, summary.representative_runs(runs))
+        out = sweep_dir / "summary"
+        paths = summary.write_summary(runs, out, histories)
+        text = summary.format_text(summary.point_table(runs), runs)
+        no_run = [r for r in results if not r.get("run_id")]
+        for r in no_run:
+            text += f"\njob #{r.get('job', '?')} made no run: {r.get('error', '')}"
+        print(text, flush=True)
+        crashed = sum(r.get("outcome") == "crashed" for r in results) + len(no_run)
+        reused = sum(bool(r.get("reused")) for r in results)
+        if parent:
+            for path in paths.values():
+                client.log_artifact(parent, str(path), artifact_path="summary")
+            now = int(time.time() * 1000)
+            counts = {"jobs": len(results), "jobs_reused": reused, "jobs_crashed": crashed}
+            client.log_batch(parent, metrics=[Metric(k, v, now, 0) for k, v in counts.items()])
+        log.info("sweep summary in %s (%d jobs, %d reused, %d crashed)", out, len(results), reused, crashed)
+        SWEEP_STATUS["crashed"] = crashed

@@ -1,0 +1,283 @@
+"""suite.summary: tables, horizons and verdicts from hand-built search_runs frames, files, and a real store."""
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from suite import summary as S
+from tests.conftest import ROOT
+
+METRIC = {"memory": "metrics.eval_accuracy", "adding": "metrics.eval_mse", "copy": "metrics.eval_recall_accuracy"}
+BASELINE = {"memory": math.log(8), "adding": 1 / 6}
+
+
+def run(task, cell, lag, seed, outcome, hidden=64, loss=None, status="FINISHED", error=None, start=0):
+    """One row shaped like mlflow.search_runs' output. outcome None: a crash (no outcome tag)."""
+    loss = loss if loss is not None else {"solved": 0.01, "failed": 0.99, "diverged": math.nan}.get(outcome, 0.8)
+    row = {
+        "run_id": f"id-{task}-{cell}-{lag}-{hidden}-{seed}-{start}", "status": status,
+        "start_time": pd.Timestamp("2025-01-01", tz="UTC") + pd.Timedelta(seconds=start),
+        "tags.task": task, "tags.cell": cell, "tags.seq_len": str(lag), "tags.hidden": str(hidden),
+        "tags.seed": str(seed), "tags.mlflow.runName": f"{cell}-{task}-T{lag}-h{hidden}-s{seed}",
+        "params.baseline_loss": str(BASELINE.get(task, 10 * math.log(8) / (lag + 20))),
+        "metrics.eval_loss_norm": loss, "metrics.solved": float(outcome == "solved"),
+        "metrics.steps_trained": 300.0, METRIC.get(task, "metrics.other"): 1.0 - loss,
+    }
+    if outcome is not None:
+        row["tags.outcome"] = outcome
+    if outcome == "solved":
+        row["metrics.steps_to_solve"] = 100.0 * (seed + 1)
+    if error is not None:
+        row["tags.error"] = error
+    return row
+
+
+def outcomes(task, cell, lag, *results, **kw):
+    return [run(task, cell, lag, seed, r, **kw) for seed, r in enumerate(results)]
+
+
+OK3, NO3 = ("solved",) * 3, ("failed",) * 3
+
+
+def sweep_rows():
+    rows = []
+    for lag in (20, 100, 200):
+        rows += outcomes("memory", "rnn", lag, *(OK3 if lag == 20 else NO3))
+        rows += outcomes("memory", "lstm", lag, *OK3)
+    rows += outcomes("memory", "gru", 20, *OK3)
+    rows += outcomes("memory", "gru", 100, "solved", "solved", "failed")
+    rows += outcomes("memory", "gru", 200, "solved", "failed", "diverged")
+    for lag in (5, 50):
+        for cell in ("rnn", "lstm"):
+            rows += outcomes("copy", cell, lag, *NO3)
+    rows += outcomes("adding", "rnn", 20, *OK3) + outcomes("adding", "rnn", 50, *NO3)
+    rows += outcomes("adding", "rnn", 100, "solved", "solved", "failed")
+    for lag in (20, 50, 100):
+        rows += outcomes("adding", "lstm", lag, *OK3[:2])
+        rows.append(run("adding", "lstm", lag, 2, None, status="FAILED", error="RuntimeError: boom")
+                    if lag == 100 else run("adding", "lstm", lag, 2, "solved"))
+    rows.append(run("memory", "gru", 20, 3, None, status="RUNNING"))  # still training: ignored
+    rows.append({"run_id": "parent", "status": "FINISHED", "tags.mlflow.runName": "sweep"})  # no suite tags
+    return rows
+
+
+@pytest.fixture
+def frame():
+    return pd.DataFrame(sweep_rows())
+
+
+@pytest.fixture
+def points(frame):
+    return S.point_table(S.runs_frame(frame))
+
+
+def test_runs_frame_is_tidy(frame):
+    runs = S.runs_frame(frame)
+    assert "parent" not in set(runs["run_id"]) and "RUNNING" not in set(runs["status"])
+    assert len(runs) == len(frame) - 2
+    assert runs["seq_len"].dtype.kind == runs["hidden"].dtype.kind == runs["seed"].dtype.kind == "i"
+    crashed = runs[runs["outcome"] == "crashed"]
+    assert list(crashed["error"]) == ["RuntimeError: boom"] and list(crashed["status"]) == ["FAILED"]
+    assert set(runs["outcome"]) == {"solved", "failed", "diverged", "crashed"}
+    mem = runs[runs["task"] == "memory"].iloc[0]
+    assert mem["metric"] == pytest.approx(0.99) and mem["baseline_loss"] == pytest.approx(math.log(8))
+    assert list(runs["cell"].unique()[:3]) == ["rnn", "lstm", "gru"]
+    assert (runs["error"].fillna("") == runs["error"]).all()
+
+
+def test_runs_frame_with_missing_columns_and_unknown_task():
+    frame = pd.DataFrame([
+        {"run_id": "a", "status": "FINISHED", "tags.task": "parity", "tags.cell": "rnn", "tags.seq_len": "10",
+         "tags.hidden": "8", "tags.seed": "0", "tags.outcome": "failed"},
+        {"run_id": "b", "status": "FINISHED", "tags.task": "memory_k16", "tags.cell": "lstm", "tags.seq_len": "10",
+         "tags.hidden": "8", "tags.seed": "0", "tags.outcome": "solved", "metrics.eval_accuracy": 1.0},
+        {"run_id": "c", "status": "KILLED", "tags.task": "parity", "tags.cell": "rnn", "tags.seq_len": "10",
+         "tags.hidden": "8", "tags.seed": "1", "tags.outcome": "failed"},
+    ])
+    runs = S.runs_frame(frame).set_index("run_id")
+    assert math.isnan(runs.loc["a", "metric"]) and runs.loc["b", "metric"] == 1.0  # a variant keeps its metric
+    assert runs.loc["c", "outcome"] == "crashed" and runs.loc["a", "error"] == ""
+    assert runs["loss_norm"].isna().all() and runs["baseline_loss"].isna().all()
+    assert S.runs_frame(pd.DataFrame()).empty and list(S.runs_frame(None).columns) == S.RUN_COLUMNS
+
+
+def test_point_table_counts(points):
+    p = points.set_index(["task", "seq_len", "hidden", "cell"])
+    gru = p.loc[("memory", 200, 64, "gru")]
+    assert (gru.n_seeds, gru.n_solved, gru.n_diverged, gru.n_crashed) == (3, 1, 1, 0)
+    assert gru.loss_norm == pytest.approx(0.5) and gru.majority == "failed"  # (0.01 + 0.99) / 2; NaN left out
+    assert p.loc[("memory", 20, 64, "gru")].n_seeds == 3  # the RUNNING seed is not counted
+    lstm = p.loc[("adding", 100, 64, "lstm")]
+    assert (lstm.n_seeds, lstm.n_solved, lstm.n_crashed, lstm.majority) == (3, 2, 1, "solved")
+    assert p.loc[("memory", 20, 64, "rnn")].steps_to_solve == 200  # median of 100, 200, 300
+    assert math.isnan(p.loc[("copy", 50, 64, "rnn")].steps_to_solve)
+    assert p.loc[("memory", 20, 64, "rnn")].success == 1.0 and p.loc[("memory", 100, 64, "rnn")].success == 0.0
+
+
+def test_a_rerun_replaces_the_older_run_of_its_seed():
+    rows = outcomes("memory", "rnn", 20, "failed", "failed") + [run("memory", "rnn", 20, 1, "solved", start=60),
+                                                               run("memory", "rnn", 20, 0, "solved", start=90)]
+    p = S.point_table(S.runs_frame(pd.DataFrame(rows))).iloc[0]
+    assert (p.n_seeds, p.n_solved, p.n_runs) == (2, 2, 4)
+
+
+def test_task_tables(points):
+    tables = S.task_tables(points)
+    assert list(tables) == ["adding", "copy", "memory"]
+    mem = tables["memory"]
+    assert list(mem.columns) == ["rnn", "lstm", "gru"] and list(mem.index.names) == ["seq_len", "hidden"]
+    assert mem.loc[(20, 64), "rnn"] == "3/3 · 0.01"
+    assert mem.loc[(100, 64), "rnn"] == "0/3 · 0.99"
+    assert mem.loc[(200, 64), "gru"] == "1/3 · 0.50 (1 diverged)"
+    assert tables["adding"].loc[(100, 64), "lstm"] == "2/3 · 0.01 (1 crashed)"
+    assert S.baseline_text(mem.attrs["baseline_loss"]) == "baseline loss 2.079"
+    assert S.baseline_text(tables["copy"].attrs["baseline_loss"]) == "baseline loss 0.832 at T=5, 0.297 at T=50"
+    assert S.fmt_loss(0.0031) == "0.0031" and S.fmt_loss(1.0) == "1.00" and S.fmt_loss(math.nan) == "n/a"
+
+
+def test_horizons(points):
+    hz = S.horizons(points).set_index(["task", "cell", "hidden"])
+    rnn, lstm, gru = (hz.loc[("memory", c, 64)] for c in ("rnn", "lstm", "gru"))
+    assert (rnn.longest_solved, rnn.horizon, rnn.first_failed, rnn.lags_tried) == (20, "20", 100, [20, 100, 200])
+    assert (lstm.longest_solved, lstm.horizon) == (200, "≥ 200") and pd.isna(lstm.first_failed)
+    assert (gru.horizon, gru.first_failed) == ("100", 200)
+    copy = hz.loc[("copy", "rnn", 64)]
+    assert copy.horizon == "none" and pd.isna(copy.longest_solved) and copy.first_failed == 5
+    mixed = hz.loc[("adding", "rnn", 64)]
+    assert (mixed.horizon, mixed.first_failed, mixed.monotone) == ("≥ 100", 50, False)
+    assert str(hz["longest_solved"].dtype) == "Int64"
+
+
+def test_verdicts(points):
+    assert S.verdicts(points) == [
+        "adding: rnn mixed (solves T=20,100; fails T=50), lstm solves every lag tried (up to T=100, 2/3)",
+        "copy: every cell fails at every lag tried (T=5..50)",
+        "memory: rnn solves up to T=20 (3/3) but fails from T=100 (0/3 solved), "
+        "lstm solves every lag tried (up to T=200, 3/3), gru solves up to T=100 (2/3) but fails from T=200 (1/3 solved)",
+    ]
+
+
+def test_verdicts_all_solved_all_failed_and_no_majority():
+    rows = []
+    for cell in ("rnn", "lstm", "gru"):
+        rows += outcomes("adding", cell, 10, *OK3) + outcomes("adding", cell, 30, *OK3)
+    rows += outcomes("memory", "rnn", 50, *NO3) + outcomes("memory", "lstm", 50, "solved", "failed")
+    rows += outcomes("memory", "gru", 50, "solved", None, "failed", status="FINISHED")
+    rows += outcomes("memory", "rnn", 100, *NO3)
+    points = S.point_table(S.runs_frame(pd.DataFrame(rows)))
+    assert S.verdicts(points) == [
+        "adding: every cell solves every lag tried (up to T=30)",
+        "memory: rnn fails at every lag tried (from T=50, 0/3 solved), lstm has no majority at any lag tried (T=50), "
+        "gru has no majority at any lag tried (T=50)",
+    ]
+
+
+def test_verdict_per_hidden_size_and_a_lone_cell():
+    rows = outcomes("memory", "rnn", 50, *NO3, hidden=32) + outcomes("memory", "rnn", 50, *OK3, hidden=128)
+    rows += outcomes("memory", "rnn", 20, *OK3, hidden=32) + outcomes("memory", "rnn", 20, *OK3, hidden=128)
+    rows += outcomes("copy", "lstm", 10, *NO3)
+    points = S.point_table(S.runs_frame(pd.DataFrame(rows)))
+    assert S.verdicts(points) == [
+        "copy: lstm fails at every lag tried (from T=10, 0/3 solved)",
+        "memory: rnn solves up to T=20 (3/3) but fails from T=50 (0/3 solved) [h=32]",
+        "memory: rnn solves every lag tried (up to T=50, 3/3) [h=128]",
+    ]
+
+
+def test_a_no_majority_lag_between_is_reported_not_smoothed():
+    rows = outcomes("memory", "rnn", 20, *OK3) + outcomes("memory", "rnn", 50, "solved", "failed")
+    rows += outcomes("memory", "rnn", 100, *NO3)
+    points = S.point_table(S.runs_frame(pd.DataFrame(rows)))
+    assert S.verdicts(points) == ["memory: rnn mixed (solves T=20; fails T=100; no majority at T=50)"]
+
+
+def test_markdown_and_text(frame, points):
+    runs = S.runs_frame(frame)
+    md = S.render_markdown(points, runs)
+    assert "- copy: every cell fails at every lag tried (T=5..50)" in md
+    assert "## memory (baseline loss 2.079)" in md
+    assert "| seq_len | hidden | rnn" in md and "3/3 · 0.01" in md and "≥ 200" in md
+    assert "`lstm-adding-T100-h64-s2` (crashed, FAILED): RuntimeError: boom" in md
+    assert "`gru-memory-T200-h64-s2` (diverged)" in md
+    text = S.format_text(points, runs)
+    assert text.startswith("== Sweep summary") and "memory: rnn solves up to T=20 (3/3)" in text
+    assert S.format_text(S.point_table(S.runs_frame(None)), S.runs_frame(None)).strip().endswith("No finished runs.")
+
+
+def test_markdown_table_escapes_pipes():
+    table = S.markdown_table(pd.DataFrame({"a": ["x|y"], "b": [np.nan]}), index=False)
+    assert table.splitlines() == ["| a    | b |", "|------|---|", "| x\\|y | – |"]
+
+
+def test_write_summary_and_plots(frame, tmp_path):
+    runs = S.runs_frame(frame)
+    histories = {name: [(100, 1.0), (200, 0.1), (300, 0.01)] for name in runs["run_name"][:4]}
+    histories["gru-memory-T200-h64-s2"] = [(100, 1.0), (200, math.nan)]
+    paths = S.write_summary(frame, tmp_path / "out", histories)
+    assert set(paths) == {"summary.csv", "runs.csv", "horizons.csv", "summary.md", "success.png", "curves.png"}
+    for path in paths.values():
+        assert path.exists() and path.stat().st_size > 0
+    assert paths["success.png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    summary = pd.read_csv(paths["summary.csv"])
+    assert len(summary) == len(S.point_table(runs)) and summary["n_crashed"].sum() == 1
+    hz = pd.read_csv(paths["horizons.csv"])
+    assert hz.loc[(hz.task == "memory") & (hz.cell == "rnn"), "lags_tried"].item() == "20,100,200"
+    assert len(pd.read_csv(paths["runs.csv"])) == len(runs)
+    assert S.plot_success(S.point_table(runs.iloc[:0]), tmp_path / "empty.png").stat().st_size > 0
+
+
+def test_representative_runs(frame):
+    runs = S.runs_frame(frame)
+    reps = S.representative_runs(runs)
+    picked = set(zip(reps["task"], reps["cell"], reps["seq_len"]))
+    assert ("memory", "rnn", 200) in picked and ("memory", "rnn", 20) in picked  # longest tried, longest solved
+    assert ("memory", "lstm", 200) in picked and len(reps) <= 12 and (reps["outcome"] != "crashed").all()
+    assert len(S.representative_runs(runs, max_runs=3)) == 3
+
+
+def test_summarise_store_reads_only_the_children(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    client = MlflowClient(uri)
+    exp = client.create_experiment("sweep-test", artifact_location=(tmp_path / "art").as_uri())
+    parent = client.create_run(exp, run_name="sweep").info.run_id
+    children = {}
+    for cell, lag, outcome in [("rnn", 20, "solved"), ("rnn", 80, "failed"), ("lstm", 20, "solved"),
+                               ("lstm", 80, "solved")]:
+        name = f"{cell}-memory-T{lag}-h16-s0"
+        tags = {"mlflow.parentRunId": parent, "task": "memory", "cell": cell, "seq_len": str(lag), "hidden": "16",
+                "seed": "0"}
+        rid = client.create_run(exp, run_name=name, tags=tags).info.run_id
+        client.log_param(rid, "baseline_loss", math.log(8))
+        for step, value in [(100, 0.9), (200, 0.02 if outcome == "solved" else 0.97)]:
+            client.log_metric(rid, "eval_loss_norm", value, step=step)
+        client.log_metric(rid, "eval_accuracy", 1.0 if outcome == "solved" else 0.13, step=200)
+        client.set_tag(rid, "outcome", outcome)
+        client.set_terminated(rid, "FINISHED")
+        children[rid] = name
+    stray = client.create_run(exp, run_name="gru-memory-T20-h16-s0",
+                              tags={"task": "memory", "cell": "gru", "seq_len": "20", "hidden": "16", "seed": "0",
+                                    "outcome": "solved"}).info.run_id
+    client.set_terminated(stray, "FINISHED")
+    client.set_terminated(parent, "FINISHED")
+
+    runs, text = S.summarise_store(uri, parent_run_id=parent)
+    assert set(runs["run_id"]) == set(children)
+    assert "memory: rnn solves up to T=20 (1/1) but fails from T=80 (0/1 solved), " \
+           "lstm solves every lag tried (up to T=80, 1/1)" in text
+    runs, _ = S.summarise_store(uri, experiment="sweep-test")
+    assert set(runs["run_id"]) == set(children) | {stray}  # the parent itself has no suite tags
+    assert S.main(["--experiment", "nope", "--tracking-uri", uri, "--out", str(tmp_path / "x")]) == 2
+
+    out = tmp_path / "summary"
+    proc = subprocess.run([sys.executable, "-m", "suite.summary", "--parent-run-id", parent, "--tracking-uri", uri,
+                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "lstm solves every lag tried (up to T=80, 1/1)" in proc.stdout and "gru" not in proc.stdout
+    assert {p.name for p in out.iterdir()} == {"summary.csv", "runs.csv", "horizons.csv", "summary.md",
+                                              "success.png", "curves.png"}
+    assert set(pd.read_csv(out / "runs.csv")["run_id"]) == set(children)
