@@ -29,6 +29,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)  # as suite.job does for every run
     device = resolve_device(args.device)
     task = MemoryTask(seq_len=args.seq_len)
     # A tiny held-out set and no early stop, so the figure is the cost of training steps.

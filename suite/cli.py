@@ -16,7 +16,7 @@ from omegaconf.errors import OmegaConfBaseException
 import suite.config  # noqa: F401  (registers the schema in Hydra's ConfigStore)
 from suite.config import ConfigError
 from suite.job import run_job, write_result
-from suite.sweep import SWEEP_STATUS, parent_run_id
+from suite.sweep import SWEEP_STATUS, parent_run_id, progress_text
 from suite.tracking import PROJECT_ROOT
 
 EXIT_CONFIG_ERROR = 2
@@ -30,15 +30,16 @@ def app(cfg: DictConfig) -> float:
     sweeping = hydra_cfg.mode == RunMode.MULTIRUN
     output_dir = hydra_cfg.runtime.output_dir
     try:
-        result = run_job(cfg, output_dir=output_dir, progress=not sweeping,
+        result = run_job(cfg, output_dir=output_dir, progress=not sweeping, sweeping=sweeping,
                          parent_run_id=parent_run_id(hydra_cfg.sweep.dir) if sweeping else None)
-    except ConfigError as exc:
+    except (ConfigError, OmegaConfBaseException) as exc:  # the latter: a bad value met while resolving
+        message = one_line(exc)
         if not sweeping:
             # Leave here, before Hydra wraps the error in its own multi-line report.
-            exit_with(str(exc))
-        write_result(output_dir, {"run_id": None, "outcome": "config_error", "error": str(exc),
+            exit_with(message)
+        write_result(output_dir, {"run_id": None, "outcome": "config_error", "error": message,
                                   "job": hydra_cfg.job.num})
-        log.error("job #%s: %s", hydra_cfg.job.num, exc)
+        log.error("job #%s: %s", hydra_cfg.job.num, message)
         return float("nan")
     except Exception:
         if not sweeping:
@@ -46,6 +47,9 @@ def app(cfg: DictConfig) -> float:
         # Recorded as FAILED in MLflow and in result.json; the rest of the sweep goes on.
         log.exception("job #%s (%s) crashed", hydra_cfg.job.num, cfg.run_name)
         return float("nan")
+    if sweeping:
+        log.info("job #%s %s: %s · %s", hydra_cfg.job.num, cfg.run_name, result["outcome"],
+                 progress_text(hydra_cfg.sweep.dir))
     return result.get("eval_loss_norm", float("nan"))
 
 
@@ -56,6 +60,11 @@ def exit_with(message: str) -> None:
 
 def one_line(exc: BaseException) -> str:
     """Hydra's and OmegaConf's multi-line messages, folded to one line naming key and value."""
+    if isinstance(exc, ConfigError):
+        return str(exc)
+    resolver_error = "ConfigError raised while resolving interpolation: "
+    if str(exc).startswith(resolver_error):  # raised by one of our resolvers (e.g. `pick`)
+        return str(exc)[len(resolver_error):].splitlines()[0]
     if isinstance(exc, MissingConfigException) and exc.options is not None and exc.missing_cfg_file:
         group, _, choice = exc.missing_cfg_file.rpartition("/")
         return f"{group}={choice!r}: unknown {group}; choose one of {', '.join(sorted(exc.options))}"

@@ -24,7 +24,7 @@ class ConfigError(ValueError):
 class TrainConfig:
     steps: int = 2000  # optimiser updates: the budget, the same for every cell
     batch: int = 64  # sequences per update
-    lr: float = 2e-3  # Adam learning rate
+    lr: float = 5e-3  # Adam learning rate
     clip: float = 1.0  # gradient-norm clipping (Pascanu et al. 2013); 0 disables it
     eval_every: int = 100  # steps between evaluations on the held-out set
     eval_size: int = 1000  # sequences in the fixed held-out evaluation set
@@ -61,6 +61,7 @@ class Config:
     ladders: Dict[str, List[int]] = field(default_factory=dict)
     rung: Optional[int] = None
     sweep_name: Optional[str] = None
+    hidden_by_cell: Dict[str, int] = field(default_factory=dict)  # param-matched sweeps: hidden per cell
     train: TrainConfig = field(default_factory=TrainConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     fault: FaultConfig = field(default_factory=FaultConfig)

@@ -84,8 +84,12 @@ def write_result(output_dir: str | Path | None, result: dict) -> None:
 
 
 def run_job(cfg: DictConfig, output_dir: str | Path | None = None, parent_run_id: str | None = None,
-            progress: bool = True) -> dict:
-    """Train one configured run (or reuse an identical finished one) and return its result record."""
+            progress: bool = True, sweeping: bool = False) -> dict:
+    """Train one configured run and return its result record.
+
+    In a sweep with `resume` on, an identical FINISHED run is reused instead; a single
+    `python run.py` always trains, since that is what someone typing it wants to watch.
+    """
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
     # Tiny hidden activations and gradients become denormal floats, which x86 CPUs handle
@@ -94,7 +98,7 @@ def run_job(cfg: DictConfig, output_dir: str | Path | None = None, parent_run_id
     device, task, model = prepare(cfg)
     uri = tracking_uri(cfg.tracking.uri)
     chash = config_hash(cfg, device.type)
-    if cfg.resume:
+    if sweeping and cfg.resume:
         previous = find_finished_run(uri, cfg.tracking.experiment, chash)
         if previous is not None:
             result = {"run_id": previous.info.run_id, "run_name": cfg.run_name, "reused": True,

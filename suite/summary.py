@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -103,7 +104,7 @@ def runs_frame(df: pd.DataFrame | None) -> pd.DataFrame:
 NOT_VARIANTS = ("params.seq_len", "params.task.seq_len", "params.seed", "params.rung", "params.run_name",
                 "params.hidden", "params.n_params", "params.baseline_loss", "params.input_length",
                 "params.threads", "params.resume", "params.device", "params.sweep_name")
-NOT_VARIANT_PREFIXES = ("params.tracking.", "params.ladders.")
+NOT_VARIANT_PREFIXES = ("params.tracking.", "params.ladders.", "params.hidden_by_cell.")
 
 
 def _with_variants(cells: pd.Series, df: pd.DataFrame, tasks: pd.Series) -> pd.Series:
@@ -544,6 +545,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--experiment", help="summarise every run of this experiment")
     parser.add_argument("--tracking-uri", help="MLflow URI (default: $MLFLOW_TRACKING_URI, else the project's mlflow.db)")
     parser.add_argument("--out", default="summary", help="folder for the files (default: ./summary)")
+    parser.add_argument("--readme", help="also replace the block between the summary markers of this Markdown "
+                                         "file with the printed summary and a link to the plot")
     args = parser.parse_args(argv)
     if not (args.parent_run_id or args.experiment):
         parser.error("give --parent-run-id or --experiment")
@@ -557,7 +560,26 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(text)
     print(f"files written to {Path(args.out).resolve()}")
+    if args.readme:
+        embed_in_readme(Path(args.readme), text, Path(args.out) / "success.png")
+        print(f"summary embedded in {args.readme}")
     return 0
+
+
+README_START, README_END = "<!-- summary:start -->", "<!-- summary:end -->"
+
+
+def embed_in_readme(readme: Path, text: str, plot: Path) -> None:
+    """Put the summary, exactly as printed, between the markers, so the README never shows numbers
+    typed by hand."""
+    doc = readme.read_text(encoding="utf-8")
+    if README_START not in doc or README_END not in doc:
+        raise SummaryError(f"{readme}: no {README_START} ... {README_END} block to replace")
+    head, rest = doc.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    link = Path(os.path.relpath(plot.resolve(), readme.resolve().parent)).as_posix()
+    block = f"{README_START}\n```text\n{text.rstrip()}\n```\n\n![success rate against lag]({link})\n{README_END}"
+    readme.write_text(head + block + tail, encoding="utf-8")
 
 
 if __name__ == "__main__":

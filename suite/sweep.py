@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import socket
+import sys
 import time
 from pathlib import Path
 
@@ -31,9 +32,10 @@ from suite.tracking import ensure_experiment, tracking_uri
 log = logging.getLogger(__name__)
 
 PARENT_FILE = "parent_run_id"
+TOTAL_FILE = "jobs_total"
 RESULT_FILE = "result.json"
 # Keys that do not change what is trained, so they stay out of the resume hash.
-NOT_HASHED = ("tracking", "threads", "run_name", "resume", "ladders", "rung", "hydra")
+NOT_HASHED = ("tracking", "threads", "run_name", "resume", "ladders", "rung", "hidden_by_cell", "sweep_name", "hydra")
 # Set by on_multirun_end in the launching process; read by suite.cli to pick the exit status.
 SWEEP_STATUS: dict[str, int] = {}
 
@@ -51,6 +53,28 @@ def parent_run_id(sweep_dir: str | Path) -> str | None:
     return path.read_text().strip() if path.exists() else None
 
 
+def count_jobs(config: DictConfig) -> int | None:
+    """How many jobs the basic sweeper will make of the YAML params and the command line."""
+    try:
+        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        params = config.hydra.sweeper.get("params") or {}
+        overrides = [f"{k}={v}" for k, v in params.items()] + list(config.hydra.overrides.task)
+        batches = BasicSweeper.split_arguments(OverridesParser.create().parse_overrides(overrides), None)
+        return len(batches[0])
+    except Exception:  # another sweeper, or Hydra's internals moved: progress just shows no total
+        return None
+
+
+def progress_text(sweep_dir: str | Path) -> str:
+    """'37/108 jobs done', counted from the result files: right whichever worker asks."""
+    done = len(list(Path(sweep_dir).glob(f"*/{RESULT_FILE}")))
+    total_file = Path(sweep_dir) / TOTAL_FILE
+    total = total_file.read_text().strip() if total_file.exists() else "?"
+    return f"{done}/{total} jobs done"
+
+
 def job_results(sweep_dir: str | Path) -> list[dict]:
     """Every job's result.json under the sweep folder (one per job that ran or was reused)."""
     return [json.loads(p.read_text()) for p in sorted(Path(sweep_dir).glob(f"*/{RESULT_FILE}"))]
@@ -58,6 +82,16 @@ def job_results(sweep_dir: str | Path) -> list[dict]:
 
 class SweepCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        # Hydra would turn an exception here into a warning and train anyway, without a
+        # parent run; a store we cannot open must stop the sweep before any training.
+        try:
+            self._open_parent(config)
+        except Exception as exc:
+            print(f"error: cannot start the sweep's MLflow parent run: {type(exc).__name__}: {exc}",
+                  file=sys.stderr)
+            raise SystemExit(2) from exc
+
+    def _open_parent(self, config: DictConfig) -> None:
         from mlflow.tracking import MlflowClient
 
         sweep_dir = Path(config.hydra.sweep.dir)
@@ -70,13 +104,17 @@ class SweepCallback(Callback):
         run = client.create_run(experiment_id, run_name=name, tags={
             "sweep": "parent", "sweep_dir": str(sweep_dir), "host": socket.gethostname(),
         })
-        params = OmegaConf.to_container(config.hydra.sweeper.get("params") or {}, resolve=False)
+        params = config.hydra.sweeper.get("params")
+        params = OmegaConf.to_container(params, resolve=False) if params else {}
         client.log_param(run.info.run_id, "overrides", " ".join(overrides)[:6000] or "(none)")
         for key, value in params.items():
             client.log_param(run.info.run_id, f"sweep.{key}", str(value)[:6000])
         (sweep_dir / PARENT_FILE).write_text(run.info.run_id)
-        log.info("sweep %s: parent run %s in experiment '%s' (%s); outputs in %s", name, run.info.run_id,
-                 config.tracking.experiment, uri, sweep_dir)
+        total = count_jobs(config)
+        if total is not None:
+            (sweep_dir / TOTAL_FILE).write_text(str(total))
+        log.info("sweep %s: %s jobs, parent run %s in experiment '%s' (%s); outputs in %s", name,
+                 total or "?", run.info.run_id, config.tracking.experiment, uri, sweep_dir)
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         # Hydra turns an exception raised here into a mere warning, so failures are

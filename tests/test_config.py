@@ -64,10 +64,12 @@ BAD = [
     (["device=cuda"], "device='cuda'"),
     (["task.symbols=1"], "task.symbols=1"),
     (["cell.forget_bias=big"], "cell.forget_bias='big'"),
+    (["experiment=default", "rung=7"], "rung=7"),
+    (["+foo=1"], "foo=1"),
 ]
 
 
-@pytest.mark.parametrize("args, key", BAD, ids=[a[0] for a, _ in BAD])
+@pytest.mark.parametrize("args, key", BAD, ids=[a[-1] for a, _ in BAD])
 def test_bad_config_on_the_command_line(cli, tmp_path, args, key):
     import torch
 

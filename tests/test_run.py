@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from tests.conftest import store_runs
+from tests.conftest import children_and_parents, store_runs
 
 TINY = ["seq_len=6", "hidden=8", "train.steps=4", "train.eval_every=2", "train.eval_size=32", "train.batch=8",
         "threads=1"]
@@ -15,7 +15,8 @@ TASK_METRIC = {"copy": "eval_recall_accuracy", "adding": "eval_mse", "memory": "
 def test_each_cell_trains_and_is_logged(cli, tmp_path, task):
     proc = cli("-m", f"task={task}", "cell=rnn,lstm,gru", *TINY)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    runs = store_runs(tmp_path)
+    runs, parents = children_and_parents(store_runs(tmp_path))
+    assert len(parents) == 1 and (runs["tags.mlflow.parentRunId"] == parents.iloc[0].run_id).all()
     assert sorted(runs["tags.cell"]) == ["gru", "lstm", "rnn"]
     for _, run in runs.iterrows():
         cell = run["tags.cell"]
@@ -24,7 +25,7 @@ def test_each_cell_trains_and_is_logged(cli, tmp_path, task):
         assert run["tags.task"] == task and run["tags.seq_len"] == "6" and run["tags.hidden"] == "8"
         assert run["tags.seed"] == "0" and run["tags.outcome"] in ("solved", "failed")
         # the flattened resolved config
-        assert run["params.train.lr"] == "0.002" and run["params.cell.name"] == cell
+        assert run["params.train.lr"] == "0.005" and run["params.cell.name"] == cell
         assert run["params.task.seq_len"] == "6" and float(run["params.baseline_loss"]) > 0
         for metric in ("train_loss", "eval_loss", "eval_loss_norm", TASK_METRIC[task], "steps_trained",
                        "train_seqs_per_s"):

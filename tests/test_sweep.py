@@ -1,0 +1,77 @@
+"""Sweeps end to end: the smoke preset in a subprocess against a temporary store."""
+import pandas as pd
+import pytest
+
+from tests.conftest import children_and_parents, store_runs
+
+pytestmark = pytest.mark.slow
+
+SMOKE_JOBS = 18  # 3 tasks x 3 cells x 2 lags x 1 seed
+
+
+def test_smoke_sweep_logs_children_under_one_parent_and_summarises(cli, tmp_path):
+    proc = cli("-m", "experiment=smoke")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    children, parents = children_and_parents(store_runs(tmp_path))
+    assert len(parents) == 1 and len(children) == SMOKE_JOBS
+    parent = parents.iloc[0]
+    assert parent["status"] == "FINISHED"
+    assert (children["tags.mlflow.parentRunId"] == parent.run_id).all()
+    assert (children["status"] == "FINISHED").all()
+    # the summary, printed, on disk and on the parent run
+    assert "Verdicts" in proc.stdout and "memory:" in proc.stdout
+    out = tmp_path / "multirun" / "summary"
+    for name in ("summary.csv", "summary.md", "success.png", "horizons.csv", "runs.csv"):
+        assert (out / name).stat().st_size > 0, name
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    artifacts = {a.path for a in MlflowClient(mlflow.get_tracking_uri()).list_artifacts(parent.run_id, "summary")}
+    assert {"summary/summary.csv", "summary/summary.md", "summary/success.png"} <= artifacts
+    horizons = pd.read_csv(out / "horizons.csv")
+    assert len(horizons) == 3 * 3 and not horizons.duplicated(["task", "cell", "hidden"]).any()
+
+
+def test_second_identical_sweep_trains_nothing_and_reproduces_the_summary(cli, tmp_path):
+    first = cli("-m", "experiment=smoke", "hydra.sweep.dir=" + str(tmp_path / "first"))
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = cli("-m", "experiment=smoke", "hydra.sweep.dir=" + str(tmp_path / "second"))
+    assert second.returncode == 0, second.stderr[-3000:]
+    children, parents = children_and_parents(store_runs(tmp_path))
+    assert len(children) == SMOKE_JOBS and len(parents) == 2  # nothing retrained
+    assert (second.stdout + second.stderr).count("reusing finished run") == SMOKE_JOBS
+    a = pd.read_csv(tmp_path / "first" / "summary" / "summary.csv")
+    b = pd.read_csv(tmp_path / "second" / "summary" / "summary.csv")
+    pd.testing.assert_frame_equal(a, b)
+    assert (tmp_path / "first" / "summary" / "summary.md").read_text() == \
+           (tmp_path / "second" / "summary" / "summary.md").read_text()
+
+
+def test_a_crashing_job_does_not_stop_the_sweep(cli, tmp_path):
+    # fault.at_step=100 never fires within the smoke budget; at_step=2 crashes that job.
+    proc = cli("-m", "experiment=smoke", "task=memory", "cell=lstm", "fault.kind=error", "fault.at_step=2,100")
+    assert proc.returncode == 3, proc.stderr[-3000:]  # documented: some job crashed
+    children, parents = children_and_parents(store_runs(tmp_path))
+    assert len(children) == 4
+    assert sorted(children["status"]) == ["FAILED", "FAILED", "FINISHED", "FINISHED"]
+    assert parents.iloc[0]["status"] == "FINISHED"
+    summary_md = (tmp_path / "multirun" / "summary" / "summary.md").read_text()
+    assert "crashed" in summary_md and "injected fault at step 2" in summary_md
+    assert "2 job(s) of the sweep crashed" in proc.stderr
+
+
+def test_resummarise_a_past_sweep_without_training(cli, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    assert cli("-m", "experiment=smoke", "task=memory").returncode == 0
+    _, parents = children_and_parents(store_runs(tmp_path))
+    proc = subprocess.run([sys.executable, "-m", "suite.summary", "--parent-run-id", parents.iloc[0].run_id,
+                           "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db", "--out", str(tmp_path / "again")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    again = pd.read_csv(tmp_path / "again" / "summary.csv")
+    original = pd.read_csv(tmp_path / "multirun" / "summary" / "summary.csv")
+    pd.testing.assert_frame_equal(again, original)
