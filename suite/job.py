@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from suite.config import ConfigError, resolve_device, validate
 from suite.model import CellConfigError, build_model, count_parameters
 from suite.sweep import RESULT_FILE, config_hash
-from suite.tracking import ensure_experiment, flatten, mlflow_run, tracking_uri
+from suite.tracking import flatten, mlflow_run, open_experiment, tracking_uri
 from suite.train import train
 from tasks.base import Task, TaskConfigError
 
@@ -68,10 +68,8 @@ def prepare(cfg: DictConfig):
 
 def find_finished_run(uri: str, experiment: str, chash: str):
     """The latest FINISHED run with this config hash, if any (for resuming sweeps)."""
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(uri)
-    runs = client.search_runs([ensure_experiment(client, experiment)], max_results=1,
+    client, experiment_id = open_experiment(uri, experiment)
+    runs = client.search_runs([experiment_id], max_results=1,
                               filter_string=f"tags.config_hash = '{chash}' and attributes.status = 'FINISHED'",
                               order_by=["attributes.start_time DESC"])
     return runs[0] if runs else None

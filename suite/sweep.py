@@ -27,7 +27,7 @@ from hydra.experimental.callback import Callback
 from mlflow.entities import Metric
 from omegaconf import DictConfig, OmegaConf
 
-from suite.tracking import ensure_experiment, tracking_uri
+from suite.tracking import open_experiment, tracking_uri
 
 log = logging.getLogger(__name__)
 
@@ -92,13 +92,10 @@ class SweepCallback(Callback):
             raise SystemExit(2) from exc
 
     def _open_parent(self, config: DictConfig) -> None:
-        from mlflow.tracking import MlflowClient
-
         sweep_dir = Path(config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         uri = tracking_uri(config.tracking.uri)
-        client = MlflowClient(uri)
-        experiment_id = ensure_experiment(client, config.tracking.experiment)
+        client, experiment_id = open_experiment(uri, config.tracking.experiment)
         name = f"sweep-{config.get('sweep_name') or 'adhoc'}-{time.strftime('%Y%m%d-%H%M%S')}"
         overrides = list(config.hydra.overrides.task)
         run = client.create_run(experiment_id, run_name=name, tags={
@@ -138,14 +135,12 @@ class SweepCallback(Callback):
 
     def _summarise(self, config: DictConfig, sweep_dir: Path, uri: str, parent: str | None) -> None:
         import mlflow
-        from mlflow.tracking import MlflowClient
 
         from suite import summary
 
-        client = MlflowClient(uri)
+        client, experiment_id = open_experiment(uri, config.tracking.experiment)
         results = job_results(sweep_dir)
         run_ids = [r["run_id"] for r in results if r.get("run_id")]
-        experiment_id = ensure_experiment(client, config.tracking.experiment)
         mlflow.set_tracking_uri(uri)
         runs = summary.runs_frame(summary.runs_by_id(experiment_id, run_ids))
         histories = summary.fetch_histories(client, summary.representative_runs(runs))

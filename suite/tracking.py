@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import mlflow
+from filelock import FileLock
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
@@ -42,8 +43,25 @@ def sqlite_path(uri: str) -> Path | None:
     return Path(uri[len(prefix):]) if uri.startswith(prefix) else None
 
 
-def ensure_experiment(client: MlflowClient, name: str) -> str:
-    """Return the experiment id, creating it with a fixed artifact root when it is new."""
+def open_experiment(uri: str, name: str) -> tuple[MlflowClient, str]:
+    """A client for the store and the experiment's id, creating the experiment when it is new.
+
+    Several processes opening a brand-new SQLite database at once race on its schema
+    migration (alembic "duplicate column" / "table already exists" errors): a file lock
+    beside the database makes the first opening, and the experiment's creation, one
+    process at a time. A tracking server needs no lock.
+    """
+    db = sqlite_path(uri)
+    if db is None:
+        client = MlflowClient(uri)
+        return client, _ensure_experiment(client, name)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(db) + ".lock", timeout=120):
+        client = MlflowClient(uri)  # opening the store runs its migrations
+        return client, _ensure_experiment(client, name)
+
+
+def _ensure_experiment(client: MlflowClient, name: str) -> str:
     exp = client.get_experiment_by_name(name)
     if exp is not None:
         return exp.experiment_id
@@ -118,8 +136,7 @@ def mlflow_run(uri: str, experiment: str, run_name: str, tags: dict[str, object]
     Normal exit: FINISHED. An exception: FAILED with the error as a tag, then it
     propagates. Ctrl-C: KILLED.
     """
-    client = MlflowClient(uri)
-    experiment_id = ensure_experiment(client, experiment)
+    client, experiment_id = open_experiment(uri, experiment)
     all_tags = {"mlflow.runName": run_name, **(tags or {})}
     if parent_run_id:
         all_tags["mlflow.parentRunId"] = parent_run_id

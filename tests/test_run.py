@@ -64,3 +64,23 @@ def test_a_crash_inside_training_ends_the_run_failed(cli, tmp_path):
     run = store_runs(tmp_path).iloc[0]
     assert run["status"] == "FAILED"
     assert "injected fault at step 2" in run["tags.error"]
+
+
+@pytest.mark.slow
+def test_parallel_single_runs_on_a_fresh_database(tmp_path):
+    """Several processes opening a new SQLite store at once must not race on its schema."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db"}
+    env.pop("HYDRA_FULL_ERROR", None)
+    procs = [subprocess.Popen([sys.executable, str(ROOT / "run.py"), f"hydra.run.dir={tmp_path}/r{i}", f"seed={i}",
+                               *TINY], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True) for i in range(4)]
+    errors = [p.communicate(timeout=300)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], "\n".join(e[-1500:] for e in errors)
+    runs = store_runs(tmp_path)
+    assert sorted(runs["tags.seed"]) == ["0", "1", "2", "3"] and (runs["status"] == "FINISHED").all()
