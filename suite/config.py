@@ -32,6 +32,14 @@ class TrainConfig:
 
 
 @dataclass
+class DiagnosticsConfig:
+    """Gradient flow through time (suite/diagnostics.py), measured off the hot path."""
+
+    every: int = 500  # steps between measurements, at evaluation points (and at the last one); 0 = off
+    batch: int = 128  # held-out sequences the gradient is averaged over
+
+
+@dataclass
 class TrackingConfig:
     # MLflow tracking URI. null: $MLFLOW_TRACKING_URI if set, else sqlite:///<project>/mlflow.db
     uri: Optional[str] = None
@@ -63,6 +71,7 @@ class Config:
     sweep_name: Optional[str] = None
     hidden_by_cell: Dict[str, int] = field(default_factory=dict)  # param-matched sweeps: hidden per cell
     train: TrainConfig = field(default_factory=TrainConfig)
+    diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     fault: FaultConfig = field(default_factory=FaultConfig)
 
@@ -108,7 +117,8 @@ def resolve_device(name: str) -> torch.device:
 def _check_known_keys(cfg) -> None:
     """Hydra lets `+key=value` add keys the schema lacks; a typo there would be silently ignored."""
     for prefix, node, schema in (("", cfg, Config), ("train.", cfg.train, TrainConfig),
-                                 ("tracking.", cfg.tracking, TrackingConfig), ("fault.", cfg.fault, FaultConfig)):
+                                 ("tracking.", cfg.tracking, TrackingConfig), ("fault.", cfg.fault, FaultConfig),
+                                 ("diagnostics.", cfg.diagnostics, DiagnosticsConfig)):
         known = {f.name for f in fields(schema)}
         for key in node:
             _require(key in known, f"{prefix}{key}", node[key],
@@ -129,6 +139,11 @@ def validate(cfg) -> None:
     _require(math.isfinite(t.clip) and t.clip >= 0, "train.clip", t.clip, "expected a number >= 0 (0 disables)")
     _require(t.eval_every >= 1, "train.eval_every", t.eval_every, "expected an integer >= 1")
     _require(t.eval_size >= 1, "train.eval_size", t.eval_size, "expected an integer >= 1")
+    d = cfg.diagnostics
+    _require(d.every >= 0, "diagnostics.every", d.every, "expected an integer >= 0 (0 = off)")
+    _require(d.every % t.eval_every == 0, "diagnostics.every", d.every,
+             f"expected a multiple of train.eval_every ({t.eval_every}): it measures at evaluation points")
+    _require(d.batch >= 1, "diagnostics.batch", d.batch, "expected an integer >= 1")
     _require(bool(cfg.tracking.experiment.strip()), "tracking.experiment", cfg.tracking.experiment,
              "expected a non-empty name")
     uri = cfg.tracking.uri

@@ -15,6 +15,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from suite.config import ConfigError, resolve_device, validate
+from suite.diagnostics import PROFILE_CSV, GradientDiagnostics
 from suite.model import CellConfigError, build_model, count_parameters
 from suite.sweep import RESULT_FILE, config_hash
 from suite.tracking import flatten, mlflow_run, open_experiment, tracking_uri
@@ -75,6 +76,17 @@ def find_finished_run(uri: str, experiment: str, chash: str):
     return runs[0] if runs else None
 
 
+def log_profile(run, diagnostics: GradientDiagnostics, title: str, output_dir) -> None:
+    """The gradient profiles as CSV and a plot, on the run and beside Hydra's outputs."""
+    import tempfile
+
+    run.log_text(diagnostics.profile_csv(), f"diagnostics/{PROFILE_CSV}")
+    folder = Path(output_dir) if output_dir is not None else Path(tempfile.mkdtemp())
+    plot = folder / "grad_profile.png"
+    diagnostics.plot(plot, f"{title}: gradient reaching each time step")
+    run.log_artifact(plot, "diagnostics")
+
+
 def write_result(output_dir: str | Path | None, result: dict) -> None:
     """A copy beside Hydra's outputs: the sweep reads it, and it survives a tracking server that went away."""
     if output_dir is not None:
@@ -121,8 +133,13 @@ def run_job(cfg: DictConfig, output_dir: str | Path | None = None, parent_run_id
             run.log_text(OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
             log.info("run %s: %s params on %s, baseline loss %.4f", cfg.run_name, count_parameters(model),
                      device, task.baseline_loss)
+            diagnostics = (GradientDiagnostics(model, task, cfg.seed, device, cfg.diagnostics.every,
+                                               cfg.diagnostics.batch) if cfg.diagnostics.every else None)
             trained = train(model, task, cfg.train, cfg.seed, device, log=run.log_metrics,
-                            fault=make_fault(cfg.fault.kind, cfg.fault.at_step), progress=progress)
+                            fault=make_fault(cfg.fault.kind, cfg.fault.at_step), diagnose=diagnostics,
+                            progress=progress)
+            if diagnostics is not None and diagnostics.profiles:
+                log_profile(run, diagnostics, cfg.run_name, output_dir)
             final = {
                 "solved": float(trained.outcome == "solved"),
                 "steps_trained": trained.steps,

@@ -12,7 +12,12 @@ import math
 import torch
 from torch import nn
 
-CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+from suite.explicit import ExplicitGRU, ExplicitLSTM, ExplicitRNN
+
+CELLS = {
+    "rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU,  # fused kernels: the default, fast path
+    "rnn_explicit": ExplicitRNN, "lstm_explicit": ExplicitLSTM, "gru_explicit": ExplicitGRU,  # readable, slow
+}
 # Gate blocks in torch's stacked bias vectors, in torch's order.
 LSTM_GATES = ("input", "forget", "cell", "output")
 GRU_GATES = ("reset", "update", "new")
@@ -30,6 +35,8 @@ class RecurrentModel(nn.Module):
             raise CellConfigError(f"cell.name={cell!r}: unknown cell; known cells: {', '.join(CELLS)}")
         kwargs = {"nonlinearity": "tanh"} if cell == "rnn" else {}
         self.cell = cell
+        #: rnn | lstm | gru, whichever implementation (the init recipes and diagnostics go by it)
+        self.kind = cell.removesuffix("_explicit")
         self.rnn = CELLS[cell](input_size, hidden, num_layers=layers, batch_first=True, **kwargs)
         self.head = nn.Linear(hidden, output_size)
         # Tasks scored at the last step only need the head there: skip T-1 matmuls.
@@ -83,7 +90,7 @@ def initialise(model: RecurrentModel, cell_cfg: dict, t_max: int) -> None:
     lstm: forget_bias: null | <number> | chrono  (chrono also sets input bias = -forget bias)
     gru:  update_bias: null | <number> | chrono
     """
-    if model.cell == "rnn":
+    if model.kind == "rnn":
         init = cell_cfg.get("recurrent_init", "default")
         if init not in ("default", "orthogonal"):
             raise CellConfigError(f"cell.recurrent_init={init!r}: expected 'default' or 'orthogonal'")
@@ -91,13 +98,13 @@ def initialise(model: RecurrentModel, cell_cfg: dict, t_max: int) -> None:
             with torch.no_grad():
                 for layer in range(model.rnn.num_layers):
                     nn.init.orthogonal_(getattr(model.rnn, f"weight_hh_l{layer}"))
-    elif model.cell == "lstm":
+    elif model.kind == "lstm":
         value = cell_cfg.get("forget_bias")
         _check_bias_value("forget_bias", value)
         if value is not None:
             negate = LSTM_GATES.index("input") if value == "chrono" else None
             _gate_bias_init(model, LSTM_GATES.index("forget"), value, t_max, negate)
-    elif model.cell == "gru":
+    elif model.kind == "gru":
         value = cell_cfg.get("update_bias")
         _check_bias_value("update_bias", value)
         if value is not None:

@@ -127,6 +127,9 @@ class RunLogger:
     def log_text(self, text: str, path: str) -> None:
         self.client.log_text(self.run_id, text, path)
 
+    def log_artifact(self, local_path, artifact_path: str | None = None) -> None:
+        self.client.log_artifact(self.run_id, str(local_path), artifact_path)
+
 
 @contextmanager
 def mlflow_run(uri: str, experiment: str, run_name: str, tags: dict[str, object] | None = None,

@@ -47,6 +47,7 @@ def train(
     device: torch.device,
     log: Callable[[int, dict], None] = lambda step, metrics: None,
     fault: Optional[Callable[[int, torch.Tensor], torch.Tensor]] = None,
+    diagnose: Optional[Callable[[int, bool], dict]] = None,
     progress: bool = True,
 ) -> TrainResult:
     train_data = task.generator("train", seed, device)
@@ -83,12 +84,17 @@ def train(
         metrics = evaluate(model, task, x_eval, y_eval)
         metrics["loss_norm"] = metrics["loss"] / task.baseline_loss
         result.final = metrics
-        log(step, {"train_loss": train_loss, **{f"eval_{k}": v for k, v in metrics.items()}})
-        if not (math.isfinite(train_loss) and math.isfinite(metrics["loss"])):
+        diverged = not (math.isfinite(train_loss) and math.isfinite(metrics["loss"]))
+        solved_now = not diverged and result.steps_to_solve is None and task.solved(metrics)
+        stopping = diverged or step == cfg.steps or (solved_now and cfg.early_stop)
+        # Gradient diagnostics (off the hot path): every few evaluations and at the last one.
+        extra = diagnose(step, stopping) if diagnose is not None and not diverged else {}
+        log(step, {"train_loss": train_loss, **{f"eval_{k}": v for k, v in metrics.items()}, **extra})
+        if diverged:
             result.outcome = DIVERGED
             break
         bar.set_postfix({task.metric: f"{metrics[task.metric]:.3g}", "loss/base": f"{metrics['loss_norm']:.3g}"})
-        if result.steps_to_solve is None and task.solved(metrics):
+        if solved_now:
             result.steps_to_solve = step
             result.outcome = SOLVED
             if cfg.early_stop:

@@ -46,6 +46,8 @@ class Task(ABC):
     #: the metric the solved criterion and the summary use, and which way is better.
     metric: str = "accuracy"
     higher_is_better: bool = True
+    #: the time step holding what must be remembered (diagnostics report the gradient there)
+    remember_at: int = 0
 
     def __init__(self, seq_len: int, solve_threshold: float, name: str | None = None):
         if name is not None:

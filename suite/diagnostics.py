@@ -1,0 +1,129 @@
+"""Why a cell forgets: the gradient that reaches each time step, and gate statistics.
+
+At some evaluation points (never in the hot loop) one held-out batch is run
+through the model's own recurrent module *one step at a time*, so that every
+state is a node of the autograd graph, and ‖∂L/∂h_t‖ is read for t = 1..T (the
+total derivative: through the output at t and through all later steps; for the
+LSTM, of the whole state (h_t, c_t)). In a tanh RNN it is a product of T−t Jacobians diag(1−h²)·U and falls
+geometrically going back in time (Bengio et al. 1994; Pascanu et al. 2013); the
+LSTM's additive cell state, with forget gates near 1, keeps it from vanishing.
+
+Nothing here touches the parameters' `.grad` or the training data stream, so
+turning diagnostics on does not change the training trajectory.
+"""
+from __future__ import annotations
+
+import io
+import math
+
+import torch
+
+from tasks.base import Task
+
+SATURATED = 0.99  # |h| above this: a tanh unit whose derivative 1 - h² is below 0.02
+PROFILE_CSV = "grad_profile.csv"  # the artifact, under diagnostics/
+
+
+def _parts(state) -> tuple[torch.Tensor, ...]:
+    """The tensors of a torch-style recurrent state: (h,) or, for the LSTM, (h, c)."""
+    return tuple(state) if isinstance(state, tuple) else (state,)
+
+
+def step_by_step(model, x: torch.Tensor):
+    """Run model.rnn one step at a time; returns each step's state (graph nodes the next step
+    reads, so their gradients are total derivatives) and the output as model.forward gives it."""
+    state, states = None, []
+    for t in range(x.shape[1]):
+        _, state = model.rnn(x[:, t : t + 1], state)
+        states.append(_parts(state))
+    top = torch.stack([parts[0][-1] for parts in states], dim=1)  # h_t of the last layer: (batch, T, hidden)
+    output = model.head(top[:, -1] if model.last_only else top)
+    return states, output
+
+
+def hidden_gradient_norms(model, task: Task, x: torch.Tensor, y: torch.Tensor):
+    """‖∂L/∂s_t‖ per time step, mean over the batch, and the last layer's h_t.
+
+    s_t is the whole recurrent state of the last layer: h_t for the RNN and GRU, and the
+    pair (h_t, c_t) for the LSTM (each an input of the next step), whose memory is carried
+    by c_t: with the forget gate near 1 the gradient reaches early steps through c while
+    its h part alone can be tiny.
+    """
+    with torch.enable_grad():
+        states, output = step_by_step(model, x)
+        # The LSTM's last c_T feeds nothing (the head reads h_T): its gradient is zero, not missing.
+        grads = torch.autograd.grad(task.loss(output, y), [p for parts in states for p in parts],
+                                    allow_unused=True, materialize_grads=True)
+    k = len(states[0])
+    per_step = [grads[i : i + k] for i in range(0, len(grads), k)]
+    norms = torch.stack([torch.sqrt(sum((g[-1] ** 2).sum(-1) for g in parts)).mean() for parts in per_step])
+    return norms.detach(), torch.stack([parts[0][-1] for parts in states], dim=1).detach()
+
+
+def _gate(model, x, states, gate: int) -> torch.Tensor:
+    """Layer-0 gate activation σ(W x_t + b + U h_{t-1} + b') for every t, from the weights.
+    Gate 1 is the LSTM's forget gate and the GRU's update gate in torch's order."""
+    hidden = model.rnn.hidden_size
+    rows = slice(gate * hidden, (gate + 1) * hidden)
+    w_ih, w_hh = model.rnn.weight_ih_l0[rows], model.rnn.weight_hh_l0[rows]
+    b = model.rnn.bias_ih_l0[rows] + model.rnn.bias_hh_l0[rows]
+    previous = torch.cat([torch.zeros_like(states[:1]), states[:-1]])  # h_{t-1}, layer 0, (T, batch, hidden)
+    return torch.sigmoid(x @ w_ih.T + b + previous.transpose(0, 1) @ w_hh.T)
+
+
+class GradientDiagnostics:
+    """Measures at evaluation points and keeps every profile for the run's artifacts."""
+
+    def __init__(self, model, task: Task, seed: int, device, every: int, batch: int = 128):
+        self.model, self.task, self.every = model, task, every
+        # Its own held-out batch and generator: the training stream is left untouched.
+        self.x, self.y = task.sample(batch, task.generator("eval", seed, device))
+        self.profiles: list[tuple[int, list[float]]] = []
+
+    def __call__(self, step: int, last: bool) -> dict[str, float]:
+        if not (step % self.every == 0 or last):
+            return {}
+        norms, states = hidden_gradient_norms(self.model, self.task, self.x, self.y)
+        norms = norms.cpu()
+        self.profiles.append((step, norms.tolist()))
+        first, final = float(norms[0]), float(norms[-1])
+        at = min(self.task.remember_at, len(norms) - 1)
+        metrics = {
+            "grad_norm_first": first, "grad_norm_last": final, "grad_norm_memory": float(norms[at]),
+            # orders of magnitude the learning signal loses across the lag (tiny floor: log of 0)
+            "grad_log10_ratio": math.log10(max(first, 1e-45) / max(final, 1e-45)),
+        }
+        metrics.update(self.gate_statistics(states))
+        return metrics
+
+    @torch.no_grad()
+    def gate_statistics(self, states: torch.Tensor) -> dict[str, float]:
+        kind, model = self.model.kind, self.model
+        if kind == "rnn":
+            return {"saturated_fraction": float((states.abs() > SATURATED).float().mean())}
+        if model.rnn.num_layers != 1:
+            return {}  # the gates are recomputed from layer 0's states: only exact for one layer
+        layer0 = states.transpose(0, 1)  # (T, batch, hidden)
+        if kind == "lstm":
+            return {"forget_gate_mean": float(_gate(model, self.x, layer0, 1).mean())}
+        return {"update_gate_mean": float(_gate(model, self.x, layer0, 1).mean())}
+
+    def profile_csv(self) -> str:
+        out = io.StringIO()
+        out.write("step,t,grad_norm\n")
+        for step, norms in self.profiles:
+            out.writelines(f"{step},{t + 1},{value:.6g}\n" for t, value in enumerate(norms))
+        return out.getvalue()
+
+    def plot(self, path, title: str) -> None:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(6, 4), layout="constrained")
+        ax = fig.subplots()
+        for i, (step, norms) in enumerate(self.profiles):
+            shade = 0.25 + 0.75 * (i + 1) / len(self.profiles)
+            ax.plot(range(1, len(norms) + 1), norms, color=(0.1, 0.3, 0.7, shade), label=f"step {step}")
+        ax.set_yscale("log")
+        ax.set(xlabel="time step t", ylabel="‖∂L/∂h_t‖ (mean over a held-out batch)", title=title)
+        ax.legend(fontsize="x-small", ncol=2)
+        fig.savefig(path, dpi=100)
