@@ -79,10 +79,13 @@ class GradientDiagnostics:
         # Its own held-out batch and generator: the training stream is left untouched.
         self.x, self.y = task.sample(batch, task.generator("eval", seed, device))
         self.profiles: list[tuple[int, list[float]]] = []
+        self.next_at = every
 
     def __call__(self, step: int, last: bool) -> dict[str, float]:
-        if not (step % self.every == 0 or last):
+        """Measure at the first evaluation point past each multiple of `every`, and at the last one."""
+        if step < self.next_at and not last:
             return {}
+        self.next_at = (step // self.every + 1) * self.every
         norms, states = hidden_gradient_norms(self.model, self.task, self.x, self.y)
         norms = norms.cpu()
         self.profiles.append((step, norms.tolist()))

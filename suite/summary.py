@@ -29,7 +29,7 @@ CRASH_STATUS = ("FAILED", "KILLED")
 TASK_METRIC = {"memory": "eval_accuracy", "adding": "eval_mse", "copy": "eval_recall_accuracy"}
 POINT_KEYS = ["task", "seq_len", "hidden", "cell"]
 RUN_COLUMNS = ["task", "cell", "seq_len", "hidden", "seed", "outcome", "loss_norm", "metric", "steps_to_solve",
-               "baseline_loss", "run_id", "run_name", "error", "status", "start_time"]
+               "baseline_loss", "grad_log10_ratio", "run_id", "run_name", "error", "status", "start_time"]
 
 
 # -- tidy runs -----------------------------------------------------------------
@@ -84,6 +84,7 @@ def runs_frame(df: pd.DataFrame | None) -> pd.DataFrame:
         "loss_norm": _number(_col(df, "metrics.eval_loss_norm")), "metric": np.nan,
         "steps_to_solve": _number(_col(df, "metrics.steps_to_solve")),
         "baseline_loss": _number(_col(df, "params.baseline_loss")),
+        "grad_log10_ratio": _number(_col(df, "metrics.grad_log10_ratio")),
         "run_id": _text(_col(df, "run_id")), "run_name": _text(_col(df, "tags.mlflow.runName")),
         "error": _text(_col(df, "tags.error")), "status": status,
         "start_time": pd.to_datetime(_col(df, "start_time"), errors="coerce", utc=True),
@@ -159,6 +160,7 @@ def point_table(runs: pd.DataFrame) -> pd.DataFrame:
             "n_diverged": int(counts.get("diverged", 0)), "n_crashed": int(counts.get("crashed", 0)),
             "steps_to_solve": g.loc[g["outcome"] == "solved", "steps_to_solve"].median(),
             "baseline_loss": g["baseline_loss"].median(), "n_runs": int(repeats[key]),
+            "grad_log10_ratio": finite(done["grad_log10_ratio"]).median(),
             "majority": majority(n_solved, n_failed, n_seeds),
         })
     if not rows:
@@ -174,8 +176,12 @@ def fmt_loss(value: float) -> str:
 
 
 def point_text(row) -> str:
-    """'3/3 · 0.01', with '(1 diverged, 1 crashed)' when there are any."""
+    """'3/3 · 0.01', with '(1 diverged, 1 crashed)' when there are any, and '· ∇10^-6.8' (the
+    gradient reaching t=1 relative to t=T, median over seeds) when the runs measured it."""
     text = f"{row.n_solved}/{row.n_seeds} · {fmt_loss(row.loss_norm)}"
+    ratio = getattr(row, "grad_log10_ratio", np.nan)
+    if ratio is not None and np.isfinite(ratio):
+        text += f" · ∇10^{ratio:.1f}"
     notes = [f"{n} {what}" for n, what in ((row.n_diverged, "diverged"), (row.n_crashed, "crashed")) if n]
     return text + (f" ({', '.join(notes)})" if notes else "")
 
@@ -419,6 +425,10 @@ def _sections(points: pd.DataFrame, runs: pd.DataFrame, h1: str, h2: str, h3: st
     parts = [f"{h1}Sweep summary", f"{len(runs)} runs, {len(points)} points, {n_bad} crashed or diverged. "
              "Cells: solved/seeds · mean eval loss ÷ memoryless baseline (1.00 = learned nothing).",
              f"{h2}Verdicts", "\n".join(f"- {v}" for v in verdicts(points))]
+    gradients = gradient_lines(points)
+    if gradients:
+        parts += [f"{h2}Why: the gradient reaching the first step (‖∂L/∂h_1‖ ÷ ‖∂L/∂h_T‖, median over seeds)",
+                  "\n".join(f"- {g}" for g in gradients)]
     hz = horizons(points).assign(lags_tried=lambda f: f["lags_tried"].map(_lags))
     for task, table in task_tables(points).items():
         parts += [f"{h2}{task} ({baseline_text(table.attrs['baseline_loss'])})", markdown_table(table),
@@ -445,8 +455,10 @@ def _tidy(runs_df: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_summary(runs_df: pd.DataFrame, out_dir: str | Path,
-                  histories: dict[str, list[tuple[int, float]]] | None = None) -> dict[str, Path]:
-    """summary.csv, runs.csv, horizons.csv, summary.md, success.png (and curves.png given histories)."""
+                  histories: dict[str, list[tuple[int, float]]] | None = None,
+                  profiles: dict | None = None) -> dict[str, Path]:
+    """summary.csv, runs.csv, horizons.csv, summary.md, success.png (and curves.png given histories,
+    gradients.png given profiles)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     runs = _tidy(runs_df)
@@ -460,7 +472,74 @@ def write_summary(runs_df: pd.DataFrame, out_dir: str | Path,
     plot_success(points, paths["success.png"])
     if histories:
         paths["curves.png"] = plot_curves(histories, runs, out / "curves.png")
+    if profiles:
+        paths["gradients.png"] = plot_gradients(profiles, out / "gradients.png")
     return paths
+
+
+# -- the gradient story ------------------------------------------------------------
+def gradient_points(points: pd.DataFrame) -> dict[str, tuple[int, int]]:
+    """Per task, the (lag, hidden) where cells are compared: the shortest lag at which the
+    tanh RNN fails by majority (where its gradient matters), else the longest lag tried."""
+    chosen = {}
+    for task, tp in points.groupby("task", sort=False):
+        hidden = int(tp["hidden"].max())
+        tp = tp[tp["hidden"] == hidden]
+        failed = tp[(tp["cell"] == "rnn") & (tp["majority"] == "failed")]["seq_len"]
+        chosen[task] = (int(failed.min()) if len(failed) else int(tp["seq_len"].max()), hidden)
+    return chosen
+
+
+def gradient_lines(points: pd.DataFrame) -> list[str]:
+    """'memory, T=200: rnn 10^-6.8, lstm 10^-0.4, gru 10^-1.2', from the runs' own measurements."""
+    if "grad_log10_ratio" not in points.columns:
+        return []
+    lines = []
+    for task, (lag, hidden) in gradient_points(points).items():
+        at = points[(points["task"] == task) & (points["seq_len"] == lag) & (points["hidden"] == hidden)]
+        values = [f"{r.cell} 10^{r.grad_log10_ratio:.1f}" for r in at.itertuples() if np.isfinite(r.grad_log10_ratio)]
+        if values:
+            lines.append(f"{task}, T={lag}, h={hidden}: " + ", ".join(values))
+    return lines
+
+
+def fetch_profiles(client, runs: pd.DataFrame, points: pd.DataFrame) -> dict:
+    """{task: (lag, hidden, {cell: [final profile of each seed]})} from the runs' diagnostics/grad_profile.csv."""
+    import tempfile
+
+    from mlflow.exceptions import MlflowException
+
+    profiles = {}
+    for task, (lag, hidden) in gradient_points(points).items():
+        chosen = runs[(runs["task"] == task) & (runs["seq_len"] == lag) & (runs["hidden"] == hidden)
+                      & (runs["outcome"] != "crashed")]
+        by_cell: dict[str, list[list[float]]] = {}
+        for r in chosen.itertuples():
+            with tempfile.TemporaryDirectory() as tmp:
+                try:
+                    csv = pd.read_csv(client.download_artifacts(r.run_id, "diagnostics/grad_profile.csv", tmp))
+                except (MlflowException, OSError):
+                    continue  # a run trained with diagnostics off
+            last = csv[csv["step"] == csv["step"].max()].sort_values("t")
+            by_cell.setdefault(r.cell, []).append(list(last["grad_norm"]))
+        if by_cell:
+            profiles[task] = (lag, hidden, by_cell)
+    return profiles
+
+
+def plot_gradients(profiles: dict, path: str | Path) -> Path:
+    """‖∂L/∂h_t‖ against t (log scale, median over seeds) per task, a line per cell, at the end of training."""
+    fig, axes = _panels(max(len(profiles), 1))
+    for ax, (task, (lag, hidden, by_cell)) in zip(axes, profiles.items()):
+        for cell in _cells(pd.DataFrame({"cell": list(by_cell)})):
+            median = np.median(np.array(by_cell[cell]), axis=0)
+            ax.plot(np.arange(1, len(median) + 1), median, label=f"{cell} ({len(by_cell[cell])} seeds)",
+                    color=_style(cell)["color"])
+        ax.set_yscale("log")
+        ax.set(title=f"{task}, T={lag}, h={hidden}", xlabel="time step t", ylabel="‖∂L/∂h_t‖ (median over seeds)")
+        ax.legend(fontsize="small")
+    fig.savefig(path, dpi=110)
+    return Path(path)
 
 
 # -- the store -----------------------------------------------------------------
@@ -533,8 +612,9 @@ def summarise_store(tracking_uri: str, experiment: str | None = None, parent_run
     if out_dir is not None:
         from mlflow.tracking import MlflowClient
 
-        histories = fetch_histories(MlflowClient(tracking_uri), representative_runs(runs, max_curves))
-        write_summary(runs, out_dir, histories)
+        client = MlflowClient(tracking_uri)
+        histories = fetch_histories(client, representative_runs(runs, max_curves))
+        write_summary(runs, out_dir, histories, fetch_profiles(client, runs, point_table(runs)))
     return runs, format_text(point_table(runs), runs)
 
 
