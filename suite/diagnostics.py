@@ -13,6 +13,7 @@ turning diagnostics on does not change the training trajectory.
 """
 from __future__ import annotations
 
+import copy
 import io
 import math
 
@@ -71,6 +72,10 @@ def _gate(model, x, states, gate: int) -> torch.Tensor:
     return torch.sigmoid(x @ w_ih.T + b + previous.transpose(0, 1) @ w_hh.T)
 
 
+def _as_double(y: torch.Tensor) -> torch.Tensor:
+    return y.double() if y.is_floating_point() else y  # class indices stay integers
+
+
 class GradientDiagnostics:
     """Measures at evaluation points and keeps every profile for the run's artifacts."""
 
@@ -86,7 +91,10 @@ class GradientDiagnostics:
         if step < self.next_at and not last:
             return {}
         self.next_at = (step // self.every + 1) * self.every
-        norms, states = hidden_gradient_norms(self.model, self.task, self.x, self.y)
+        # In float64: a vanished gradient is ~1e-40 and beyond at long lags, under float32's range
+        # (and flushed to 0 with denormals off), which would turn the ratio into a mere bound.
+        probe = copy.deepcopy(self.model).double()
+        norms, states = hidden_gradient_norms(probe, self.task, self.x.double(), _as_double(self.y))
         norms = norms.cpu()
         self.profiles.append((step, norms.tolist()))
         first, final = float(norms[0]), float(norms[-1])
@@ -94,22 +102,21 @@ class GradientDiagnostics:
         metrics = {
             "grad_norm_first": first, "grad_norm_last": final, "grad_norm_memory": float(norms[at]),
             # orders of magnitude the learning signal loses across the lag (tiny floor: log of 0)
-            "grad_log10_ratio": math.log10(max(first, 1e-45) / max(final, 1e-45)),
+            "grad_log10_ratio": math.log10(max(first, 1e-300) / max(final, 1e-300)),
         }
-        metrics.update(self.gate_statistics(states))
+        metrics.update(self.gate_statistics(probe, states))
         return metrics
 
     @torch.no_grad()
-    def gate_statistics(self, states: torch.Tensor) -> dict[str, float]:
-        kind, model = self.model.kind, self.model
+    def gate_statistics(self, model, states: torch.Tensor) -> dict[str, float]:
+        kind = model.kind
         if kind == "rnn":
             return {"saturated_fraction": float((states.abs() > SATURATED).float().mean())}
         if model.rnn.num_layers != 1:
             return {}  # the gates are recomputed from layer 0's states: only exact for one layer
         layer0 = states.transpose(0, 1)  # (T, batch, hidden)
-        if kind == "lstm":
-            return {"forget_gate_mean": float(_gate(model, self.x, layer0, 1).mean())}
-        return {"update_gate_mean": float(_gate(model, self.x, layer0, 1).mean())}
+        gate = float(_gate(model, self.x.to(states.dtype), layer0, 1).mean())
+        return {"forget_gate_mean" if kind == "lstm" else "update_gate_mean": gate}
 
     def profile_csv(self) -> str:
         out = io.StringIO()

@@ -281,3 +281,22 @@ def test_summarise_store_reads_only_the_children(tmp_path):
     assert {p.name for p in out.iterdir()} == {"summary.csv", "runs.csv", "horizons.csv", "summary.md",
                                               "success.png", "curves.png"}
     assert set(pd.read_csv(out / "runs.csv")["run_id"]) == set(children)
+
+
+def test_gradient_ratio_column_and_why_lines():
+    rows = []
+    for lag in (50, 200):
+        for seed, ratio in enumerate((-6.0, -7.0, -8.0)):
+            r = run("memory", "rnn", lag, seed, "solved" if lag == 50 else "failed")
+            rows.append({**r, "metrics.grad_log10_ratio": ratio})
+            r = run("memory", "lstm", lag, seed, "solved")
+            rows.append({**r, "metrics.grad_log10_ratio": -0.5 * (seed + 1)})
+    points = S.point_table(S.runs_frame(pd.DataFrame(rows)))
+    # compared where the rnn starts failing, with the median over seeds
+    assert S.gradient_points(points) == {"memory": (200, 64)}
+    assert S.gradient_lines(points) == ["memory, T=200, h=64: rnn 10^-7.0, lstm 10^-1.0"]
+    table = S.task_tables(points)["memory"]
+    assert table.loc[(200, 64), "rnn"] == "0/3 · 0.99 · ∇10^-7.0"
+    # runs without diagnostics: no column text, no why lines
+    plain = S.point_table(S.runs_frame(pd.DataFrame([run("memory", "rnn", 50, 0, "solved")])))
+    assert S.gradient_lines(plain) == [] and "∇" not in S.task_tables(plain)["memory"].iloc[0, 0]
