@@ -149,7 +149,5 @@ def validate(cfg) -> None:
              "expected a URI such as sqlite:////abs/path/mlflow.db or http://127.0.0.1:5000")
     _require(cfg.fault.kind in FAULTS, "fault.kind", cfg.fault.kind, "expected null, nan or error")
     _require(cfg.fault.at_step >= 1, "fault.at_step", cfg.fault.at_step, "expected an integer >= 1")
-    for key in ("_target_", "name"):
-        _require(key in cfg.task, f"task.{key}", None, "every task config needs it (see conf/task/)")
     _require("name" in cfg.cell, "cell.name", None, "every cell config needs it (see conf/cell/)")
     resolve_device(cfg.device)

@@ -112,8 +112,8 @@ class GradientDiagnostics:
         kind = model.kind
         if kind == "rnn":
             return {"saturated_fraction": float((states.abs() > SATURATED).float().mean())}
-        if model.rnn.num_layers != 1:
-            return {}  # the gates are recomputed from layer 0's states: only exact for one layer
+        if kind not in ("lstm", "gru") or model.rnn.num_layers != 1:
+            return {}  # gates are recomputed from layer 0's states with torch's layout: one-layer LSTM/GRU only
         layer0 = states.transpose(0, 1)  # (T, batch, hidden)
         gate = float(_gate(model, self.x.to(states.dtype), layer0, 1).mean())
         return {"forget_gate_mean" if kind == "lstm" else "update_gate_mean": gate}

@@ -25,16 +25,36 @@ from tasks.base import Task, TaskConfigError
 log = logging.getLogger(__name__)
 
 
+def config_source(group: str) -> str:
+    """'task/my_task.yaml' for the option Hydra picked in `group` (for error messages)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        choice = HydraConfig.get().runtime.choices.get(group)
+        if choice:
+            return f"{group}/{choice}.yaml"
+    return f"the {group} config"
+
+
 def build_task(task_cfg: DictConfig) -> Task:
+    """Instantiate the task config's `_target_`; any mistake is one line naming the file and field."""
+    source = config_source("task")
+    for key in ("_target_", "name"):
+        if key not in task_cfg:
+            raise ConfigError(f"task.{key} is missing in {source}: every task config needs `_target_` "
+                              "(a tasks.base.Task subclass) and `name`")
+    target = task_cfg._target_
     try:
         task = instantiate(task_cfg)
     except InstantiationException as exc:
         cause = exc.__cause__
         if isinstance(cause, TaskConfigError):
-            raise ConfigError(str(cause)) from None
-        raise ConfigError(f"task._target_={task_cfg._target_!r}: {cause or exc}") from None
+            raise ConfigError(f"{cause} (in {source})") from None
+        reason = f"{type(cause).__name__}: {cause}" if cause is not None else str(exc)
+        raise ConfigError(f"task._target_={target!r} in {source}: {reason.splitlines()[0]}") from None
     if not isinstance(task, Task):
-        raise ConfigError(f"task._target_={task_cfg._target_!r}: expected a subclass of tasks.base.Task")
+        raise ConfigError(f"task._target_={target!r} in {source}: {type(task).__name__} is not a subclass of "
+                          "tasks.base.Task (the task contract)")
     return task
 
 
@@ -122,6 +142,8 @@ def run_job(cfg: DictConfig, output_dir: str | Path | None = None, parent_run_id
     tags = {
         "cell": cfg.cell.name, "task": task.name, "seq_len": task.seq_len, "hidden": cfg.hidden,
         "seed": cfg.seed, "device": device.type, "config_hash": chash,
+        # what the summary needs to know of the task, so it never names a concrete one
+        "task_metric": task.metric, "task_metric_higher_is_better": task.higher_is_better,
     }
     run_id = None
     try:

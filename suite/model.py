@@ -28,16 +28,25 @@ class CellConfigError(ValueError):
 
 
 class RecurrentModel(nn.Module):
+    """A recurrent module and a linear head.
+
+    `rnn` may be any module with torch's recurrent interface (a custom cell, see
+    `custom_cell`): batch_first `forward(x, state=None) -> (outputs (batch, T, hidden), state)`.
+    Without it, `cell` picks one of CELLS.
+    """
+
     def __init__(self, cell: str, input_size: int, hidden: int, output_size: int, layers: int = 1,
-                 last_only: bool = False):
+                 last_only: bool = False, rnn: nn.Module | None = None):
         super().__init__()
-        if cell not in CELLS:
-            raise CellConfigError(f"cell.name={cell!r}: unknown cell; known cells: {', '.join(CELLS)}")
+        if rnn is None and cell not in CELLS:
+            raise CellConfigError(f"cell.name={cell!r}: unknown cell; known cells: {', '.join(CELLS)} "
+                                  "(or give a custom cell with cell._target_)")
         kwargs = {"nonlinearity": "tanh"} if cell == "rnn" else {}
         self.cell = cell
         #: rnn | lstm | gru, whichever implementation (the init recipes and diagnostics go by it)
         self.kind = cell.removesuffix("_explicit")
-        self.rnn = CELLS[cell](input_size, hidden, num_layers=layers, batch_first=True, **kwargs)
+        self.rnn = rnn if rnn is not None else CELLS[cell](input_size, hidden, num_layers=layers, batch_first=True,
+                                                           **kwargs)
         self.head = nn.Linear(hidden, output_size)
         # Tasks scored at the last step only need the head there: skip T-1 matmuls.
         self.last_only = last_only
@@ -111,7 +120,29 @@ def initialise(model: RecurrentModel, cell_cfg: dict, t_max: int) -> None:
             _gate_bias_init(model, GRU_GATES.index("update"), value, t_max)
 
 
+# Keys of a cell config that the suite reads itself; a custom cell gets all the others.
+SUITE_CELL_KEYS = ("_target_", "name", "layers")
+
+
+def custom_cell(cell_cfg: dict, input_size: int, hidden: int) -> nn.Module:
+    """Instantiate `cell._target_` with torch's recurrent arguments plus its own config keys."""
+    from hydra.utils import instantiate
+
+    own = {k: v for k, v in cell_cfg.items() if k not in SUITE_CELL_KEYS}
+    target = cell_cfg["_target_"]
+    try:
+        module = instantiate({"_target_": target, **own}, input_size=input_size, hidden_size=hidden,
+                             num_layers=cell_cfg.get("layers", 1), batch_first=True)
+    except Exception as exc:
+        cause = exc.__cause__ or exc
+        raise CellConfigError(f"cell._target_={target!r}: {type(cause).__name__}: {cause}".splitlines()[0]) from None
+    if not isinstance(module, nn.Module):
+        raise CellConfigError(f"cell._target_={target!r}: expected a torch.nn.Module, got {type(module).__name__}")
+    return module
+
+
 def build_model(cell_cfg: dict, hidden: int, task) -> RecurrentModel:
+    custom = "_target_" in cell_cfg
     model = RecurrentModel(
         cell=cell_cfg["name"],
         input_size=task.input_size,
@@ -119,8 +150,10 @@ def build_model(cell_cfg: dict, hidden: int, task) -> RecurrentModel:
         output_size=task.output_size,
         layers=cell_cfg.get("layers", 1),
         last_only=task.loss_at == "last",
+        rnn=custom_cell(cell_cfg, task.input_size, hidden) if custom else None,
     )
-    initialise(model, cell_cfg, t_max=task.length)
+    if not custom:  # a custom cell initialises itself
+        initialise(model, cell_cfg, t_max=task.length)
     return model
 
 

@@ -26,7 +26,6 @@ CELL_ORDER = ("rnn", "lstm", "gru")
 OUTCOMES = ("solved", "failed", "diverged")
 KEPT_STATUS = ("FINISHED", "FAILED", "KILLED")  # RUNNING/SCHEDULED runs have no result yet
 CRASH_STATUS = ("FAILED", "KILLED")
-TASK_METRIC = {"memory": "eval_accuracy", "adding": "eval_mse", "copy": "eval_recall_accuracy"}
 POINT_KEYS = ["task", "seq_len", "hidden", "cell"]
 RUN_COLUMNS = ["task", "cell", "seq_len", "hidden", "seed", "outcome", "loss_norm", "metric", "steps_to_solve",
                "baseline_loss", "grad_log10_ratio", "run_id", "run_name", "error", "status", "start_time"]
@@ -44,11 +43,6 @@ def _text(series: pd.Series) -> pd.Series:
 
 def _number(series: pd.Series) -> pd.Series:
     return pd.to_numeric(series, errors="coerce").astype(float)
-
-
-def metric_column(task: str) -> str | None:
-    """The task's metric; a config variant (`memory_k16`) keeps its family's metric."""
-    return TASK_METRIC.get(task) or TASK_METRIC.get(task.split("_")[0])
 
 
 def _cell_rank(series: pd.Series) -> pd.Series:
@@ -89,11 +83,12 @@ def runs_frame(df: pd.DataFrame | None) -> pd.DataFrame:
         "error": _text(_col(df, "tags.error")), "status": status,
         "start_time": pd.to_datetime(_col(df, "start_time"), errors="coerce", utc=True),
     })
-    for task in out["task"].unique():
-        column = metric_column(task)
-        if column is not None and f"metrics.{column}" in df.columns:
-            rows = out["task"] == task
-            out.loc[rows, "metric"] = _number(df.loc[rows, f"metrics.{column}"])
+    # Each run names its task's metric (tag task_metric), so no task is named here.
+    for name in _text(_col(df, "tags.task_metric")).unique():
+        column = f"metrics.eval_{name}"
+        if name and column in df.columns:
+            rows = _text(_col(df, "tags.task_metric")) == name
+            out.loc[rows, "metric"] = _number(df.loc[rows, column])
     usable = (out["task"] != "") & (out["cell"] != "") & out[["seq_len", "hidden", "seed"]].notna().all(axis=1)
     out = out[usable].astype({"seq_len": int, "hidden": int, "seed": int})
     out["cell"] = _with_variants(out["cell"], df.loc[out.index], out["task"])

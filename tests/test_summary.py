@@ -10,7 +10,7 @@ import pytest
 from suite import summary as S
 from tests.conftest import ROOT
 
-METRIC = {"memory": "metrics.eval_accuracy", "adding": "metrics.eval_mse", "copy": "metrics.eval_recall_accuracy"}
+METRIC = {"memory": "accuracy", "adding": "mse", "copy": "recall_accuracy"}
 BASELINE = {"memory": math.log(8), "adding": 1 / 6}
 
 
@@ -24,7 +24,8 @@ def run(task, cell, lag, seed, outcome, hidden=64, loss=None, status="FINISHED",
         "tags.seed": str(seed), "tags.mlflow.runName": f"{cell}-{task}-T{lag}-h{hidden}-s{seed}",
         "params.baseline_loss": str(BASELINE.get(task, 10 * math.log(8) / (lag + 20))),
         "metrics.eval_loss_norm": loss, "metrics.solved": float(outcome == "solved"),
-        "metrics.steps_trained": 300.0, METRIC.get(task, "metrics.other"): 1.0 - loss,
+        "metrics.steps_trained": 300.0, f"metrics.eval_{METRIC.get(task, 'other')}": 1.0 - loss,
+        "tags.task_metric": METRIC.get(task, "other"),
     }
     if outcome is not None:
         row["tags.outcome"] = outcome
@@ -93,12 +94,13 @@ def test_runs_frame_with_missing_columns_and_unknown_task():
         {"run_id": "a", "status": "FINISHED", "tags.task": "parity", "tags.cell": "rnn", "tags.seq_len": "10",
          "tags.hidden": "8", "tags.seed": "0", "tags.outcome": "failed"},
         {"run_id": "b", "status": "FINISHED", "tags.task": "memory_k16", "tags.cell": "lstm", "tags.seq_len": "10",
-         "tags.hidden": "8", "tags.seed": "0", "tags.outcome": "solved", "metrics.eval_accuracy": 1.0},
+         "tags.hidden": "8", "tags.seed": "0", "tags.outcome": "solved", "metrics.eval_accuracy": 1.0,
+         "tags.task_metric": "accuracy"},
         {"run_id": "c", "status": "KILLED", "tags.task": "parity", "tags.cell": "rnn", "tags.seq_len": "10",
          "tags.hidden": "8", "tags.seed": "1", "tags.outcome": "failed"},
     ])
     runs = S.runs_frame(frame).set_index("run_id")
-    assert math.isnan(runs.loc["a", "metric"]) and runs.loc["b", "metric"] == 1.0  # a variant keeps its metric
+    assert math.isnan(runs.loc["a", "metric"]) and runs.loc["b", "metric"] == 1.0  # the run names its metric
     assert runs.loc["c", "outcome"] == "crashed" and runs.loc["a", "error"] == ""
     assert runs["loss_norm"].isna().all() and runs["baseline_loss"].isna().all()
     assert S.runs_frame(pd.DataFrame()).empty and list(S.runs_frame(None).columns) == S.RUN_COLUMNS
@@ -250,7 +252,7 @@ def test_summarise_store_reads_only_the_children(tmp_path):
                                ("lstm", 80, "solved")]:
         name = f"{cell}-memory-T{lag}-h16-s0"
         tags = {"mlflow.parentRunId": parent, "task": "memory", "cell": cell, "seq_len": str(lag), "hidden": "16",
-                "seed": "0"}
+                "seed": "0", "task_metric": "accuracy"}
         rid = client.create_run(exp, run_name=name, tags=tags).info.run_id
         client.log_param(rid, "baseline_loss", math.log(8))
         for step, value in [(100, 0.9), (200, 0.02 if outcome == "solved" else 0.97)]:

@@ -142,3 +142,28 @@ def test_sampling_stays_on_the_generators_device(make):
     task = make()
     x, y = task.sample(3, task.generator("train", 0, device="cpu"))
     assert x.device.type == "cpu" and y.device.type == "cpu"
+
+
+def test_temporal_order_labels_by_hand():
+    from tasks.temporal_order import X, TemporalOrderTask
+
+    task = TemporalOrderTask(seq_len=100)
+    x, y = task.sample(200, task.generator("train", 0))
+    symbols = x.argmax(-1)
+    for seq, label in zip(symbols, y):
+        relevant = (seq >= X).nonzero().flatten().tolist()
+        assert len(relevant) == 2
+        t1, t2 = relevant
+        assert 10 <= t1 < 20 and 50 <= t2 < 60
+        assert label.item() == 2 * (seq[t1].item() - X) + (seq[t2].item() - X)  # XX=0, XY=1, YX=2, YY=3
+    assert set(y.tolist()) == {0, 1, 2, 3}
+
+
+def test_temporal_order_baseline_matches_memoryless_predictor():
+    from tasks.temporal_order import TemporalOrderTask
+
+    task = TemporalOrderTask(seq_len=30)
+    x, y = task.sample(4000, task.generator("eval", 0))
+    assert task.loss(torch.zeros(4000, 4), y).item() == pytest.approx(math.log(4), rel=1e-6)
+    assert task.baseline_loss == pytest.approx(math.log(4))
+    assert task.remember_at == 3

@@ -1,0 +1,66 @@
+"""Temporal order (Hochreiter & Schmidhuber 1997, Exp. 6a).
+
+A sequence of distractors from a 4-symbol alphabet, in which one of two relevant
+symbols (X or Y) appears twice: once early (within 10-20% of the length) and once
+in the middle (within 50-60%). At the last step the model classifies the order,
+XX, XY, YX or YY. The paper used length 100-110; here `seq_len` T sets the length
+and the two windows scale with it. Chance is 1/4, the memoryless loss ln 4.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from tasks.base import Task, check_fraction, check_int, one_hot
+
+DISTRACTORS = 4  # a, b, c, d
+X, Y = DISTRACTORS, DISTRACTORS + 1  # the relevant symbols' indices in the one-hot input
+
+
+class TemporalOrderTask(Task):
+    name = "temporal_order"
+    loss_at = "last"
+    metric = "accuracy"
+
+    def __init__(self, seq_len: int, solve_threshold: float = 0.99, name: str | None = None):
+        check_int("seq_len", seq_len, 10)  # each window must hold at least one position
+        super().__init__(seq_len, check_fraction("solve_threshold", solve_threshold), name)
+        self.first = (int(0.1 * seq_len), max(int(0.2 * seq_len), int(0.1 * seq_len) + 1))
+        self.second = (int(0.5 * seq_len), max(int(0.6 * seq_len), int(0.5 * seq_len) + 1))
+        self.remember_at = self.first[0]
+
+    @property
+    def input_size(self) -> int:
+        return DISTRACTORS + 2
+
+    @property
+    def output_size(self) -> int:
+        return 4  # XX, XY, YX, YY
+
+    @property
+    def length(self) -> int:
+        return self.seq_len
+
+    def sample(self, batch, generator):
+        device = generator.device
+        seq = torch.randint(0, DISTRACTORS, (batch, self.seq_len), generator=generator, device=device)
+        which = torch.randint(0, 2, (batch, 2), generator=generator, device=device)  # 0: X, 1: Y
+        t1 = torch.randint(*self.first, (batch,), generator=generator, device=device)
+        t2 = torch.randint(*self.second, (batch,), generator=generator, device=device)
+        rows = torch.arange(batch, device=device)
+        seq[rows, t1] = X + which[:, 0]
+        seq[rows, t2] = X + which[:, 1]
+        target = 2 * which[:, 0] + which[:, 1]  # XX=0, XY=1, YX=2, YY=3
+        return one_hot(seq, self.input_size), target
+
+    def loss(self, output, target):
+        return F.cross_entropy(output, target)
+
+    def metrics(self, output, target):
+        return {"loss": self.loss(output, target), "accuracy": (output.argmax(-1) == target).float().mean()}
+
+    @property
+    def baseline_loss(self) -> float:
+        return math.log(4)

@@ -1,0 +1,81 @@
+"""The README's "Add a task" tutorial, performed literally from the README's own text."""
+import math
+import re
+
+import pytest
+
+from tests.conftest import ROOT, children_and_parents, run_cli, store_runs
+
+
+def tutorial_files() -> dict[str, str]:
+    """The code blocks of the README's 'Add a task' section that start with '# file: <path>'."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Add a task", 1)[1].split("\n## ", 1)[0]
+    files = {}
+    for block in re.findall(r"```\w*\n(.*?)```", section, flags=re.S):
+        first, _, body = block.partition("\n")
+        if first.startswith("# file: "):
+            files[first[len("# file: "):].strip()] = body
+    return files
+
+
+def tutorial_command(section_cmd_dir) -> list[str]:
+    """The overrides of the README's run command, with its $PWD made the given folder."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    line = next(l for l in readme.split("## Add a task", 1)[1].splitlines() if l.startswith("PYTHONPATH="))
+    words = line.replace("$PWD", str(section_cmd_dir)).split()
+    return [w for w in words if "=" in w and not w.startswith("PYTHONPATH=") and w != "python"]
+
+
+@pytest.fixture
+def extension(tmp_path):
+    files = tutorial_files()
+    assert {"my_ext/my_tasks.py", "my_ext/conf/task/delayed_xor.yaml"} <= files.keys()
+    for path, text in files.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    return tmp_path
+
+
+def test_the_tutorial_adds_a_task_from_outside_the_tree(extension):
+    args = tutorial_command(extension) + ["train.steps=20", "train.eval_every=10", "train.eval_size=64"]
+    assert "task=delayed_xor" in args and any(a.startswith("hydra.searchpath=") for a in args)
+    proc = run_cli(args, extension, env={"PYTHONPATH": str(extension / "my_ext")})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run = store_runs(extension).iloc[0]
+    assert run["status"] == "FINISHED" and run["tags.task"] == "delayed_xor"
+    assert run["tags.mlflow.runName"] == "lstm-delayed_xor-T20-h64-s0"
+    assert float(run["params.baseline_loss"]) == pytest.approx(math.log(2))
+    assert math.isfinite(run["metrics.eval_accuracy"]) and run["tags.task_metric"] == "accuracy"
+
+
+BROKEN = {
+    "does_not_import": ("_target_: my_tasks.NoSuchTask\nname: broken\nseq_len: ${seq_len}\n",
+                        "task._target_='my_tasks.NoSuchTask' in task/broken.yaml"),
+    "no_name": ("_target_: my_tasks.DelayedXor\nseq_len: ${seq_len}\n", "task.name is missing in task/broken.yaml"),
+    "not_a_task": ("_target_: collections.OrderedDict\nname: broken\nseq_len: ${seq_len}\n",
+                   "is not a subclass of tasks.base.Task"),
+    "bad_knob": ("_target_: my_tasks.DelayedXor\nname: broken\nseq_len: 0\n", "task.seq_len=0"),
+}
+
+
+@pytest.mark.parametrize("case", BROKEN)
+def test_a_broken_task_config_fails_in_one_line_before_training(extension, case):
+    text, expected = BROKEN[case]
+    (extension / "my_ext/conf/task/broken.yaml").write_text(text)
+    args = [f"hydra.searchpath=[file://{extension}/my_ext/conf]", "task=broken"]
+    proc = run_cli(args, extension, env={"PYTHONPATH": str(extension / "my_ext")})
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and expected in lines[0], proc.stderr
+    runs = store_runs(extension)
+    assert runs is None or len(runs) == 0
+
+
+@pytest.mark.parametrize("task", ["memory_k16", "copy_long_alphabet", "temporal_order"])
+def test_variant_and_new_task_configs_run(tmp_path, task):
+    proc = run_cli([f"task={task}", "seq_len=12", "hidden=8", "train.steps=4", "train.eval_every=2",
+                    "train.eval_size=32", "train.batch=8", "cell=gru"], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs, _ = children_and_parents(store_runs(tmp_path))
+    assert runs.iloc[0]["tags.task"] == task and runs.iloc[0]["status"] == "FINISHED"
