@@ -118,6 +118,23 @@ class Task(ABC):
         return {"task": self.name, "seq_len": self.seq_len, "baseline_loss": self.baseline_loss}
 
 
+class LastStepClassification(Task):
+    """A task that asks for one class at the last step: cross-entropy, accuracy, chance 1/classes."""
+
+    loss_at = "last"
+    metric = "accuracy"
+
+    def loss(self, output, target):
+        return torch.nn.functional.cross_entropy(output, target)
+
+    def metrics(self, output, target):
+        return {"loss": self.loss(output, target), "accuracy": (output.argmax(-1) == target).float().mean()}
+
+    @property
+    def baseline_loss(self) -> float:
+        return uniform_ce(self.output_size)  # a uniform guess: the best without memory of the cue
+
+
 def one_hot(symbols: torch.Tensor, size: int) -> torch.Tensor:
     return torch.nn.functional.one_hot(symbols, size).float()
 

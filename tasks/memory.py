@@ -7,18 +7,13 @@ loss is ln(symbols). The cheapest, clearest separation of RNN and LSTM.
 """
 from __future__ import annotations
 
-import math
-
 import torch
-import torch.nn.functional as F
 
-from tasks.base import Task, check_fraction, check_int, one_hot
+from tasks.base import LastStepClassification, check_fraction, check_int, one_hot
 
 
-class MemoryTask(Task):
+class MemoryTask(LastStepClassification):
     name = "memory"
-    loss_at = "last"
-    metric = "accuracy"
 
     def __init__(self, seq_len: int, symbols: int = 8, distractors: int = 8, solve_threshold: float = 0.99,
                  name: str | None = None):
@@ -47,13 +42,3 @@ class MemoryTask(Task):
         )
         seq = torch.cat([target[:, None], noise], dim=1)
         return one_hot(seq, self.input_size), target
-
-    def loss(self, output, target):
-        return F.cross_entropy(output, target)
-
-    def metrics(self, output, target):
-        return {"loss": self.loss(output, target), "accuracy": (output.argmax(-1) == target).float().mean()}
-
-    @property
-    def baseline_loss(self) -> float:
-        return math.log(self.symbols)

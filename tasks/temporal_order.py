@@ -8,21 +8,16 @@ and the two windows scale with it. Chance is 1/4, the memoryless loss ln 4.
 """
 from __future__ import annotations
 
-import math
-
 import torch
-import torch.nn.functional as F
 
-from tasks.base import Task, check_fraction, check_int, one_hot
+from tasks.base import LastStepClassification, check_fraction, check_int, one_hot
 
 DISTRACTORS = 4  # a, b, c, d
 X, Y = DISTRACTORS, DISTRACTORS + 1  # the relevant symbols' indices in the one-hot input
 
 
-class TemporalOrderTask(Task):
+class TemporalOrderTask(LastStepClassification):
     name = "temporal_order"
-    loss_at = "last"
-    metric = "accuracy"
 
     def __init__(self, seq_len: int, solve_threshold: float = 0.99, name: str | None = None):
         check_int("seq_len", seq_len, 10)  # each window must hold at least one position
@@ -54,13 +49,3 @@ class TemporalOrderTask(Task):
         seq[rows, t2] = X + which[:, 1]
         target = 2 * which[:, 0] + which[:, 1]  # XX=0, XY=1, YX=2, YY=3
         return one_hot(seq, self.input_size), target
-
-    def loss(self, output, target):
-        return F.cross_entropy(output, target)
-
-    def metrics(self, output, target):
-        return {"loss": self.loss(output, target), "accuracy": (output.argmax(-1) == target).float().mean()}
-
-    @property
-    def baseline_loss(self) -> float:
-        return math.log(4)

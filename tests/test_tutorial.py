@@ -79,3 +79,42 @@ def test_variant_and_new_task_configs_run(tmp_path, task):
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs, _ = children_and_parents(store_runs(tmp_path))
     assert runs.iloc[0]["tags.task"] == task and runs.iloc[0]["status"] == "FINISHED"
+
+
+CUSTOM_CELL = '''
+import torch
+from torch import nn
+
+
+class LeakyRNN(nn.Module):
+    """h_t = (1 - a) h_{t-1} + a tanh(W x_t + U h_{t-1}): a user's own cell, torch's recurrent interface."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, batch_first=True, leak=0.5):
+        super().__init__()
+        self.hidden_size, self.num_layers, self.leak = hidden_size, num_layers, leak
+        self.inp = nn.Linear(input_size, hidden_size)
+        self.rec = nn.Linear(hidden_size, hidden_size, bias=False)
+
+    def forward(self, x, state=None):
+        h = x.new_zeros(x.shape[0], self.hidden_size) if state is None else state[-1]
+        outputs = []
+        for t in range(x.shape[1]):
+            h = (1 - self.leak) * h + self.leak * torch.tanh(self.inp(x[:, t]) + self.rec(h))
+            outputs.append(h)
+        return torch.stack(outputs, dim=1), h[None]
+'''
+
+
+def test_a_custom_cell_from_outside_the_tree(tmp_path):
+    (tmp_path / "ext/conf/cell").mkdir(parents=True)
+    (tmp_path / "ext/my_cells.py").write_text(CUSTOM_CELL)
+    (tmp_path / "ext/conf/cell/leaky.yaml").write_text("_target_: my_cells.LeakyRNN\nname: leaky\nlayers: 1\nleak: 0.3\n")
+    args = [f"hydra.searchpath=[file://{tmp_path}/ext/conf]", "cell=leaky", "seq_len=8", "hidden=8",
+            "train.steps=4", "train.eval_every=2", "train.eval_size=32", "diagnostics.every=2"]
+    proc = run_cli(args, tmp_path, env={"PYTHONPATH": str(tmp_path / "ext")})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run = store_runs(tmp_path).iloc[0]
+    assert run["status"] == "FINISHED" and run["tags.cell"] == "leaky" and run["params.cell.leak"] == "0.3"
+    assert math.isfinite(run["metrics.grad_log10_ratio"])  # diagnostics work on any recurrent module
+    # n_params: input 16*8+8, recurrent 8*8, head 8*8+8
+    assert run["params.n_params"] == str(16 * 8 + 8 + 64 + 8 * 8 + 8)
