@@ -4,8 +4,8 @@ At some evaluation points (never in the hot loop) one held-out batch is run
 through the model's own recurrent module *one step at a time*, so that every
 state is a node of the autograd graph, and ‖∂L/∂h_t‖ is read for t = 1..T (the
 total derivative: through the output at t and through all later steps; for the
-LSTM, of the whole state (h_t, c_t)). In a tanh RNN it is a product of T−t Jacobians diag(1−h²)·U and falls
-geometrically going back in time (Bengio et al. 1994; Pascanu et al. 2013); the
+LSTM, of the whole state (h_t, c_t)). In a tanh RNN it is a product of T−t
+Jacobians diag(1−h²)·U and falls geometrically going back in time (Bengio et al. 1994; Pascanu et al. 2013); the
 LSTM's additive cell state, with forget gates near 1, keeps it from vanishing.
 
 Nothing here touches the parameters' `.grad` or the training data stream, so

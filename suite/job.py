@@ -101,10 +101,10 @@ def log_profile(run, diagnostics: GradientDiagnostics, title: str, output_dir) -
     import tempfile
 
     run.log_text(diagnostics.profile_csv(), f"diagnostics/{PROFILE_CSV}")
-    folder = Path(output_dir) if output_dir is not None else Path(tempfile.mkdtemp())
-    plot = folder / "grad_profile.png"
-    diagnostics.plot(plot, f"{title}: gradient reaching each time step")
-    run.log_artifact(plot, "diagnostics")
+    with tempfile.TemporaryDirectory() as scratch:
+        plot = Path(output_dir if output_dir is not None else scratch) / "grad_profile.png"
+        diagnostics.plot(plot, f"{title}: gradient reaching each time step")
+        run.log_artifact(plot, "diagnostics")
 
 
 def write_result(output_dir: str | Path | None, result: dict) -> None:

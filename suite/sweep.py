@@ -67,9 +67,14 @@ def count_jobs(config: DictConfig) -> int | None:
         return None
 
 
+def _result_files(sweep_dir: str | Path) -> list[Path]:
+    """One result.json per job that ran or was reused, in its job folder."""
+    return sorted(Path(sweep_dir).glob(f"*/{RESULT_FILE}"))
+
+
 def progress_text(sweep_dir: str | Path) -> str:
     """'37/108 jobs done', counted from the result files: right whichever worker asks."""
-    done = len(list(Path(sweep_dir).glob(f"*/{RESULT_FILE}")))
+    done = len(_result_files(sweep_dir))
     total_file = Path(sweep_dir) / TOTAL_FILE
     total = total_file.read_text().strip() if total_file.exists() else "?"
     return f"{done}/{total} jobs done"
@@ -77,7 +82,7 @@ def progress_text(sweep_dir: str | Path) -> str:
 
 def job_results(sweep_dir: str | Path) -> list[dict]:
     """Every job's result.json under the sweep folder (one per job that ran or was reused)."""
-    return [json.loads(p.read_text()) for p in sorted(Path(sweep_dir).glob(f"*/{RESULT_FILE}"))]
+    return [json.loads(p.read_text()) for p in _result_files(sweep_dir)]
 
 
 class SweepCallback(Callback):

@@ -86,9 +86,9 @@ def train(
         result.final = metrics
         diverged = not (math.isfinite(train_loss) and math.isfinite(metrics["loss"]))
         solved_now = not diverged and result.steps_to_solve is None and task.solved(metrics)
-        stopping = diverged or step == cfg.steps or (solved_now and cfg.early_stop)
+        last = step == cfg.steps or (solved_now and cfg.early_stop)
         # Gradient diagnostics (off the hot path): every few evaluations and at the last one.
-        extra = diagnose(step, stopping) if diagnose is not None and not diverged else {}
+        extra = diagnose(step, last) if diagnose is not None and not diverged else {}
         log(step, {"train_loss": train_loss, **{f"eval_{k}": v for k, v in metrics.items()}, **extra})
         if diverged:
             result.outcome = DIVERGED
