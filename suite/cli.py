@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 
 import hydra
@@ -16,11 +17,13 @@ from omegaconf.errors import OmegaConfBaseException
 import suite.config  # noqa: F401  (registers the schema in Hydra's ConfigStore)
 from suite.config import ConfigError
 from suite.job import run_job, write_result
-from suite.sweep import SWEEP_STATUS, parent_run_id, progress_text
+from suite.sweep import SWEEP_STATUS, end_interrupted_sweep, parent_run_id, progress_text
 from suite.tracking import PROJECT_ROOT
 
-EXIT_CONFIG_ERROR = 2
-EXIT_JOBS_FAILED = 3
+EXIT_CONFIG_ERROR = 2  # a bad config value, or no tracking store to log to: nothing was trained
+EXIT_JOBS_FAILED = 3  # a sweep ran, but some job crashed or its summary failed (see the summary)
+EXIT_TRACKING_LOST = 4  # trained, but the tracking server went away: the result waits in the output folder
+EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM: the runs in progress are KILLED (the shell's convention, 128+2)
 log = logging.getLogger(__name__)
 
 
@@ -50,7 +53,16 @@ def app(cfg: DictConfig) -> float:
     if sweeping:
         log.info("job #%s %s: %s · %s", hydra_cfg.job.num, cfg.run_name, result["outcome"],
                  progress_text(hydra_cfg.sweep.dir))
+    elif result.get("tracking_lost"):
+        print(f"error: the tracking server stopped answering during the run ({result['tracking_lost']}); "
+              f"the result is kept in {output_dir}; once the server is back: python -m suite.reimport {output_dir}",
+              file=sys.stderr)
+        sys.exit(EXIT_TRACKING_LOST)
     return result.get("eval_loss_norm", float("nan"))
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
 
 
 def exit_with(message: str) -> None:
@@ -83,12 +95,28 @@ def main() -> None:
     os.environ["HYDRA_FULL_ERROR"] = "1"
     if sys.argv[1:] in (["-m"], ["--multirun"]):
         sys.argv.append("experiment=default")  # `run.py -m` alone runs the default sweep
+    # A scheduler stops a job with SIGTERM (SLURM at its time limit): end the runs as for Ctrl-C.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         app()
     except (ConfigCompositionException, OmegaConfBaseException) as exc:
         if user_wants_trace:
             raise
         exit_with(one_line(exc))
+    except KeyboardInterrupt:
+        # A second Ctrl-C must not cut the clean-up short and leave runs RUNNING.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        killed = end_interrupted_sweep()
+        print("interrupted" + (f": the sweep's parent run and {killed} run(s) in progress are KILLED; run the same "
+                               "command again to finish the sweep (finished runs are reused)"
+                               if SWEEP_STATUS.get("parent") else ""), file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
+    if SWEEP_STATUS.get("tracking_lost"):
+        print(f"error: {SWEEP_STATUS['tracking_lost']} job(s) lost the tracking server; their results are in "
+              f"their output folders: python -m suite.reimport {SWEEP_STATUS.get('sweep_dir', '<sweep dir>')}",
+              file=sys.stderr)
+        sys.exit(EXIT_TRACKING_LOST)
     if SWEEP_STATUS.get("summary_failed"):
         print(f"error: the sweep's summary failed: {SWEEP_STATUS['error']}", file=sys.stderr)
         sys.exit(EXIT_JOBS_FAILED)

@@ -8,6 +8,7 @@ rules that a type cannot express. Both produce one-line errors (see suite/cli.py
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field, fields
 from typing import Any, Dict, List, Optional
 
@@ -50,8 +51,10 @@ class TrackingConfig:
 class FaultConfig:
     """Deliberate faults, to exercise the failure paths (tests, demos). Off by default."""
 
-    kind: Optional[str] = None  # null | nan (the loss becomes NaN) | error (training raises)
+    kind: Optional[str] = None  # null | nan (the loss becomes NaN) | error (training raises); every run
     at_step: int = 1
+    # {run-name glob: kind}, only for these runs: ++fault.runs={rnn-memory-T5-h8-s0:error}
+    runs: Dict[str, Optional[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -125,29 +128,55 @@ def _check_known_keys(cfg) -> None:
                      f"unknown key; known keys: {', '.join(sorted(known))}")
 
 
-def validate(cfg) -> None:
-    """Range and cross-field checks; raises ConfigError naming the first bad key."""
+# Upper bounds catch typos (an extra zero or two) before hours of compute, not real limits of the code.
+MAX_SEQ_LEN, MAX_HIDDEN, MAX_BATCH, MAX_STEPS = 100_000, 16_384, 65_536, 10_000_000
+URI_SCHEMES = ("sqlite", "http", "https", "postgresql", "mysql", "mssql", "file", "databricks")
+
+
+def _int_in(cfg_value, key: str, low: int, high: int) -> None:
+    _require(low <= cfg_value <= high, key, cfg_value, f"expected an integer from {low:,} to {high:,}")
+
+
+def validate(cfg, this_machine: bool = True) -> None:
+    """Range and cross-field checks; raises ConfigError naming the first bad key.
+
+    `this_machine=False` skips what depends on the machine that trains (CUDA present, its
+    cores): a sweep checks every job's config in the launching process, which may be a
+    cluster's login node without the GPUs its jobs will get.
+    """
     _check_known_keys(cfg)
-    _require(cfg.seq_len >= 2, "seq_len", cfg.seq_len, "expected an integer >= 2")
-    _require(cfg.hidden >= 1, "hidden", cfg.hidden, "expected an integer >= 1")
+    _int_in(cfg.seq_len, "seq_len", 2, MAX_SEQ_LEN)
+    _int_in(cfg.hidden, "hidden", 1, MAX_HIDDEN)
     _require(cfg.seed >= 0, "seed", cfg.seed, "expected an integer >= 0")
     _require(cfg.threads is None or cfg.threads >= 1, "threads", cfg.threads, "expected null or an integer >= 1")
+    if this_machine and cfg.threads is not None:
+        cores = os.cpu_count() or 1
+        _require(cfg.threads <= cores, "threads", cfg.threads, f"this machine has {cores} cores")
     t = cfg.train
-    _require(t.steps >= 1, "train.steps", t.steps, "expected an integer >= 1")
-    _require(t.batch >= 1, "train.batch", t.batch, "expected an integer >= 1")
-    _require(math.isfinite(t.lr) and t.lr > 0, "train.lr", t.lr, "expected a finite number > 0")
+    _int_in(t.steps, "train.steps", 1, MAX_STEPS)
+    _int_in(t.batch, "train.batch", 1, MAX_BATCH)
+    _require(math.isfinite(t.lr) and 0 < t.lr <= 1, "train.lr", t.lr, "expected a number in (0, 1]")
     _require(math.isfinite(t.clip) and t.clip >= 0, "train.clip", t.clip, "expected a number >= 0 (0 disables)")
-    _require(t.eval_every >= 1, "train.eval_every", t.eval_every, "expected an integer >= 1")
-    _require(t.eval_size >= 1, "train.eval_size", t.eval_size, "expected an integer >= 1")
+    _int_in(t.eval_every, "train.eval_every", 1, MAX_STEPS)
+    _int_in(t.eval_size, "train.eval_size", 1, 1_000_000)
     d = cfg.diagnostics
     _require(d.every >= 0, "diagnostics.every", d.every, "expected an integer >= 0 (0 = off)")
-    _require(d.batch >= 1, "diagnostics.batch", d.batch, "expected an integer >= 1")
+    _int_in(d.batch, "diagnostics.batch", 1, MAX_BATCH)
     _require(bool(cfg.tracking.experiment.strip()), "tracking.experiment", cfg.tracking.experiment,
              "expected a non-empty name")
     uri = cfg.tracking.uri
-    _require(uri is None or "://" in uri or uri.startswith("databricks"), "tracking.uri", uri,
-             "expected a URI such as sqlite:////abs/path/mlflow.db or http://127.0.0.1:5000")
-    _require(cfg.fault.kind in FAULTS, "fault.kind", cfg.fault.kind, "expected null, nan or error")
+    scheme = uri.split("://", 1)[0].split("+", 1)[0] if uri and "://" in uri else None
+    _require(uri is None or scheme in URI_SCHEMES or uri == "databricks", "tracking.uri", uri,
+             f"expected a URI with one of the schemes {', '.join(URI_SCHEMES)}, such as "
+             "sqlite:////abs/path/mlflow.db or http://127.0.0.1:5000")
+    for key, kind in [("fault.kind", cfg.fault.kind)] + [(f"fault.runs.{k}", v) for k, v in cfg.fault.runs.items()]:
+        _require(kind in FAULTS, key, kind, "expected null, nan or error")
     _require(cfg.fault.at_step >= 1, "fault.at_step", cfg.fault.at_step, "expected an integer >= 1")
+    for cell, size in cfg.hidden_by_cell.items():
+        _int_in(size, f"hidden_by_cell.{cell}", 1, MAX_HIDDEN)
     _require("name" in cfg.cell, "cell.name", None, "every cell config needs it (see conf/cell/)")
-    resolve_device(cfg.device)
+    if this_machine:
+        resolve_device(cfg.device)
+    else:
+        _require(cfg.device == "auto" or cfg.device.split(":")[0] in ("cpu", "cuda"), "device", cfg.device,
+                 "expected auto, cpu, cuda or cuda:N")

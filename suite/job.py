@@ -18,7 +18,8 @@ from suite.config import ConfigError, resolve_device, validate
 from suite.diagnostics import PROFILE_CSV, GradientDiagnostics
 from suite.model import CellConfigError, build_model, count_parameters
 from suite.sweep import RESULT_FILE, config_hash
-from suite.tracking import flatten, mlflow_run, open_experiment, tracking_uri
+from suite.privacy import redact
+from suite.tracking import check_reachable, flatten, mlflow_run, open_experiment, tracking_uri, uri_source
 from suite.train import train
 from tasks.base import Task, TaskConfigError
 
@@ -58,8 +59,18 @@ def build_task(task_cfg: DictConfig) -> Task:
     return task
 
 
-def make_fault(kind: str | None, at_step: int):
-    """A deliberate failure for exercising the divergence and crash paths."""
+def make_fault(fault_cfg, run_name: str):
+    """A deliberate failure for exercising the divergence and crash paths.
+
+    `fault.kind` applies to every run; `fault.runs` ({run-name glob: kind}) to chosen runs of a
+    sweep, e.g. one crash and one divergence among many healthy jobs.
+    """
+    from fnmatch import fnmatchcase
+
+    kind, at_step = fault_cfg.kind, fault_cfg.at_step
+    for pattern, chosen in (fault_cfg.runs or {}).items():
+        if fnmatchcase(run_name, pattern):
+            kind = chosen
     if kind is None:
         return None
 
@@ -76,6 +87,7 @@ def make_fault(kind: str | None, at_step: int):
 def prepare(cfg: DictConfig):
     """Every check and construction that can fail on a bad config; no side effects on the store."""
     validate(cfg)
+    check_reachable(tracking_uri(cfg.tracking.uri), uri_source(cfg.tracking.uri))
     device = resolve_device(cfg.device)
     task = build_task(cfg.task)
     torch.manual_seed(cfg.seed)
@@ -100,7 +112,10 @@ def log_profile(run, diagnostics: GradientDiagnostics, title: str, output_dir) -
     """The gradient profiles as CSV and a plot, on the run and beside Hydra's outputs."""
     import tempfile
 
-    run.log_text(diagnostics.profile_csv(), f"diagnostics/{PROFILE_CSV}")
+    csv = diagnostics.profile_csv()
+    run.log_text(csv, f"diagnostics/{PROFILE_CSV}")
+    if output_dir is not None:
+        (Path(output_dir) / PROFILE_CSV).write_text(csv)
     with tempfile.TemporaryDirectory() as scratch:
         plot = Path(output_dir if output_dir is not None else scratch) / "grad_profile.png"
         diagnostics.plot(plot, f"{title}: gradient reaching each time step")
@@ -139,6 +154,9 @@ def run_job(cfg: DictConfig, output_dir: str | Path | None = None, parent_run_id
             return result
 
     resolved = OmegaConf.to_container(cfg, resolve=True)
+    config_text = redact(OmegaConf.to_yaml(cfg, resolve=True))
+    if output_dir is not None:  # beside Hydra's outputs too: a server lost mid-run does not lose it
+        (Path(output_dir) / "config.yaml").write_text(config_text)
     tags = {
         "cell": cfg.cell.name, "task": task.name, "seq_len": task.seq_len, "hidden": cfg.hidden,
         "seed": cfg.seed, "device": device.type, "config_hash": chash,
@@ -147,18 +165,18 @@ def run_job(cfg: DictConfig, output_dir: str | Path | None = None, parent_run_id
     }
     run_id = None
     try:
-        with mlflow_run(uri, cfg.tracking.experiment, cfg.run_name, tags, parent_run_id) as run:
+        with mlflow_run(uri, cfg.tracking.experiment, cfg.run_name, tags, parent_run_id, output_dir) as run:
             run_id = run.run_id
             run.log_params(flatten(resolved))
             run.log_params({"n_params": count_parameters(model), "baseline_loss": task.baseline_loss,
                             "input_length": task.length})
-            run.log_text(OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
+            run.log_text(config_text, "config.yaml")
             log.info("run %s: %s params on %s, baseline loss %.4f", cfg.run_name, count_parameters(model),
                      device, task.baseline_loss)
             diagnostics = (GradientDiagnostics(model, task, cfg.seed, device, cfg.diagnostics.every,
                                                cfg.diagnostics.batch) if cfg.diagnostics.every else None)
             trained = train(model, task, cfg.train, cfg.seed, device, log=run.log_metrics,
-                            fault=make_fault(cfg.fault.kind, cfg.fault.at_step), diagnose=diagnostics,
+                            fault=make_fault(cfg.fault, cfg.run_name), diagnose=diagnostics,
                             progress=progress)
             if diagnostics is not None and diagnostics.profiles:
                 log_profile(run, diagnostics, cfg.run_name, output_dir)
@@ -178,6 +196,8 @@ def run_job(cfg: DictConfig, output_dir: str | Path | None = None, parent_run_id
         write_result(output_dir, {"run_id": run_id, "run_name": cfg.run_name, "outcome": "crashed",
                                   "error": f"{type(exc).__name__}: {exc}"})
         raise
+    if run.lost:
+        result["tracking_lost"] = run.lost
     write_result(output_dir, result)
     log.info("%s: %s after %d steps (%.1f s), %s=%.4g, loss/baseline=%.3f", cfg.run_name, trained.outcome,
              trained.steps, trained.seconds, task.metric, trained.final.get(task.metric, float("nan")),

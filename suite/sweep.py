@@ -24,10 +24,16 @@ import time
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
-from mlflow.entities import Metric
-from omegaconf import DictConfig, OmegaConf
+from mlflow.entities import Metric, RunTag
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import OmegaConfBaseException
 
-from suite.tracking import open_experiment, tracking_uri
+from suite.config import ConfigError, validate
+
+from suite.privacy import redact, redact_all
+from suite.recovery import owner_tags, reap_dead_runs
+from suite.tracking import check_reachable, open_experiment, tracking_uri, uri_source
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +42,8 @@ TOTAL_FILE = "jobs_total"
 RESULT_FILE = "result.json"
 # Keys that do not change what is trained, so they stay out of the resume hash.
 NOT_HASHED = ("tracking", "threads", "run_name", "resume", "ladders", "rung", "hidden_by_cell", "sweep_name", "hydra")
-# Set by on_multirun_end in the launching process; read by suite.cli to pick the exit status.
-SWEEP_STATUS: dict[str, int] = {}
+# Set by the callback in the launching process; read by suite.cli for the exit status and Ctrl-C.
+SWEEP_STATUS: dict[str, object] = {}
 
 
 def config_hash(cfg: DictConfig, device_type: str) -> str:
@@ -53,8 +59,8 @@ def parent_run_id(sweep_dir: str | Path) -> str | None:
     return path.read_text().strip() if path.exists() else None
 
 
-def count_jobs(config: DictConfig) -> int | None:
-    """How many jobs the basic sweeper will make of the YAML params and the command line."""
+def job_overrides(config: DictConfig) -> list[list[str]] | None:
+    """Each job's overrides, as the basic sweeper will make them of the YAML params and the command line."""
     try:
         from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
         from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -62,9 +68,68 @@ def count_jobs(config: DictConfig) -> int | None:
         params = config.hydra.sweeper.get("params") or {}
         overrides = [f"{k}={v}" for k, v in params.items()] + list(config.hydra.overrides.task)
         batches = BasicSweeper.split_arguments(OverridesParser.create().parse_overrides(overrides), None)
-        return len(batches[0])
-    except Exception:  # another sweeper, or Hydra's internals moved: progress just shows no total
+        return [list(job) for job in batches[0]]
+    except Exception:  # another sweeper, or Hydra's internals moved: no total, no checks up front
         return None
+
+
+def count_jobs(config: DictConfig) -> int | None:
+    jobs = job_overrides(config)
+    return len(jobs) if jobs is not None else None
+
+
+def job_composer(config: DictConfig):
+    """A function: a job's overrides -> its config, composed as Hydra will compose it.
+
+    Composing a config from the defaults tree takes ~0.1 s, a minute for a 500-job sweep; so
+    each distinct choice of config groups (task=..., cell=...) is composed once, and each
+    job's plain values (seed=..., rung=...) are applied to a copy, as Hydra itself applies them
+    after composing.
+    """
+    import copy
+
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    loader = GlobalHydra.instance().config_loader()
+    groups = set(loader.list_groups(""))
+    parser = OverridesParser.create()
+    composed: dict[tuple[str, ...], DictConfig] = {}
+
+    def compose(overrides: list[str]) -> DictConfig:
+        parsed = parser.parse_overrides(overrides)
+        is_group = [o.key_or_group.split("/")[0] in groups for o in parsed]
+        choice = tuple(text for text, group in zip(overrides, is_group) if group)
+        if choice not in composed:
+            composed[choice] = loader.load_sweep_config(config, list(choice))
+        cfg = copy.deepcopy(composed[choice])
+        ConfigLoaderImpl._apply_overrides_to_config([o for o, g in zip(parsed, is_group) if not g], cfg)
+        return cfg
+
+    return compose
+
+
+def check_jobs(config: DictConfig, jobs: list[list[str]]) -> None:
+    """Check every job's config now, so a bad value in job #97 stops the sweep before job #0
+    trains, with no parent run. Machine-dependent checks (CUDA, cores) are left to the jobs,
+    which may run on other nodes."""
+    from suite.cli import one_line
+    from suite.job import build_task
+    from suite.model import CellConfigError, build_model
+
+    compose = job_composer(config)
+    for number, overrides in enumerate(jobs):
+        try:
+            cfg = compose(overrides)
+            with open_dict(cfg):
+                del cfg["hydra"]
+            validate(cfg, this_machine=False)
+            task = build_task(cfg.task)
+            # The cell's name, init recipe and knobs are checked at any size: a small one is enough.
+            build_model(OmegaConf.to_container(cfg.cell, resolve=True), min(cfg.hidden, 8), task)
+        except (ConfigError, CellConfigError, HydraException, OmegaConfBaseException) as exc:
+            raise ConfigError(f"job #{number} ({' '.join(overrides)}): {one_line(exc)}") from None
 
 
 def _result_files(sweep_dir: str | Path) -> list[Path]:
@@ -85,34 +150,73 @@ def job_results(sweep_dir: str | Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in _result_files(sweep_dir)]
 
 
+def end_interrupted_sweep() -> int:
+    """After Ctrl-C in the launching process: the parent and its RUNNING children end KILLED.
+
+    Jobs end their own run as KILLED when the interrupt reaches them, but a parallel
+    launcher may stop its workers before they can; this catches those. Returns how many
+    children are KILLED.
+    """
+    parent, uri = SWEEP_STATUS.get("parent"), SWEEP_STATUS.get("uri")
+    if not parent:
+        return 0
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    reason = {"error": "interrupted (Ctrl-C or SIGTERM to the sweep)"}
+    experiment_id = client.get_run(parent).info.experiment_id
+    running = client.search_runs([experiment_id], max_results=5000, filter_string=(
+        f"tags.mlflow.parentRunId = '{parent}' and attributes.status = 'RUNNING'"))
+    for run in running:
+        client.log_batch(run.info.run_id, tags=[RunTag(k, v) for k, v in reason.items()])
+        client.set_terminated(run.info.run_id, "KILLED")
+    client.log_batch(parent, tags=[RunTag(k, v) for k, v in reason.items()])
+    client.set_terminated(parent, "KILLED")
+    return len(client.search_runs([experiment_id], max_results=5000, filter_string=(
+        f"tags.mlflow.parentRunId = '{parent}' and attributes.status = 'KILLED'")))
+
+
 class SweepCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         # Hydra would turn an exception here into a warning and train anyway, without a
-        # parent run; a store we cannot open must stop the sweep before any training.
+        # parent run; a bad job config or a store we cannot reach must stop the sweep
+        # before any training, with one line and nothing logged.
         try:
-            self._open_parent(config)
+            jobs = job_overrides(config)
+            if jobs is not None:
+                started = time.perf_counter()
+                check_jobs(config, jobs)
+                log.info("checked %d job configs in %.1f s", len(jobs), time.perf_counter() - started)
+            uri = tracking_uri(config.tracking.uri)
+            check_reachable(uri, uri_source(config.tracking.uri))
+        except ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        try:
+            self._open_parent(config, uri, None if jobs is None else len(jobs))
         except Exception as exc:
             print(f"error: cannot start the sweep's MLflow parent run: {type(exc).__name__}: {exc}",
                   file=sys.stderr)
             raise SystemExit(2) from exc
 
-    def _open_parent(self, config: DictConfig) -> None:
+    def _open_parent(self, config: DictConfig, uri: str, total: int | None) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        uri = tracking_uri(config.tracking.uri)
         client, experiment_id = open_experiment(uri, config.tracking.experiment)
+        # Runs a hard-killed earlier sweep left RUNNING: end them, so they are trained again.
+        reap_dead_runs(client, experiment_id)
         name = f"sweep-{config.get('sweep_name') or 'adhoc'}-{time.strftime('%Y%m%d-%H%M%S')}"
         overrides = list(config.hydra.overrides.task)
-        run = client.create_run(experiment_id, run_name=name, tags={
-            "sweep": "parent", "sweep_dir": str(sweep_dir), "host": socket.gethostname(),
-        })
+        run = client.create_run(experiment_id, run_name=name, tags=redact_all({
+            "sweep": "parent", "sweep_dir": sweep_dir, "host": socket.gethostname(), **owner_tags(),
+        }))
+        SWEEP_STATUS.update(parent=run.info.run_id, uri=uri)
         params = config.hydra.sweeper.get("params")
         params = OmegaConf.to_container(params, resolve=False) if params else {}
-        client.log_param(run.info.run_id, "overrides", " ".join(overrides)[:6000] or "(none)")
+        client.log_param(run.info.run_id, "overrides", redact(" ".join(overrides))[:6000] or "(none)")
         for key, value in params.items():
-            client.log_param(run.info.run_id, f"sweep.{key}", str(value)[:6000])
+            client.log_param(run.info.run_id, f"sweep.{key}", redact(value)[:6000])
         (sweep_dir / PARENT_FILE).write_text(run.info.run_id)
-        total = count_jobs(config)
         if total is not None:
             (sweep_dir / TOTAL_FILE).write_text(str(total))
         log.info("sweep %s: %s jobs, parent run %s in experiment '%s' (%s); outputs in %s", name,
@@ -133,10 +237,16 @@ class SweepCallback(Callback):
             SWEEP_STATUS["summary_failed"] = 1
             SWEEP_STATUS["error"] = f"{type(exc).__name__}: {exc}"
         finally:
+            lost = sum(bool(r.get("tracking_lost")) for r in job_results(sweep_dir))
+            if lost:
+                SWEEP_STATUS.update(tracking_lost=lost, sweep_dir=str(sweep_dir))
             if parent:
                 from mlflow.tracking import MlflowClient
 
-                MlflowClient(uri).set_terminated(parent, status)
+                try:
+                    MlflowClient(uri).set_terminated(parent, status)
+                except Exception as exc:  # the server is gone: the parent stays RUNNING until reaped
+                    log.error("cannot end the parent run %s: %s", parent, exc)
 
     def _summarise(self, config: DictConfig, sweep_dir: Path, uri: str, parent: str | None) -> None:
         import mlflow

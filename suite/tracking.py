@@ -7,8 +7,12 @@ SQLite, against ~3 ms for *each* `log_metric`).
 """
 from __future__ import annotations
 
+import json
+import logging
 import os
 import time
+import urllib.error
+import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,6 +20,20 @@ import mlflow
 from filelock import FileLock
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
+
+from suite.config import ConfigError
+from suite.privacy import redact, redact_all
+from suite.recovery import owner_tags
+
+log = logging.getLogger(__name__)
+
+# MLflow retries a failing HTTP request 7 times with exponential back-off, minutes in all,
+# before a job learns its server is gone. A few seconds of retries ride out a restart;
+# set the variables yourself to wait longer.
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+REACH_TIMEOUT = 5.0  # seconds to wait for a tracking server's first answer
+RECORD_FILE = "mlflow_record.json"  # a run's params, tags and metrics, beside Hydra's outputs
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = PROJECT_ROOT / "mlflow.db"
@@ -35,6 +53,35 @@ def tracking_uri(configured: str | None = None) -> str:
     uri = configured or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{DEFAULT_DB}"
     path = sqlite_path(uri)
     return f"sqlite:///{path.resolve()}" if path is not None else uri
+
+
+def uri_source(configured: str | None) -> str:
+    """Where the URI came from, for error messages: the config key or the environment variable."""
+    if configured:
+        return "tracking.uri"
+    return "MLFLOW_TRACKING_URI" if os.environ.get("MLFLOW_TRACKING_URI") else "the default tracking URI"
+
+
+def is_remote(uri: str) -> bool:
+    return uri.startswith(("http://", "https://"))
+
+
+def check_reachable(uri: str, source: str = "tracking.uri") -> None:
+    """Fail in seconds, naming the URI, when no tracking server answers there.
+
+    Any HTTP answer counts, even an error status: then a server is there and MLflow's own
+    error will say what it wants. Only a refused or silent connection is reported here.
+    """
+    if not is_remote(uri):
+        return
+    try:
+        urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=REACH_TIMEOUT).close()
+    except urllib.error.HTTPError:
+        return
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ConfigError(f"{source}={redact(uri)!r}: no MLflow tracking server answers there ({reason}); "
+                          "start one (see README, 'Tracking') or point the URI elsewhere") from None
 
 
 def sqlite_path(uri: str) -> Path | None:
@@ -92,59 +139,106 @@ def flatten(cfg: dict, prefix: str = "") -> dict[str, object]:
 
 
 class RunLogger:
-    """One MLflow run: params and tags up front, metrics buffered, an honest final status."""
+    """One MLflow run: params and tags up front, metrics buffered, an honest final status.
 
-    def __init__(self, client: MlflowClient, run_id: str, flush_seconds: float = 5.0):
+    Everything sent is also kept in memory and, with `local_dir`, written there at the end
+    (RECORD_FILE), so a run whose tracking server went away mid-run loses nothing:
+    `python -m suite.reimport` sends it later. On a remote store a failed call marks the
+    run *lost* and training goes on; on a local store a failure is a real error and raises.
+    """
+
+    def __init__(self, client: MlflowClient, run_id: str, flush_seconds: float = 5.0,
+                 local_dir: str | Path | None = None):
         self.client = client
         self.run_id = run_id
         self.flush_seconds = flush_seconds
+        self.local_dir = Path(local_dir) if local_dir is not None else None
+        self.lost: str | None = None  # why the tracking server stopped answering, once it has
+        self.params: dict[str, str] = {}
+        self.tags: dict[str, str] = {}
+        self.history: list[tuple[int, str, float]] = []  # (step, key, value), everything logged
         self._buffer: list[Metric] = []
         self._last_flush = time.monotonic()
 
+    def _send(self, call, *args, **kwargs) -> None:
+        if self.lost:
+            return
+        try:
+            call(*args, **kwargs)
+        except Exception as exc:
+            if not is_remote(self.client.tracking_uri):
+                raise
+            self.lost = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+            log.error("the tracking server at %s stopped answering (%s); the run goes on and keeps its "
+                      "results in %s (re-import them with `python -m suite.reimport`)",
+                      redact(self.client.tracking_uri), self.lost, self.local_dir or "memory only")
+
     def log_params(self, params: dict[str, object]) -> None:
-        items = [Param(k, str(v)[:MAX_PARAM_LENGTH]) for k, v in params.items()]
+        values = {k: v[:MAX_PARAM_LENGTH] for k, v in redact_all(params).items()}
+        self.params.update(values)
+        items = [Param(k, v) for k, v in values.items()]
         for i in range(0, len(items), MAX_PARAMS_PER_BATCH):
-            self.client.log_batch(self.run_id, params=items[i : i + MAX_PARAMS_PER_BATCH])
+            self._send(self.client.log_batch, self.run_id, params=items[i : i + MAX_PARAMS_PER_BATCH])
 
     def set_tags(self, tags: dict[str, object]) -> None:
-        items = [RunTag(k, str(v)) for k, v in tags.items()]
+        values = redact_all(tags)
+        self.tags.update(values)
+        items = [RunTag(k, v) for k, v in values.items()]
         for i in range(0, len(items), MAX_PARAMS_PER_BATCH):
-            self.client.log_batch(self.run_id, tags=items[i : i + MAX_PARAMS_PER_BATCH])
+            self._send(self.client.log_batch, self.run_id, tags=items[i : i + MAX_PARAMS_PER_BATCH])
 
     def log_metrics(self, step: int, metrics: dict[str, float]) -> None:
         """Buffer the points; they are sent every `flush_seconds` and at the end."""
         now = int(time.time() * 1000)
         self._buffer.extend(Metric(k, float(v), now, step) for k, v in metrics.items())
+        self.history.extend((step, k, float(v)) for k, v in metrics.items())
         if len(self._buffer) >= MAX_METRICS_PER_BATCH or time.monotonic() - self._last_flush > self.flush_seconds:
             self.flush()
 
     def flush(self) -> None:
         while self._buffer:
             chunk, self._buffer = self._buffer[:MAX_METRICS_PER_BATCH], self._buffer[MAX_METRICS_PER_BATCH:]
-            self.client.log_batch(self.run_id, metrics=chunk)
+            self._send(self.client.log_batch, self.run_id, metrics=chunk)
         self._last_flush = time.monotonic()
 
     def log_text(self, text: str, path: str) -> None:
-        self.client.log_text(self.run_id, text, path)
+        self._send(self.client.log_text, self.run_id, text, path)
 
     def log_artifact(self, local_path, artifact_path: str | None = None) -> None:
-        self.client.log_artifact(self.run_id, str(local_path), artifact_path)
+        self._send(self.client.log_artifact, self.run_id, str(local_path), artifact_path)
+
+    def end(self, status: str) -> None:
+        self.flush()
+        self._send(self.client.set_terminated, self.run_id, status)
+        self.write_record(status)
+
+    def write_record(self, status: str) -> None:
+        """Everything this run logged, as JSON beside Hydra's outputs (what suite.reimport reads)."""
+        if self.local_dir is None:
+            return
+        record = {"run_id": self.run_id, "tracking_uri": redact(self.client.tracking_uri), "status": status,
+                  "lost": self.lost, "params": self.params, "tags": self.tags,
+                  "metrics": [{"step": s, "key": k, "value": v} for s, k, v in self.history]}
+        self.local_dir.mkdir(parents=True, exist_ok=True)
+        (self.local_dir / RECORD_FILE).write_text(json.dumps(record, indent=1))
 
 
 @contextmanager
 def mlflow_run(uri: str, experiment: str, run_name: str, tags: dict[str, object] | None = None,
-               parent_run_id: str | None = None):
-    """Open a run and make sure it never stays RUNNING.
+               parent_run_id: str | None = None, local_dir: str | Path | None = None):
+    """Open a run and make sure it never stays RUNNING while this process lives.
 
     Normal exit: FINISHED. An exception: FAILED with the error as a tag, then it
-    propagates. Ctrl-C: KILLED.
+    propagates. Ctrl-C: KILLED. A hard kill leaves it RUNNING with its owner recorded,
+    for suite.recovery to end later.
     """
     client, experiment_id = open_experiment(uri, experiment)
-    all_tags = {"mlflow.runName": run_name, **(tags or {})}
+    all_tags = {"mlflow.runName": run_name, **owner_tags(), **(tags or {})}
     if parent_run_id:
         all_tags["mlflow.parentRunId"] = parent_run_id
-    run = client.create_run(experiment_id, run_name=run_name, tags={k: str(v) for k, v in all_tags.items()})
-    logger = RunLogger(client, run.info.run_id)
+    run = client.create_run(experiment_id, run_name=run_name, tags=redact_all(all_tags))
+    logger = RunLogger(client, run.info.run_id, local_dir=local_dir)
+    logger.tags.update(redact_all(all_tags))
     try:
         yield logger
     except KeyboardInterrupt:
@@ -154,13 +248,11 @@ def mlflow_run(uri: str, experiment: str, run_name: str, tags: dict[str, object]
         _close(logger, "FAILED", {"error": f"{type(exc).__name__}: {exc}"[:5000]})
         raise
     else:
-        logger.flush()
-        client.set_terminated(run.info.run_id, "FINISHED")
+        logger.end("FINISHED")
 
 
 def _close(logger: RunLogger, status: str, tags: dict[str, object]) -> None:
     try:
-        logger.flush()
         logger.set_tags(tags)
     finally:
-        logger.client.set_terminated(logger.run_id, status)
+        logger.end(status)

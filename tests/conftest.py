@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 import os
 import subprocess
 import sys
@@ -42,3 +44,74 @@ def children_and_parents(runs):
 @pytest.fixture
 def cli(tmp_path):
     return lambda *args, **kw: run_cli(list(args), tmp_path, **kw)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class MlflowServer:
+    """A real `mlflow server` on a free loopback port, with its own SQLite store and artifact folder.
+
+    stop() and start() again keep the port and the store: a server that went away and came back.
+    """
+
+    def __init__(self, root: Path, backend_uri: str | None = None):
+        self.root = root
+        self.port = free_port()
+        self.backend_uri = backend_uri or f"sqlite:///{root}/server.db"
+        self.proc = None
+
+    @property
+    def uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 90) -> "MlflowServer":
+        import time
+        import urllib.request
+
+        cmd = [str(Path(sys.executable).parent / "mlflow"), "server", "--backend-store-uri", self.backend_uri,
+               "--artifacts-destination", str(self.root / "artifacts"), "--host", "127.0.0.1",
+               "--port", str(self.port), "--workers", "1"]
+        # The server's background job runner (a dozen extra processes) is not needed here.
+        env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+        env.pop("MLFLOW_TRACKING_URI", None)
+        log = open(self.root / "server.log", "a")
+        self.proc = subprocess.Popen(cmd, cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"mlflow server exited: {(self.root / 'server.log').read_text()[-2000:]}")
+            try:
+                urllib.request.urlopen(self.uri + "/health", timeout=2).close()
+                return self
+            except OSError:
+                time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"mlflow server did not answer within {timeout} s")
+
+    def stop(self) -> None:
+        import signal
+
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(20)
+
+
+@pytest.fixture
+def mlflow_server(tmp_path):
+    root = tmp_path / "server"
+    root.mkdir()
+    server = MlflowServer(root).start()
+    yield server
+    server.stop()

@@ -30,7 +30,7 @@ def test_every_task_and_cell_composes_and_builds(task, cell):
 
 
 @pytest.mark.parametrize("override, message", [
-    ("seq_len=1", "seq_len=1: expected an integer >= 2"),
+    ("seq_len=1", "seq_len=1: expected an integer from 2 to 100,000"),
     ("hidden=0", "hidden=0"),
     ("train.steps=0", "train.steps=0"),
     ("train.lr=-1", "train.lr=-1.0"),

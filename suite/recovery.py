@@ -1,0 +1,70 @@
+"""Runs left RUNNING by a process that no longer exists, and ending them honestly.
+
+A hard kill (SIGKILL, an out-of-memory kill, a node that reboots) gives a run no chance to
+end itself, so MLflow shows it RUNNING forever. Every run therefore records its owner:
+the host, the process id and that process's start time (a pid alone can be reused by a
+later process). The next sweep in the same experiment marks runs whose owner on this host
+is gone as KILLED, with the reason, before it starts; their jobs are then trained again,
+since only FINISHED runs are reused. Runs owned by other hosts are left alone: their
+process cannot be checked from here.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+
+log = logging.getLogger(__name__)
+
+HOST_TAG, PID_TAG, STARTED_TAG = "owner_host", "owner_pid", "owner_started"
+
+
+def process_start(pid: int) -> str:
+    """The process's start time in clock ticks since boot (Linux), or '' where /proc is absent."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            # Field 22; the command name (field 2) may hold spaces, so split after its ')'.
+            return stat.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def owner_tags() -> dict[str, str]:
+    pid = os.getpid()
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(pid), STARTED_TAG: process_start(pid)}
+
+
+def owner_alive(tags: dict[str, str]) -> bool | None:
+    """Whether the run's owner still runs: None when it cannot be told (another host, no tags)."""
+    if tags.get(HOST_TAG) != socket.gethostname() or not tags.get(PID_TAG, "").isdigit():
+        return None
+    pid = int(tags[PID_TAG])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        pass
+    started = tags.get(STARTED_TAG, "")
+    return not started or process_start(pid) in ("", started)
+
+
+def reap_dead_runs(client, experiment_id: str) -> list[str]:
+    """Mark RUNNING runs of this host whose owner process is gone as KILLED; their ids."""
+    host = socket.gethostname().replace("'", "")
+    running = client.search_runs([experiment_id], max_results=5000,
+                                 filter_string=f"attributes.status = 'RUNNING' and tags.{HOST_TAG} = '{host}'")
+    reaped = []
+    for run in running:
+        if owner_alive(run.data.tags) is False:
+            redo = ("its unfinished jobs are trained again" if run.data.tags.get("sweep") == "parent"
+                    else "which trains it again")
+            reason = (f"its process ({run.data.tags[HOST_TAG]}, pid {run.data.tags[PID_TAG]}) ended without "
+                      f"ending the run (killed?); marked KILLED by a later sweep, {redo}")
+            client.set_tag(run.info.run_id, "error", reason)
+            client.set_terminated(run.info.run_id, "KILLED")
+            reaped.append(run.info.run_id)
+    if reaped:
+        log.warning("%d run(s) left RUNNING by a process that is gone are now KILLED: %s", len(reaped),
+                    ", ".join(reaped))
+    return reaped

@@ -1,0 +1,290 @@
+"""What overnight sweeps on shared machines meet: bad input, crashes, Ctrl-C, hard kills,
+parallel writers, a real tracking server that is down or goes away, reruns, secrets.
+
+Real processes throughout: run.py in a subprocess, real signals, the real joblib launcher,
+a real `mlflow server` on a loopback port.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import ROOT, children_and_parents, free_port, run_cli, store_runs
+
+TINY = ["seq_len=6", "hidden=8", "train.steps=4", "train.eval_every=2", "train.eval_size=32", "train.batch=8",
+        "threads=1"]
+# 12 jobs of the smoke preset: 2 tasks x 3 cells x 2 lags
+TWELVE = ["experiment=smoke", "task=memory,adding", "cell=rnn,lstm,gru"]
+
+
+def error_lines(proc) -> list[str]:
+    return [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+
+
+def client_for(uri: str):
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(uri)
+
+
+# --- bad input ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args, expected", [
+    (["experiment=smoke", "train.lr=0.01,2"], "job #1 (task=memory cell=rnn rung=0 seed=0 experiment=smoke train.lr=2):"
+                                              " train.lr=2.0: expected a number in (0, 1]"),
+    (["experiment=smoke", "cell=rnn,lstmm"], "cell='lstmm': unknown cell"),
+    (["experiment=smoke", "rung=0,5"], "rung=5: this task's ladder [5, 10] has rungs 0..1"),
+    (["experiment=smoke", "tracking.uri=ftp://host/x"], "tracking.uri='ftp://host/x': expected a URI"),
+])
+def test_a_bad_value_in_any_job_stops_the_sweep_before_anything_is_logged(cli, tmp_path, args, expected):
+    proc = cli("-m", *args)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert len(error_lines(proc)) == 1 and expected in error_lines(proc)[0], proc.stderr[-2000:]
+    assert not (tmp_path / "mlflow.db").exists()  # no parent run, no child run, not even a database
+
+
+def test_more_threads_than_cores_is_a_config_error(cli, tmp_path):
+    proc = cli(*TINY, f"threads={(os.cpu_count() or 1) + 1}")
+    assert proc.returncode == 2
+    assert error_lines(proc) == [f"error: threads={(os.cpu_count() or 1) + 1}: this machine has "
+                                 f"{os.cpu_count()} cores"]
+
+
+# --- a tracking server ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("flags", [[], ["-m"]], ids=["run", "sweep"])
+def test_an_unreachable_server_fails_in_seconds_naming_the_uri(cli, tmp_path, flags):
+    uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    started = time.monotonic()
+    proc = cli(*flags, *TINY, env={"MLFLOW_TRACKING_URI": uri})
+    assert time.monotonic() - started < 60
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert error_lines(proc) == [f"error: MLFLOW_TRACKING_URI='{uri}': no MLflow tracking server answers there "
+                                 "([Errno 111] Connection refused); start one (see README, 'Tracking') or point "
+                                 "the URI elsewhere"]
+    assert "Training" not in proc.stderr and not list(tmp_path.glob("**/result.json"))
+
+
+@pytest.mark.slow
+def test_a_sweep_through_a_real_server_and_its_summary(cli, tmp_path, mlflow_server):
+    proc = cli("-m", "experiment=smoke", "task=memory", "cell=rnn,lstm", env={"MLFLOW_TRACKING_URI": mlflow_server.uri})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    client = client_for(mlflow_server.uri)
+    experiment = client.get_experiment_by_name("rnn-vs-lstm")
+    runs = client.search_runs([experiment.experiment_id])
+    parents = [r for r in runs if r.data.tags.get("sweep") == "parent"]
+    children = [r for r in runs if r.data.tags.get("sweep") != "parent"]
+    assert len(parents) == 1 and len(children) == 4
+    assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parents[0].info.run_id}
+    assert {r.info.status for r in runs} == {"FINISHED"}
+    assert "summary/summary.md" in {a.path for a in client.list_artifacts(parents[0].info.run_id, "summary")}
+    again = subprocess.run([sys.executable, "-m", "suite.summary", "--parent-run-id", parents[0].info.run_id,
+                            "--tracking-uri", mlflow_server.uri, "--out", str(tmp_path / "again")],
+                           cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "memory:" in again.stdout
+    assert not (tmp_path / "mlflow.db").exists()  # everything went through the server
+
+
+@pytest.mark.slow
+def test_a_server_lost_mid_run_loses_nothing_and_the_result_is_reimported(tmp_path, mlflow_server):
+    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_server.uri, "PYTHONUNBUFFERED": "1",
+           "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
+    out = tmp_path / "outputs"
+    job = subprocess.Popen([sys.executable, str(ROOT / "run.py"), f"hydra.run.dir={out}", "task=memory",
+                            "cell=lstm", "seq_len=20", "hidden=32", "threads=1", "train.steps=1200",
+                            "train.eval_every=50", "train.early_stop=false", "diagnostics.every=0"],
+                           cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    client = client_for(mlflow_server.uri)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # wait until the run is on the server and training
+        experiment = client.get_experiment_by_name("rnn-vs-lstm")
+        runs = client.search_runs([experiment.experiment_id]) if experiment else []
+        if runs and runs[0].data.params:
+            break
+        time.sleep(0.3)
+    run_id = runs[0].info.run_id
+    mlflow_server.stop()
+    stdout, stderr = job.communicate(timeout=300)
+    assert job.returncode == 4, stderr[-3000:]
+    assert f"python -m suite.reimport {out}" in stderr
+    result = json.loads((out / "result.json").read_text())
+    assert result["tracking_lost"] and result["steps_trained"] == 1200
+    assert "hidden: 32" in (out / "config.yaml").read_text()
+
+    mlflow_server.start()  # back, same store
+    assert client.get_run(run_id).info.status == "RUNNING"
+    proc = subprocess.run([sys.executable, "-m", "suite.reimport", str(out), "--tracking-uri", mlflow_server.uri],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "1 run(s) re-imported" in proc.stdout, proc.stderr[-2000:]
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED" and run.data.params["hidden"] == "32"
+    for key in ("eval_loss", "eval_accuracy", "steps_trained"):
+        assert run.data.metrics[key] == pytest.approx(result[key])
+    steps = [m.step for m in client.get_metric_history(run_id, "eval_loss")]
+    assert steps == list(range(50, 1201, 50))  # every evaluation exactly once
+    again = subprocess.run([sys.executable, "-m", "suite.reimport", str(out), "--tracking-uri", mlflow_server.uri],
+                           cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert "0 run(s) re-imported" in again.stdout
+    assert "tracking_lost" not in json.loads((out / "result.json").read_text())
+
+
+# --- crashes, interruptions, parallel writers -----------------------------------------------
+
+@pytest.mark.slow
+def test_one_crash_and_one_divergence_among_twelve_jobs(cli, tmp_path):
+    proc = cli("-m", *TWELVE, "++fault.runs={rnn-memory-T5-h8-s0:error,gru-adding-T10-h8-s0:nan}", "fault.at_step=2")
+    assert proc.returncode == 3, proc.stderr[-3000:]  # documented: some job crashed
+    assert "1 job(s) of the sweep crashed" in proc.stderr
+    children, parents = children_and_parents(store_runs(tmp_path))
+    assert len(children) == 12 and parents.iloc[0]["status"] == "FINISHED"
+    by_name = children.set_index("tags.mlflow.runName")
+    assert by_name.loc["rnn-memory-T5-h8-s0", "status"] == "FAILED"
+    assert "injected fault at step 2" in by_name.loc["rnn-memory-T5-h8-s0", "tags.error"]
+    assert by_name.loc["gru-adding-T10-h8-s0", "tags.outcome"] == "diverged"
+    assert (by_name.drop("rnn-memory-T5-h8-s0")["status"] == "FINISHED").all()
+    summary = (tmp_path / "multirun" / "summary" / "summary.md").read_text()
+    assert "rnn-memory-T5-h8-s0" in summary and "gru-adding-T10-h8-s0" in summary
+
+
+def start_sweep(tmp_path: Path, sweep: str, launcher: str) -> subprocess.Popen:
+    """An 8-job sweep, slow enough per job to be caught in the middle, in its own process group."""
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db", "PYTHONUNBUFFERED": "1"}
+    env.pop("HYDRA_FULL_ERROR", None)
+    cmd = [sys.executable, str(ROOT / "run.py"), "-m", *sweep_args(tmp_path, sweep, launcher)]
+    return subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=open(tmp_path / f"{sweep}.log", "w"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def sweep_args(tmp_path: Path, sweep: str, launcher: str) -> list[str]:
+    return ["experiment=smoke", "task=memory", "cell=rnn,lstm", "seed=0,1", "train.steps=1000",
+            "train.eval_every=50", "train.early_stop=false", f"hydra/launcher={launcher}",
+            f"hydra.sweep.dir={tmp_path}/{sweep}"]
+
+
+def wait_for(tmp_path: Path, sweep: str, finished: int, running: int, timeout: float = 180):
+    """Poll the store until the sweep has this many FINISHED and RUNNING runs (parent included)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        # Only once the sweep made the database: opening a new one here would race its creation.
+        if (tmp_path / sweep / "parent_run_id").exists():
+            runs = store_runs(tmp_path)
+            if (runs.status == "FINISHED").sum() >= finished and (runs.status == "RUNNING").sum() >= running:
+                return runs
+        time.sleep(0.3)
+    raise AssertionError(f"the sweep did not get to {finished} finished and {running} running runs")
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_the_runs_in_progress_and_the_parent_as_killed(tmp_path):
+    sweep = start_sweep(tmp_path, "first", "joblib")
+    wait_for(tmp_path, "first", finished=1, running=3)  # the parent and two workers' runs
+    os.killpg(sweep.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends: the whole process group
+    sent = time.monotonic()
+    assert sweep.wait(60) == 130
+    assert time.monotonic() - sent < 30, "the sweep did not exit promptly"
+    runs = store_runs(tmp_path)
+    assert "RUNNING" not in set(runs.status)
+    children, parents = children_and_parents(runs)
+    assert parents.iloc[0]["status"] == "KILLED"
+    killed = children[children.status == "KILLED"]
+    assert len(killed) >= 1 and killed["tags.error"].str.startswith("interrupted").all()
+    assert (children.status.isin(["FINISHED", "KILLED"])).all()
+
+
+@pytest.mark.slow
+def test_a_hard_killed_sweep_is_finished_by_the_next_one_without_loss_or_duplicates(tmp_path):
+    sweep = start_sweep(tmp_path, "first", "basic")
+    wait_for(tmp_path, "first", finished=2, running=2)
+    os.killpg(sweep.pid, signal.SIGKILL)  # no chance to clean up
+    sweep.wait(30)
+    before = store_runs(tmp_path)
+    finished_before = set(before.loc[before.status == "FINISHED", "run_id"])
+    assert (before.status == "RUNNING").sum() == 2  # the parent and the job it was training
+
+    again = run_cli(["-m", *sweep_args(tmp_path, "second", "basic")], tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert (again.stdout + again.stderr).count("reusing finished run") == len(finished_before)
+    runs = store_runs(tmp_path)
+    assert "RUNNING" not in set(runs.status)
+    children, parents = children_and_parents(runs)
+    killed = runs[runs.status == "KILLED"]
+    assert len(killed) == 2 and killed["tags.error"].str.contains("ended without ending the run").all()
+    done = children[children.status == "FINISHED"]
+    assert finished_before - set(parents.run_id) <= set(done.run_id)  # nothing finished was lost
+    assert len(done) == 8 and done["tags.config_hash"].is_unique  # every job once, none twice
+    summarised = pd.read_csv(tmp_path / "second" / "summary" / "runs.csv")
+    assert len(summarised) == 8 and summarised["run_id"].is_unique
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [2, 8])
+def test_parallel_writers_on_a_fresh_database_log_every_job_once(cli, tmp_path, workers):
+    seeds = ",".join(str(s) for s in range(max(1, workers // 4)))  # 8 jobs on 2 workers, 16 on 8
+    proc = cli("-m", "experiment=smoke", "task=memory,adding", "cell=rnn,lstm", f"seed={seeds}",
+               "hydra/launcher=joblib", f"hydra.launcher.n_jobs={workers}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    children, parents = children_and_parents(store_runs(tmp_path))
+    jobs = 2 * 2 * 2 * max(1, workers // 4)
+    assert len(parents) == 1 and len(children) == jobs
+    assert children["tags.config_hash"].is_unique and children["tags.mlflow.runName"].is_unique
+    assert (children.status == "FINISHED").all()
+    pids = set(children["tags.owner_pid"])
+    assert 1 < len(pids) <= workers  # really written from several processes
+
+
+# --- determinism and privacy ----------------------------------------------------------------
+
+def test_same_config_and_seed_give_identical_metrics_on_cpu(tmp_path):
+    results = []
+    for i in range(2):
+        proc = run_cli([*TINY, "train.steps=30", "train.eval_every=10", "cell=lstm", "device=cpu",
+                        f"hydra.run.dir={tmp_path}/run{i}"], tmp_path)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        result = json.loads((tmp_path / f"run{i}" / "result.json").read_text())
+        results.append({k: v for k, v in result.items() if k not in ("run_id", "train_seconds", "train_seqs_per_s")})
+    assert results[0] == results[1]
+    assert results[0]["eval_loss"] > 0
+
+
+@pytest.mark.slow
+def test_no_secret_and_no_home_path_in_params_or_tags(tmp_path):
+    secrets = {"MLFLOW_TRACKING_PASSWORD": "hunter2-very-secret", "MLFLOW_TRACKING_TOKEN": "tok-abc-123-xyz"}
+    home = str(tmp_path)  # the store, the outputs and the sweep folder all live under this "home"
+    env = {**secrets, "HOME": home}
+    assert run_cli([*TINY, "tracking.experiment=private"], tmp_path, env=env).returncode == 0
+    proc = run_cli(["-m", *TINY, "seed=1,2", "tracking.experiment=private",
+                    f"hydra.searchpath=[file://{home}/conf]"], tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    client = client_for(f"sqlite:///{tmp_path}/mlflow.db")
+    runs = client.search_runs([client.get_experiment_by_name("private").experiment_id])
+    assert len(runs) == 4  # one run, one parent, two children
+    logged = [v for r in runs for v in (*r.data.params.values(), *r.data.tags.values())]
+    for secret in (*secrets.values(), home, str(Path.home())):
+        assert not [v for v in logged if secret in v], secret
+    parent = next(r for r in runs if r.data.tags.get("sweep") == "parent")
+    assert parent.data.tags["sweep_dir"] == "~/multirun"  # still useful, without the home path
+
+
+def test_redact_masks_uri_credentials_secrets_and_home(monkeypatch):
+    from suite.privacy import redact
+
+    monkeypatch.setenv("HOME", "/home/ada")
+    monkeypatch.setenv("DATABRICKS_TOKEN", "dapi-0123456789")
+    assert redact("http://ada:pw@tracking.lab:5000") == "http://***@tracking.lab:5000"
+    assert redact("token dapi-0123456789 here") == "token *** here"
+    assert redact("/home/ada/runs/x") == "~/runs/x" and redact("/home/adam/x") == "/home/adam/x"
+
+
+def test_the_readme_ui_command_binds_to_loopback():
+    readme = (ROOT / "README.md").read_text()
+    commands = [line for line in readme.splitlines() if line.lstrip().startswith("mlflow ui")]
+    assert commands and all("--host 127.0.0.1" in c for c in commands)
