@@ -81,7 +81,7 @@ def check_reachable(uri: str, source: str = "tracking.uri") -> None:
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise ConfigError(f"{source}={redact(uri)!r}: no MLflow tracking server answers there ({reason}); "
-                          "start one (see README, 'Tracking') or point the URI elsewhere") from None
+                          "start it (e.g. mlflow server --host 127.0.0.1 --port 5000) or point the URI elsewhere") from None
 
 
 def sqlite_path(uri: str) -> Path | None:

@@ -84,3 +84,15 @@ def test_bad_config_on_the_command_line(cli, tmp_path, args, key):
 
     runs = store_runs(tmp_path)
     assert runs is None or len(runs) == 0
+
+
+def test_the_readme_error_examples_are_what_the_command_prints(cli):
+    """The README's `$ python run.py ...` / `error: ...` pairs, run for real, so the docs cannot rot."""
+    import re
+
+    readme = (CONF.parent / "README.md").read_text()
+    pairs = re.findall(r"^\$ python run\.py (.+)\n(error: .+)$", readme, flags=re.MULTILINE)
+    assert len(pairs) >= 3
+    for args, expected in pairs:
+        proc = cli(*args.split())
+        assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1] == expected, (args, proc.stderr)

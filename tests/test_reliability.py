@@ -68,8 +68,8 @@ def test_an_unreachable_server_fails_in_seconds_naming_the_uri(cli, tmp_path, fl
     assert time.monotonic() - started < 60
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert error_lines(proc) == [f"error: MLFLOW_TRACKING_URI='{uri}': no MLflow tracking server answers there "
-                                 "([Errno 111] Connection refused); start one (see README, 'Tracking') or point "
-                                 "the URI elsewhere"]
+                                 "([Errno 111] Connection refused); start it (e.g. mlflow server --host 127.0.0.1 "
+                                 "--port 5000) or point the URI elsewhere"]
     assert "Training" not in proc.stderr and not list(tmp_path.glob("**/result.json"))
 
 
