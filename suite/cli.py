@@ -17,7 +17,7 @@ from omegaconf.errors import OmegaConfBaseException
 import suite.config  # noqa: F401  (registers the schema in Hydra's ConfigStore)
 from suite.config import ConfigError
 from suite.job import run_job, write_result
-from suite.sweep import SWEEP_STATUS, end_interrupted_sweep, parent_run_id, progress_text
+from suite.sweep import SWEEP_STATUS, end_stopped_sweep, parent_run_id, progress_text
 from suite.tracking import PROJECT_ROOT
 
 EXIT_CONFIG_ERROR = 2  # a bad config value, or no tracking store to log to: nothing was trained
@@ -107,11 +107,25 @@ def main() -> None:
         # A second Ctrl-C must not cut the clean-up short and leave runs RUNNING.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        killed = end_interrupted_sweep()
-        print("interrupted" + (f": the sweep's parent run and {killed} run(s) in progress are KILLED; run the same "
-                               "command again to finish the sweep (finished runs are reused)"
-                               if SWEEP_STATUS.get("parent") else ""), file=sys.stderr)
+        killed = end_stopped_sweep("KILLED", "interrupted (Ctrl-C or SIGTERM to the sweep)")
+        message = "interrupted"
+        if SWEEP_STATUS.get("parent"):
+            message += (f": the sweep's parent run and {killed} run(s) are KILLED; run the same command again to "
+                        "finish the sweep (finished runs are reused)")
+        if SWEEP_STATUS.get("jobs_elsewhere"):
+            message += "; jobs already submitted keep running: cancel them with your scheduler (e.g. scancel)"
+        print(message, file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:
+        # The launcher itself failed (e.g. a SLURM job ended without a result): no parent left RUNNING.
+        parent = SWEEP_STATUS.get("parent")
+        if not parent or user_wants_trace:
+            raise
+        reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"[:500]
+        end_stopped_sweep("FAILED", f"the launcher stopped the sweep: {reason}")
+        print(f"error: the launcher stopped the sweep ({reason}); its parent run {parent} is FAILED; summarise "
+              f"what finished with: python -m suite.summary --parent-run-id {parent}", file=sys.stderr)
+        sys.exit(EXIT_JOBS_FAILED)
     if SWEEP_STATUS.get("tracking_lost"):
         print(f"error: {SWEEP_STATUS['tracking_lost']} job(s) lost the tracking server; their results are in "
               f"their output folders: python -m suite.reimport {SWEEP_STATUS.get('sweep_dir', '<sweep dir>')}",

@@ -23,7 +23,15 @@ MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary text ("1", "true")
 
 def secret_values() -> list[str]:
     """The values of secret-looking environment variables, longest first."""
-    values = {v for k, v in os.environ.items() if SECRET_NAME.search(k) and len(v) >= MIN_SECRET_LENGTH}
+    for _ in range(5):
+        try:  # another thread (MLflow's telemetry) may change the environment while we read it
+            environment = dict(os.environ)
+            break
+        except (KeyError, RuntimeError):
+            continue
+    else:
+        environment = {}
+    values = {v for k, v in environment.items() if SECRET_NAME.search(k) and len(v) >= MIN_SECRET_LENGTH}
     return sorted(values, key=len, reverse=True)
 
 
@@ -40,15 +48,16 @@ def home_folders() -> list[str]:
     return sorted((h.rstrip("/") for h in homes if h and h.rstrip("/")), key=len, reverse=True)
 
 
-def redact(value: object) -> str:
+def redact(value: object, secrets: list[str] | None = None, homes: list[str] | None = None) -> str:
     """The value as a string, with secrets masked and the home folder written as `~`."""
     text = URI_USERINFO.sub(lambda m: m.group("scheme") + MASK + "@", str(value))
-    for secret in secret_values():
+    for secret in secret_values() if secrets is None else secrets:
         text = text.replace(secret, MASK)
-    for home in home_folders():
+    for home in home_folders() if homes is None else homes:
         text = re.sub(re.escape(home) + r"(?=/|$|\s|'|\")", "~", text)
     return text
 
 
 def redact_all(values: dict[str, object]) -> dict[str, str]:
-    return {key: redact(value) for key, value in values.items()}
+    secrets, homes = secret_values(), home_folders()
+    return {key: redact(value, secrets, homes) for key, value in values.items()}

@@ -150,12 +150,14 @@ def job_results(sweep_dir: str | Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in _result_files(sweep_dir)]
 
 
-def end_interrupted_sweep() -> int:
-    """After Ctrl-C in the launching process: the parent and its RUNNING children end KILLED.
+def end_stopped_sweep(status: str, reason: str) -> int:
+    """When the launching process stops early (Ctrl-C, a launcher error): the parent ends with
+    `status` and the reason, and so do its children still RUNNING, if they ran on this machine.
 
-    Jobs end their own run as KILLED when the interrupt reaches them, but a parallel
-    launcher may stop its workers before they can; this catches those. Returns how many
-    children are KILLED.
+    Jobs end their own run as KILLED when an interrupt reaches them, but a parallel launcher
+    may stop its workers before they can; this catches those. Jobs on a cluster (submitit)
+    run on without this process, so their runs are left to end themselves. Returns how many
+    children ended with `status`.
     """
     parent, uri = SWEEP_STATUS.get("parent"), SWEEP_STATUS.get("uri")
     if not parent:
@@ -163,17 +165,18 @@ def end_interrupted_sweep() -> int:
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(uri)
-    reason = {"error": "interrupted (Ctrl-C or SIGTERM to the sweep)"}
+    tags = [RunTag("error", reason)]
     experiment_id = client.get_run(parent).info.experiment_id
-    running = client.search_runs([experiment_id], max_results=5000, filter_string=(
-        f"tags.mlflow.parentRunId = '{parent}' and attributes.status = 'RUNNING'"))
-    for run in running:
-        client.log_batch(run.info.run_id, tags=[RunTag(k, v) for k, v in reason.items()])
-        client.set_terminated(run.info.run_id, "KILLED")
-    client.log_batch(parent, tags=[RunTag(k, v) for k, v in reason.items()])
-    client.set_terminated(parent, "KILLED")
-    return len(client.search_runs([experiment_id], max_results=5000, filter_string=(
-        f"tags.mlflow.parentRunId = '{parent}' and attributes.status = 'KILLED'")))
+    children = f"tags.mlflow.parentRunId = '{parent}'"
+    if not SWEEP_STATUS.get("jobs_elsewhere"):
+        for run in client.search_runs([experiment_id], max_results=5000,
+                                      filter_string=f"{children} and attributes.status = 'RUNNING'"):
+            client.log_batch(run.info.run_id, tags=tags)
+            client.set_terminated(run.info.run_id, status)
+    client.log_batch(parent, tags=tags)
+    client.set_terminated(parent, status)
+    return len(client.search_runs([experiment_id], max_results=5000,
+                                  filter_string=f"{children} and attributes.status = '{status}'"))
 
 
 class SweepCallback(Callback):
@@ -210,7 +213,9 @@ class SweepCallback(Callback):
         run = client.create_run(experiment_id, run_name=name, tags=redact_all({
             "sweep": "parent", "sweep_dir": sweep_dir, "host": socket.gethostname(), **owner_tags(),
         }))
-        SWEEP_STATUS.update(parent=run.info.run_id, uri=uri)
+        # submitit's jobs run in processes (or on nodes) of their own, which outlive this one
+        elsewhere = "submitit" in str(config.hydra.launcher.get("_target_", "")).lower()
+        SWEEP_STATUS.update(parent=run.info.run_id, uri=uri, jobs_elsewhere=elsewhere)
         params = config.hydra.sweeper.get("params")
         params = OmegaConf.to_container(params, resolve=False) if params else {}
         client.log_param(run.info.run_id, "overrides", redact(" ".join(overrides))[:6000] or "(none)")

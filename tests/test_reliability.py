@@ -1,5 +1,6 @@
 """What overnight sweeps on shared machines meet: bad input, crashes, Ctrl-C, hard kills,
 parallel writers, a real tracking server that is down or goes away, reruns, secrets.
+(A sweep logging through a healthy server: tests/test_cluster.py.)
 
 Real processes throughout: run.py in a subprocess, real signals, the real joblib launcher,
 a real `mlflow server` on a loopback port.
@@ -71,27 +72,6 @@ def test_an_unreachable_server_fails_in_seconds_naming_the_uri(cli, tmp_path, fl
                                  "([Errno 111] Connection refused); start it (e.g. mlflow server --host 127.0.0.1 "
                                  "--port 5000) or point the URI elsewhere"]
     assert "Training" not in proc.stderr and not list(tmp_path.glob("**/result.json"))
-
-
-@pytest.mark.slow
-def test_a_sweep_through_a_real_server_and_its_summary(cli, tmp_path, mlflow_server):
-    proc = cli("-m", "experiment=smoke", "task=memory", "cell=rnn,lstm", env={"MLFLOW_TRACKING_URI": mlflow_server.uri})
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    client = client_for(mlflow_server.uri)
-    experiment = client.get_experiment_by_name("rnn-vs-lstm")
-    runs = client.search_runs([experiment.experiment_id])
-    parents = [r for r in runs if r.data.tags.get("sweep") == "parent"]
-    children = [r for r in runs if r.data.tags.get("sweep") != "parent"]
-    assert len(parents) == 1 and len(children) == 4
-    assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parents[0].info.run_id}
-    assert {r.info.status for r in runs} == {"FINISHED"}
-    assert "summary/summary.md" in {a.path for a in client.list_artifacts(parents[0].info.run_id, "summary")}
-    again = subprocess.run([sys.executable, "-m", "suite.summary", "--parent-run-id", parents[0].info.run_id,
-                            "--tracking-uri", mlflow_server.uri, "--out", str(tmp_path / "again")],
-                           cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert again.returncode == 0, again.stderr[-2000:]
-    assert "memory:" in again.stdout
-    assert not (tmp_path / "mlflow.db").exists()  # everything went through the server
 
 
 @pytest.mark.slow
