@@ -27,6 +27,8 @@ OUTCOMES = ("solved", "failed", "diverged")
 KEPT_STATUS = ("FINISHED", "FAILED", "KILLED")  # RUNNING/SCHEDULED runs have no result yet
 CRASH_STATUS = ("FAILED", "KILLED")
 POINT_KEYS = ["task", "seq_len", "hidden", "cell"]
+PROFILE_CSV = "grad_profile.csv"  # each run's artifact diagnostics/<this>, as suite.diagnostics names it
+# (not imported from there: that would load torch into `python -m suite.summary`)
 RUN_COLUMNS = ["task", "cell", "seq_len", "hidden", "seed", "outcome", "loss_norm", "metric", "steps_to_solve",
                "baseline_loss", "grad_log10_ratio", "run_id", "run_name", "error", "status", "start_time"]
 
@@ -82,6 +84,8 @@ def runs_frame(df: pd.DataFrame | None) -> pd.DataFrame:
         "run_id": _text(_col(df, "run_id")), "run_name": _text(_col(df, "tags.mlflow.runName")),
         "error": _text(_col(df, "tags.error")), "status": status,
         "start_time": pd.to_datetime(_col(df, "start_time"), errors="coerce", utc=True),
+        # where fetch_profiles finds the gradient profile; not written to runs.csv (it holds local paths)
+        "artifact_uri": _text(_col(df, "artifact_uri")),
     })
     # Each run names its task's metric (tag task_metric), so no task is named here.
     for name in _text(_col(df, "tags.task_metric")).unique():
@@ -292,7 +296,10 @@ def _panels(n: int, width: float = 4.5, height: float = 3.4):
 
     cols = max(1, min(n, 3))
     rows = max(1, math.ceil(n / cols))
-    fig = Figure(figsize=(width * cols, height * rows), layout="constrained")
+    fig = Figure(figsize=(width * cols, height * rows))
+    # Fixed margins: matplotlib's constrained layout cost ~0.3 s a figure, a third of a summary's time.
+    fig.subplots_adjust(left=0.6 / (width * cols), right=1 - 0.15 / (width * cols), wspace=0.32,
+                        bottom=0.5 / (height * rows), top=1 - 0.35 / (height * rows), hspace=0.45)
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     for ax in axes[n:]:
         ax.set_visible(False)
@@ -369,11 +376,11 @@ def plot_curves(histories: dict[str, list[tuple[int, float]]], runs: pd.DataFram
     return Path(path)
 
 
-def representative_runs(runs: pd.DataFrame, max_runs: int = 12) -> pd.DataFrame:
+def representative_runs(runs: pd.DataFrame, max_runs: int = 12, points: pd.DataFrame | None = None) -> pd.DataFrame:
     """Runs worth a learning curve: per (task, cell), at the largest hidden size and its smallest
     finished seed, the longest lag tried, then (budget allowing) the cell's longest solved lag."""
     done = runs[runs["outcome"] != "crashed"]
-    hz = horizons(point_table(runs)) if len(runs) else None
+    hz = horizons(point_table(runs) if points is None else points) if len(runs) else None
     first, second = [], []
     for (task, cell), g in done.groupby(["task", "cell"], sort=False):
         g = g[g["hidden"] == g["hidden"].max()]
@@ -451,16 +458,16 @@ def _tidy(runs_df: pd.DataFrame) -> pd.DataFrame:
 
 def write_summary(runs_df: pd.DataFrame, out_dir: str | Path,
                   histories: dict[str, list[tuple[int, float]]] | None = None,
-                  profiles: dict | None = None) -> dict[str, Path]:
+                  profiles: dict | None = None, points: pd.DataFrame | None = None) -> dict[str, Path]:
     """summary.csv, runs.csv, horizons.csv, summary.md, success.png (and curves.png given histories,
     gradients.png given profiles)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     runs = _tidy(runs_df)
-    points = point_table(runs)
+    points = point_table(runs) if points is None else points
     paths = {name: out / name for name in ("summary.csv", "runs.csv", "horizons.csv", "summary.md", "success.png")}
     points.to_csv(paths["summary.csv"], index=False)
-    runs.to_csv(paths["runs.csv"], index=False)
+    runs[[c for c in RUN_COLUMNS if c in runs]].to_csv(paths["runs.csv"], index=False)
     horizons(points).assign(lags_tried=lambda f: f["lags_tried"].map(_lags)).to_csv(paths["horizons.csv"],
                                                                                  index=False)
     paths["summary.md"].write_text(render_markdown(points, runs), encoding="utf-8")
@@ -498,25 +505,39 @@ def gradient_lines(points: pd.DataFrame) -> list[str]:
     return lines
 
 
-def fetch_profiles(client, runs: pd.DataFrame, points: pd.DataFrame) -> dict:
-    """{task: (lag, hidden, {cell: [final profile of each seed]})} from the runs' diagnostics/grad_profile.csv."""
+def _artifact_csv(client, run) -> pd.DataFrame | None:
+    """A run's diagnostics/grad_profile.csv: read in place from a local artifact store, else downloaded."""
     import tempfile
+    from urllib.parse import unquote, urlparse
 
     from mlflow.exceptions import MlflowException
+
+    uri = getattr(run, "artifact_uri", "") or ""
+    try:
+        if uri.startswith("file:"):  # a local store: no copy (MLflow's download costs ~15 ms a file)
+            return pd.read_csv(Path(unquote(urlparse(uri).path)) / "diagnostics" / PROFILE_CSV)
+        with tempfile.TemporaryDirectory() as tmp:
+            return pd.read_csv(client.download_artifacts(run.run_id, f"diagnostics/{PROFILE_CSV}", tmp))
+    except (MlflowException, OSError):
+        return None  # a run trained with diagnostics off
+
+
+def fetch_profiles(client, runs: pd.DataFrame, points: pd.DataFrame) -> dict:
+    """{task: (lag, hidden, {cell: [final profile of each seed]})} from the runs' diagnostics/grad_profile.csv."""
+    from concurrent.futures import ThreadPoolExecutor
 
     profiles = {}
     for task, (lag, hidden) in gradient_points(points).items():
         chosen = runs[(runs["task"] == task) & (runs["seq_len"] == lag) & (runs["hidden"] == hidden)
                       & (runs["outcome"] != "crashed")]
+        rows = list(chosen.itertuples())
+        with ThreadPoolExecutor(max_workers=8) as pool:  # downloads from a server wait on the network
+            csvs = list(pool.map(lambda r: _artifact_csv(client, r), rows))
         by_cell: dict[str, list[list[float]]] = {}
-        for r in chosen.itertuples():
-            with tempfile.TemporaryDirectory() as tmp:
-                try:
-                    csv = pd.read_csv(client.download_artifacts(r.run_id, "diagnostics/grad_profile.csv", tmp))
-                except (MlflowException, OSError):
-                    continue  # a run trained with diagnostics off
-            last = csv[csv["step"] == csv["step"].max()].sort_values("t")
-            by_cell.setdefault(r.cell, []).append(list(last["grad_norm"]))
+        for r, csv in zip(rows, csvs):
+            if csv is not None:
+                last = csv[csv["step"] == csv["step"].max()].sort_values("t")
+                by_cell.setdefault(r.cell, []).append(list(last["grad_norm"]))
         if by_cell:
             profiles[task] = (lag, hidden, by_cell)
     return profiles
@@ -600,17 +621,26 @@ def runs_by_id(experiment_id: str, run_ids: list[str]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+def summarise_runs(client, runs: pd.DataFrame, out_dir: str | Path | None = None,
+                   max_curves: int = 12) -> tuple[str, dict[str, Path]]:
+    """(text summary, files written) for tidy runs; with out_dir, the files, learning curves and
+    gradient profiles too (fetched from the store through `client`)."""
+    points = point_table(runs)
+    paths = {}
+    if out_dir is not None:
+        histories = fetch_histories(client, representative_runs(runs, max_curves, points))
+        paths = write_summary(runs, out_dir, histories, fetch_profiles(client, runs, points), points)
+    return format_text(points, runs), paths
+
+
 def summarise_store(tracking_uri: str, experiment: str | None = None, parent_run_id: str | None = None,
                     out_dir: str | Path | None = None, max_curves: int = 12) -> tuple[pd.DataFrame, str]:
     """(tidy runs, text summary) from the store; with out_dir, also the files and learning curves."""
-    runs = runs_frame(search_store(tracking_uri, experiment, parent_run_id))
-    if out_dir is not None:
-        from mlflow.tracking import MlflowClient
+    from mlflow.tracking import MlflowClient
 
-        client = MlflowClient(tracking_uri)
-        histories = fetch_histories(client, representative_runs(runs, max_curves))
-        write_summary(runs, out_dir, histories, fetch_profiles(client, runs, point_table(runs)))
-    return runs, format_text(point_table(runs), runs)
+    runs = runs_frame(search_store(tracking_uri, experiment, parent_run_id))
+    text, _ = summarise_runs(MlflowClient(tracking_uri), runs, out_dir, max_curves)
+    return runs, text
 
 
 def main(argv: list[str] | None = None) -> int:

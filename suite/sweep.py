@@ -263,11 +263,8 @@ class SweepCallback(Callback):
         run_ids = [r["run_id"] for r in results if r.get("run_id")]
         mlflow.set_tracking_uri(uri)
         runs = summary.runs_frame(summary.runs_by_id(experiment_id, run_ids))
-        points = summary.point_table(runs)
-        histories = summary.fetch_histories(client, summary.representative_runs(runs))
         out = sweep_dir / "summary"
-        paths = summary.write_summary(runs, out, histories, summary.fetch_profiles(client, runs, points))
-        text = summary.format_text(points, runs)
+        text, paths = summary.summarise_runs(client, runs, out)
         no_run = [r for r in results if not r.get("run_id")]
         for r in no_run:
             text += f"\njob #{r.get('job', '?')} made no run: {r.get('error', '')}"
