@@ -30,6 +30,10 @@ class TrainConfig:
     eval_every: int = 100  # steps between evaluations on the held-out set
     eval_size: int = 1000  # sequences in the fixed held-out evaluation set
     early_stop: bool = True  # stop as soon as the held-out set meets the task's solved criterion
+    # Stop (as failed) after this many evaluations in a row at the baseline (loss/baseline >= 0.95);
+    # 0 = off, the default: a cell can sit at the baseline for long and then learn.
+    stop_at_baseline_after: int = 0
+    precision: str = "fp32"  # fp32 | bf16 (autocast for the forward pass: for GPUs; weights stay fp32)
 
 
 @dataclass
@@ -159,6 +163,8 @@ def validate(cfg, this_machine: bool = True) -> None:
     _require(math.isfinite(t.clip) and t.clip >= 0, "train.clip", t.clip, "expected a number >= 0 (0 disables)")
     _int_in(t.eval_every, "train.eval_every", 1, MAX_STEPS)
     _int_in(t.eval_size, "train.eval_size", 1, 1_000_000)
+    _int_in(t.stop_at_baseline_after, "train.stop_at_baseline_after", 0, MAX_STEPS)
+    _require(t.precision in ("fp32", "bf16"), "train.precision", t.precision, "expected fp32 or bf16")
     d = cfg.diagnostics
     _require(d.every >= 0, "diagnostics.every", d.every, "expected an integer >= 0 (0 = off)")
     _int_in(d.batch, "diagnostics.batch", 1, MAX_BATCH)

@@ -186,6 +186,7 @@ def run_job(cfg: DictConfig, output_dir: str | Path | None = None, parent_run_id
                 "train_seconds": trained.seconds,
                 "train_seqs_per_s": trained.steps * cfg.train.batch / max(trained.seconds, 1e-9),
                 **({"steps_to_solve": trained.steps_to_solve} if trained.steps_to_solve else {}),
+                **({"stopped_at_baseline": 1.0} if trained.stopped_at_baseline else {}),
             }
             run.log_metrics(trained.steps, final)
             run.set_tags({"outcome": trained.outcome})

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from tasks.base import Task
 
 SOLVED, FAILED, DIVERGED = "solved", "failed", "diverged"
+AT_BASELINE = 0.95  # eval loss / memoryless baseline at or above this: nothing learned yet
 
 
 @dataclass
@@ -27,13 +28,21 @@ class TrainResult:
     steps_to_solve: Optional[int]  # first evaluation step at which the task was solved
     final: dict[str, float] = field(default_factory=dict)  # metrics of the last evaluation
     seconds: float = 0.0  # wall time of the training loop, evaluations included
+    stopped_at_baseline: bool = False  # ended early by train.stop_at_baseline_after
+
+
+def autocast(device: torch.device, precision: str = "fp32"):
+    """bf16 mixed precision for the forward pass (weights, optimiser and loss stay float32)."""
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, task: Task, x: torch.Tensor, y: torch.Tensor, chunk: int = 1000) -> dict:
+def evaluate(model: torch.nn.Module, task: Task, x: torch.Tensor, y: torch.Tensor, chunk: int = 1000,
+             precision: str = "fp32") -> dict:
     """Task metrics over the held-out set, in chunks to bound memory at long lags."""
     model.eval()
-    outputs = [model(x[i : i + chunk]) for i in range(0, len(x), chunk)]
+    with autocast(x.device, precision):
+        outputs = [model(x[i : i + chunk]).float() for i in range(0, len(x), chunk)]
     model.train()
     metrics = task.metrics(torch.cat(outputs), y)
     return {k: float(v) for k, v in metrics.items()}
@@ -55,14 +64,15 @@ def train(
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     result = TrainResult(outcome=FAILED, steps=0, steps_to_solve=None)
     loss_sum = torch.zeros((), device=device)
-    since_eval = 0
+    since_eval = at_baseline_for = 0
     start = time.perf_counter()
 
     bar = tqdm(total=cfg.steps, desc=f"{model.cell} {task.name} T={task.seq_len}", unit="step",
                disable=None if progress else True, mininterval=1.0, leave=False)
     for step in range(1, cfg.steps + 1):
         x, y = task.sample(cfg.batch, train_data)
-        loss = task.loss(model(x), y)
+        with autocast(device, cfg.precision):
+            loss = task.loss(model(x).float(), y)
         if fault is not None:
             loss = fault(step, loss)
         optimiser.zero_grad(set_to_none=True)
@@ -81,12 +91,15 @@ def train(
         train_loss = float(loss_sum) / since_eval
         loss_sum.zero_()
         since_eval = 0
-        metrics = evaluate(model, task, x_eval, y_eval)
+        metrics = evaluate(model, task, x_eval, y_eval, precision=cfg.precision)
         metrics["loss_norm"] = metrics["loss"] / task.baseline_loss
         result.final = metrics
         diverged = not (math.isfinite(train_loss) and math.isfinite(metrics["loss"]))
         solved_now = not diverged and result.steps_to_solve is None and task.solved(metrics)
-        last = step == cfg.steps or (solved_now and cfg.early_stop)
+        at_baseline_for = at_baseline_for + 1 if metrics["loss_norm"] >= AT_BASELINE else 0
+        # Off by default: a cell can sit at the baseline for long and then learn (the naive LSTM does).
+        stuck = bool(cfg.stop_at_baseline_after) and at_baseline_for >= cfg.stop_at_baseline_after
+        last = step == cfg.steps or (solved_now and cfg.early_stop) or stuck
         # Gradient diagnostics (off the hot path): every few evaluations and at the last one.
         extra = diagnose(step, last) if diagnose is not None and not diverged else {}
         log(step, {"train_loss": train_loss, **{f"eval_{k}": v for k, v in metrics.items()}, **extra})
@@ -99,6 +112,9 @@ def train(
             result.outcome = SOLVED
             if cfg.early_stop:
                 break
+        if stuck:
+            result.stopped_at_baseline = True
+            break
     bar.close()
     result.seconds = time.perf_counter() - start
     return result

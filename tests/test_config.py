@@ -38,6 +38,11 @@ def test_every_task_and_cell_composes_and_builds(task, cell):
     ("threads=0", "threads=0"),
     ("fault.kind=boom", "fault.kind='boom'"),
     ("tracking.uri=mlflow.db", "tracking.uri='mlflow.db'"),
+    ("train.precision=fp16", "train.precision='fp16': expected fp32 or bf16"),
+    ("train.lr=3", "train.lr=3.0: expected a number in (0, 1]"),
+    ("seq_len=1000000", "seq_len=1000000: expected an integer from 2 to 100,000"),
+    ("train.stop_at_baseline_after=-1", "train.stop_at_baseline_after=-1"),
+    ("+hidden_by_cell.rnn=0", "hidden_by_cell.rnn=0"),
 ])
 def test_validate_names_key_and_value(override, message):
     cfg = compose_cfg(override)
