@@ -81,6 +81,8 @@ def save_csv(name: str, rows: list[dict], quick: bool = False) -> Path:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
+    if not quick:  # which machine made the figures, for benchmarks/report.py
+        path.with_suffix(".machine.txt").write_text(machine_line() + "\n")
     return path
 
 

@@ -10,9 +10,9 @@ What it checks on the GPU path:
 - the fused cells run cuDNN kernels (`aten::_cudnn_rnn` in a profile of one forward + backward);
 - no host synchronisation per step: the syncs CUDA's sync-debug mode reports during suite.train.train
   do not grow with the number of steps (only the evaluation reads values back);
-- bf16 mixed precision: suite/train.py has no autocast option, so this script trains each cell in its
-  own loop (common.plain_train, the suite's step) in float32 and under bf16 autocast, from the same
-  seed, and reports whether bf16 keeps the task's result (solved as in float32, loss still falling).
+- bf16 mixed precision: each cell trained through suite.train with train.precision=fp32 and =bf16,
+  from the same seed; reports whether bf16 keeps the task's result (solved as in float32, loss
+  still falling) and the dtype the recurrent kernel actually ran in.
 Goal: the whole check under 180 s on an H100.
 """
 from __future__ import annotations
@@ -24,8 +24,7 @@ import time
 import warnings
 from pathlib import Path
 
-from common import (build, load_task, machine_line, plain_train, print_table, report, rnn_kernel, run_timed,
-                    verdict)
+from common import build, load_task, machine_line, print_table, report, rnn_kernel, run_timed, verdict
 from throughput import measure
 
 CELLS = ("rnn", "lstm", "gru")
@@ -59,21 +58,27 @@ def syncs(cell: str, steps: int, device) -> int:
 
 
 def precision_run(cell: str, dtype, steps: int, device) -> dict:
-    """Train in the script's own loop, under autocast to `dtype` (None: float32)."""
+    """Train through suite.train with train.precision = bf16 (dtype torch.bfloat16) or fp32 (None)."""
     import torch
 
+    from suite.config import TrainConfig
+    from suite.train import autocast, train
+
+    precision = "bf16" if dtype is not None else "fp32"
     task, model = build(cell, "memory", 50, 64, 0, device)
     x, _ = task.sample(4, task.generator("eval", 1, device))
-    with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None), torch.no_grad():
+    with autocast(device, precision), torch.no_grad():
         rnn_dtype = str(model.rnn(x)[0].dtype).removeprefix("torch.")  # did autocast reach the recurrent kernel?
+    cfg = TrainConfig(steps=steps, batch=64, lr=5e-3, eval_every=max(steps // 4, 1), eval_size=1000,
+                      early_stop=False, precision=precision)
+    norms = []
     try:
-        out = plain_train(model, task, steps=steps, batch=64, lr=5e-3, clip=1.0, eval_every=max(steps // 4, 1),
-                          eval_size=1000, seed=0, device=device, autocast_dtype=dtype)
+        out = train(model, task, cfg, seed=0, device=device, progress=False,
+                    log=lambda step, m: norms.append(m["eval_loss_norm"]))
     except RuntimeError as exc:  # an op without a kernel for this dtype on this device
         return {"error": str(exc).splitlines()[0]}
-    norms = [h["loss"] / task.baseline_loss for h in out["history"]]
-    return {"seqs_per_s": steps * 64 / out["seconds"], "loss_norm": norms[-1], "rnn_dtype": rnn_dtype,
-            "solved": task.solved({task.metric: out["eval_metric"]}), "falls": norms[-1] < 0.5 * norms[0]}
+    return {"seqs_per_s": steps * 64 / out.seconds, "loss_norm": norms[-1], "rnn_dtype": rnn_dtype,
+            "solved": out.steps_to_solve is not None, "falls": norms[-1] < 0.5 * norms[0]}
 
 
 def main() -> None:
@@ -136,7 +141,7 @@ def main() -> None:
                  "bf16_seqs_per_s_T50", "bf16_loss_norm", "bf16_solved", "bf16_keeps_result", "bf16_error"]
     report("gpu_check" if device.type == "cuda" else "gpu_check_cpu_test", rows, args.quick,
            [c for c in speed if c in rows[0]])
-    print(f"\nfloat32 vs bf16 autocast, memory T=50 H=64 batch 64, {steps} steps (the script's own loop)\n")
+    print(f"\nfloat32 vs bf16 autocast (train.precision), memory T=50 H=64 batch 64, {steps} steps\n")
     print_table(rows, [c for c in precision if any(c in r for r in rows)])
 
     print()

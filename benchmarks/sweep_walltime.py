@@ -10,11 +10,9 @@ Goal: speedup (basic wall time / parallel wall time) >= 1.7 on 2 cores.
 
 Each sweep gets a fresh temporary MLflow store and sweep folder, so nothing is reused (resume) and
 both launchers pay the same one-off store creation. A preset without a launcher (smoke) runs as it
-is for "basic" and with `hydra/launcher=joblib hydra.launcher.n_jobs=-1` for "parallel"; a preset
-that declares the joblib launcher (default, paper, ...) runs as it is for "parallel" and with
-`hydra/launcher=basic` for "basic", or, where that does not compose (a preset that sets
-hydra.launcher.n_jobs), with `hydra.launcher.n_jobs=1`: joblib's sequential backend, the jobs one
-at a time in the launching process, as the basic launcher runs them (the script says which).
+is for "basic" and with `hydra/launcher=parallel` for "parallel"; a preset that declares the
+parallel launcher (default, paper, ...) runs as it is for "parallel" and with
+`hydra/launcher=basic` for "basic".
 """
 from __future__ import annotations
 
@@ -38,19 +36,10 @@ def launcher_overrides(preset: str) -> dict[str, list[str]]:
         return cfg.hydra.launcher._target_.rsplit(".", 1)[-1]
 
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        if launcher() != "JoblibLauncher":
-            return {"basic": [], "parallel": ["hydra/launcher=joblib", "hydra.launcher.n_jobs=-1"]}
-        try:
-            launcher("hydra/launcher=basic")
-            return {"basic": ["hydra/launcher=basic"], "parallel": []}
-        except Exception as exc:
-            # A preset that sets hydra.launcher.n_jobs cannot be switched to the basic launcher
-            # (its schema has no such key). joblib with n_jobs=1 runs the jobs one at a time in
-            # the launching process, as the basic launcher does.
-            reason = " ".join(str(exc).split())[:160]
-            print(f"note: {preset}: hydra/launcher=basic does not compose ({reason}); "
-                  "'basic' runs as hydra.launcher.n_jobs=1 (joblib's sequential backend) instead")
-            return {"basic": ["hydra.launcher.n_jobs=1"], "parallel": []}
+        if launcher() != "JoblibLauncher":  # e.g. smoke: the basic launcher unless told otherwise
+            return {"basic": [], "parallel": ["hydra/launcher=parallel"]}
+        launcher("hydra/launcher=basic")  # composes, or fails loudly: the presets name conf/hydra/launcher/parallel
+        return {"basic": ["hydra/launcher=basic"], "parallel": []}
 
 
 def run_sweep(preset: str, launcher: list[str], extra: list[str]) -> tuple[float, int]:

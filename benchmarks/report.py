@@ -1,0 +1,130 @@
+"""The README's performance table, from the CSVs the benchmark scripts saved in benchmarks/results/.
+
+    python benchmarks/report.py                 # print the table
+    python benchmarks/report.py --readme README.md   # and put it between the README's benchmark markers
+
+Every figure comes from a CSV; a benchmark not run yet shows as "not measured".
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+START, END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
+
+
+def rows(name: str) -> list[dict]:
+    path = RESULTS / f"{name}.csv"
+    return list(csv.DictReader(path.open())) if path.exists() else []
+
+
+def machine(name: str) -> str:
+    path = RESULTS / f"{name}.machine.txt"
+    return path.read_text().strip() if path.exists() else "unknown machine"
+
+
+def overhead() -> list[str]:
+    table = {r["variant"]: r for r in rows("overhead")}
+    suite, plain = table.get("suite (run.py, MLflow)"), table.get("plain loop")
+    if not suite or not plain:
+        return ["| overhead: run.py vs a plain loop | `overhead.py` | not measured | ≤ 1.05 |"]
+    imports = {r["import"]: float(r["import_s"]) for r in rows("overhead_imports")}
+    return [
+        f"| overhead: training loop through run.py ÷ plain PyTorch loop (median of {suite['repeats']} A/B pairs; "
+        f"ratio of the fastest runs {float(suite['min_ratio']):.2f}) | `overhead.py` | "
+        f"**{float(suite['pair_ratio_median']):.2f}** | ≤ 1.05 |",
+        f"| start-up and tear-down outside the loop: run.py vs plain (imports: suite {imports.get('import suite.cli (run.py)', float('nan')):.1f} s, "
+        f"torch alone {imports.get('import torch', float('nan')):.1f} s) | `overhead.py` | "
+        f"{float(suite['outside_loop_s']):.1f} s vs {float(plain['outside_loop_s']):.1f} s | (reported) |",
+    ]
+
+
+def throughput() -> list[str]:
+    found = rows("throughput")
+    if not found:
+        return ["| throughput | `throughput.py` | not measured | (reported) |"]
+    lines = []
+    for cell in ("rnn", "lstm", "gru"):
+        mine = [r for r in found if r["cell"] == cell]
+        rates = [float(r["seqs_per_s"]) for r in mine]
+        pct = [float(r["pct_of_peak"]) for r in mine]
+        lines.append(f"| {cell} training throughput over T∈{{{','.join(sorted({r['seq_len'] for r in mine}, key=int))}}} × "
+                     f"H∈{{{','.join(sorted({r['hidden'] for r in mine}, key=int))}}} × batch∈"
+                     f"{{{','.join(sorted({r['batch'] for r in mine}, key=int))}}} ({mine[0]['kernel']}) | `throughput.py` | "
+                     f"{min(rates):,.0f}–{max(rates):,.0f} seq/s; {min(pct):.0f}–{max(pct):.0f}% of the "
+                     f"{float(mine[0]['peak_gflops']):.0f} GFLOP/s matmul peak | (reported) |")
+    return lines
+
+
+def datagen() -> list[str]:
+    found = rows("datagen")
+    if not found:
+        return ["| data generation share of a training step | `datagen.py` | not measured | ≤ 5% |"]
+    worst = max(found, key=lambda r: float(r["share_pct"]))
+    return [f"| data generation share of a training step (worst: {worst['task']}, {worst['cell']}, "
+            f"T={worst['seq_len']}) | `datagen.py` | **{float(worst['share_pct']):.1f}%** | ≤ 5% |"]
+
+
+def sweeps() -> list[str]:
+    found = rows("sweep_walltime")
+    if not found:
+        return ["| sweep wall time, basic vs parallel launcher | `sweep_walltime.py` | not measured | ≥ 1.7× |"]
+    lines = []
+    for preset in dict.fromkeys(r["preset"] for r in found):
+        by = {r["launcher"]: r for r in found if r["preset"] == preset}
+        if "basic" in by and "parallel" in by:
+            extra = by["parallel"]["overrides"].replace("hydra/launcher=parallel", "").strip()
+            lines.append(f"| `{preset}` sweep ({by['parallel']['jobs']} jobs{', ' + extra if extra else ''}): "
+                         f"basic {float(by['basic']['wall_s']):.0f} s, parallel {float(by['parallel']['wall_s']):.0f} s "
+                         f"| `sweep_walltime.py` | **{float(by['parallel']['speedup']):.2f}×** | ≥ 1.7× |")
+    return lines
+
+
+def summary() -> list[str]:
+    found = {r["what"].strip(): r for r in rows("summary_speed")}
+    full = found.get("summarise_store(parent_run_id, out_dir): text + files + plots")
+    if not full:
+        return ["| summary of 1,000 runs | `summary_speed.py` | not measured | ≤ 3 s |"]
+    text = found["summarise_store(parent_run_id): text only"]
+    fetch = found["fetch: search_store(parent_run_id)"]
+    return [f"| summary of {full['runs']} runs: tables and verdicts / with files and plots "
+            f"(MLflow's search_runs alone: {float(fetch['seconds']):.1f} s) | `summary_speed.py` | "
+            f"**{float(text['seconds']):.1f} s** / {float(full['seconds']):.1f} s | ≤ 3 s |"]
+
+
+def gpu() -> list[str]:
+    found = rows("gpu_check")
+    if not found:
+        return ["| GPU: smoke sweep and throughput per cell vs CPU | `gpu_check.py` | not run yet (no GPU here) | < 3 min |"]
+    return [f"| GPU ({machine('gpu_check')}): {r['cell']} {float(r['cuda_seqs_per_s']):,.0f} seq/s, "
+            f"{float(r['gpu_speedup']):.0f}× the CPU | `gpu_check.py` | {r['kernel']} | < 3 min |" for r in found]
+
+
+def table() -> str:
+    lines = [f"Measured on: {machine('overhead')}. Regenerate: run the scripts, then "
+             "`python benchmarks/report.py --readme README.md`.", "",
+             "| what | script (`python benchmarks/...`) | measured | goal |", "|---|---|---|---|"]
+    for part in (overhead, throughput, datagen, sweeps, summary, gpu):
+        lines += part()
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--readme", type=Path, help="replace the block between the benchmark markers of this file")
+    args = parser.parse_args()
+    text = table()
+    print(text)
+    if args.readme:
+        doc = args.readme.read_text(encoding="utf-8")
+        if START not in doc or END not in doc:
+            raise SystemExit(f"error: {args.readme}: no {START} ... {END} block to replace")
+        head, rest = doc.split(START, 1)
+        args.readme.write_text(f"{head}{START}\n{text}\n{END}{rest.split(END, 1)[1]}", encoding="utf-8")
+        print(f"table written into {args.readme}")
+
+
+if __name__ == "__main__":
+    main()
