@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import sys
+from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -14,11 +15,12 @@ from hydra.errors import ConfigCompositionException, MissingConfigException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-import suite.config  # noqa: F401  (registers the schema in Hydra's ConfigStore)
-from suite.config import ConfigError
-from suite.job import run_job, write_result
-from suite.sweep import SWEEP_STATUS, end_stopped_sweep, parent_run_id, progress_text
-from suite.tracking import PROJECT_ROOT
+# Only what composing and checking the config needs is imported up front (the schema registers
+# itself in Hydra's ConfigStore): torch and MLflow (~2.5 s) load once the config is known good,
+# so a typo is reported in about a second.
+from suite.config import ConfigError, validate
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
 EXIT_CONFIG_ERROR = 2  # a bad config value, or no tracking store to log to: nothing was trained
 EXIT_JOBS_FAILED = 3  # a sweep ran, but some job crashed or its summary failed (see the summary)
@@ -27,12 +29,16 @@ EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM: the runs in progress are KILLED (th
 log = logging.getLogger(__name__)
 
 
-@hydra.main(config_path=str(PROJECT_ROOT / "conf"), config_name="config", version_base="1.3")
+@hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
 def app(cfg: DictConfig) -> float:
     hydra_cfg = HydraConfig.get()
     sweeping = hydra_cfg.mode == RunMode.MULTIRUN
     output_dir = hydra_cfg.runtime.output_dir
     try:
+        validate(cfg)  # again in run_job; here first, before the heavy imports below
+        from suite.job import run_job
+        from suite.sweep import parent_run_id, progress_text
+
         result = run_job(cfg, output_dir=output_dir, progress=not sweeping, sweeping=sweeping,
                          parent_run_id=parent_run_id(hydra_cfg.sweep.dir) if sweeping else None)
     except (ConfigError, OmegaConfBaseException) as exc:  # the latter: a bad value met while resolving
@@ -40,6 +46,8 @@ def app(cfg: DictConfig) -> float:
         if not sweeping:
             # Leave here, before Hydra wraps the error in its own multi-line report.
             exit_with(message)
+        from suite.job import write_result
+
         write_result(output_dir, {"run_id": None, "outcome": "config_error", "error": message,
                                   "job": hydra_cfg.job.num})
         log.error("job #%s: %s", hydra_cfg.job.num, message)
@@ -59,6 +67,12 @@ def app(cfg: DictConfig) -> float:
               file=sys.stderr)
         sys.exit(EXIT_TRACKING_LOST)
     return result.get("eval_loss_norm", float("nan"))
+
+
+def sweep_status() -> dict:
+    """What the sweep callback recorded (empty for a single run: suite.sweep was never loaded)."""
+    sweep = sys.modules.get("suite.sweep")
+    return sweep.SWEEP_STATUS if sweep is not None else {}
 
 
 def _interrupt(signum, frame) -> None:
@@ -107,33 +121,35 @@ def main() -> None:
         # A second Ctrl-C must not cut the clean-up short and leave runs RUNNING.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        killed = end_stopped_sweep("KILLED", "interrupted (Ctrl-C or SIGTERM to the sweep)")
+        status = sweep_status()
         message = "interrupted"
-        if SWEEP_STATUS.get("parent"):
+        if status.get("parent"):
+            killed = sys.modules["suite.sweep"].end_stopped_sweep("KILLED", "interrupted (Ctrl-C or SIGTERM)")
             message += (f": the sweep's parent run and {killed} run(s) are KILLED; run the same command again to "
                         "finish the sweep (finished runs are reused)")
-        if SWEEP_STATUS.get("jobs_elsewhere"):
+        if status.get("jobs_elsewhere"):
             message += "; jobs already submitted keep running: cancel them with your scheduler (e.g. scancel)"
         print(message, file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:
         # The launcher itself failed (e.g. a SLURM job ended without a result): no parent left RUNNING.
-        parent = SWEEP_STATUS.get("parent")
+        parent = sweep_status().get("parent")
         if not parent or user_wants_trace:
             raise
         reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"[:500]
-        end_stopped_sweep("FAILED", f"the launcher stopped the sweep: {reason}")
+        sys.modules["suite.sweep"].end_stopped_sweep("FAILED", f"the launcher stopped the sweep: {reason}")
         print(f"error: the launcher stopped the sweep ({reason}); its parent run {parent} is FAILED; summarise "
               f"what finished with: python -m suite.summary --parent-run-id {parent}", file=sys.stderr)
         sys.exit(EXIT_JOBS_FAILED)
-    if SWEEP_STATUS.get("tracking_lost"):
-        print(f"error: {SWEEP_STATUS['tracking_lost']} job(s) lost the tracking server; their results are in "
-              f"their output folders: python -m suite.reimport {SWEEP_STATUS.get('sweep_dir', '<sweep dir>')}",
+    status = sweep_status()
+    if status.get("tracking_lost"):
+        print(f"error: {status['tracking_lost']} job(s) lost the tracking server; their results are in "
+              f"their output folders: python -m suite.reimport {status.get('sweep_dir', '<sweep dir>')}",
               file=sys.stderr)
         sys.exit(EXIT_TRACKING_LOST)
-    if SWEEP_STATUS.get("summary_failed"):
-        print(f"error: the sweep's summary failed: {SWEEP_STATUS['error']}", file=sys.stderr)
+    if status.get("summary_failed"):
+        print(f"error: the sweep's summary failed: {status['error']}", file=sys.stderr)
         sys.exit(EXIT_JOBS_FAILED)
-    if SWEEP_STATUS.get("crashed"):
-        print(f"error: {SWEEP_STATUS['crashed']} job(s) of the sweep crashed; see the summary", file=sys.stderr)
+    if status.get("crashed"):
+        print(f"error: {status['crashed']} job(s) of the sweep crashed; see the summary", file=sys.stderr)
         sys.exit(EXIT_JOBS_FAILED)

@@ -12,7 +12,6 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Any, Dict, List, Optional
 
-import torch
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
@@ -104,8 +103,10 @@ def _require(ok: bool, key: str, value, allowed: str) -> None:
         raise ConfigError(f"{key}={value!r}: {allowed}")
 
 
-def resolve_device(name: str) -> torch.device:
+def resolve_device(name: str) -> "torch.device":
     """`auto` picks CUDA when present. Asking for CUDA without it is a config error."""
+    import torch  # here, not at the top: a config error is reported before torch's ~1.3 s import
+
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:

@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
-from mlflow.entities import Metric, RunTag
 from omegaconf import DictConfig, OmegaConf
 
 from suite.config import ConfigError
@@ -32,7 +31,9 @@ from suite.sweep_plan import check_jobs, job_overrides
 
 from suite.privacy import redact, redact_all
 from suite.recovery import owner_tags, reap_dead_runs
-from suite.tracking import check_reachable, open_experiment, tracking_uri, uri_source
+
+# MLflow (suite.tracking, mlflow.*) is imported inside the functions that use it: Hydra loads this
+# module for every run.py command, and a config typo should not wait ~1.2 s for MLflow's import.
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,8 @@ def end_stopped_sweep(status: str, reason: str) -> int:
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(uri)
+    from mlflow.entities import RunTag
+
     tags = [RunTag("error", reason)]
     experiment_id = client.get_run(parent).info.experiment_id
     children = f"tags.mlflow.parentRunId = '{parent}'"
@@ -116,6 +119,8 @@ class SweepCallback(Callback):
                 started = time.perf_counter()
                 check_jobs(config, jobs)
                 log.info("checked %d job configs in %.1f s", len(jobs), time.perf_counter() - started)
+            from suite.tracking import check_reachable, tracking_uri, uri_source
+
             uri = tracking_uri(config.tracking.uri)
             check_reachable(uri, uri_source(config.tracking.uri))
         except ConfigError as exc:
@@ -131,6 +136,8 @@ class SweepCallback(Callback):
     def _open_parent(self, config: DictConfig, uri: str, total: int | None) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
+        from suite.tracking import open_experiment
+
         client, experiment_id = open_experiment(uri, config.tracking.experiment)
         # Runs a hard-killed earlier sweep left RUNNING: end them, so they are trained again.
         reap_dead_runs(client, experiment_id)
@@ -158,6 +165,8 @@ class SweepCallback(Callback):
         # handled here: the parent never stays RUNNING, and the exit status says so.
         sweep_dir = Path(config.hydra.sweep.dir)
         parent = parent_run_id(sweep_dir)
+        from suite.tracking import tracking_uri
+
         uri = tracking_uri(config.tracking.uri)
         status = "FAILED"
         try:
@@ -181,8 +190,10 @@ class SweepCallback(Callback):
 
     def _summarise(self, config: DictConfig, sweep_dir: Path, uri: str, parent: str | None) -> None:
         import mlflow
+        from mlflow.entities import Metric
 
         from suite import summary
+        from suite.tracking import open_experiment
 
         client, experiment_id = open_experiment(uri, config.tracking.experiment)
         results = job_results(sweep_dir)
