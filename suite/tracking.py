@@ -138,6 +138,16 @@ def flatten(cfg: dict, prefix: str = "") -> dict[str, object]:
     return flat
 
 
+def server_gone(exc: BaseException) -> bool:
+    """A refused, timed-out or 5xx request: the server is away, not the request wrong.
+
+    (A request the server answered with an error, e.g. an invalid param, is a real error.)
+    """
+    text = str(exc)
+    return isinstance(exc, OSError) or (text.startswith("API request to") and any(
+        reason in text for reason in ("failed with exception", "failed with timeout", "failed with error code 5")))
+
+
 class RunLogger:
     """One MLflow run: params and tags up front, metrics buffered, an honest final status.
 
@@ -166,7 +176,7 @@ class RunLogger:
         try:
             call(*args, **kwargs)
         except Exception as exc:
-            if not is_remote(self.client.tracking_uri):
+            if not (is_remote(self.client.tracking_uri) and server_gone(exc)):
                 raise
             self.lost = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
             log.error("the tracking server at %s stopped answering (%s); the run goes on and keeps its "
