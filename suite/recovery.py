@@ -49,6 +49,12 @@ def owner_alive(tags: dict[str, str]) -> bool | None:
     return not started or process_start(pid) in ("", started)
 
 
+def end_run(client, run_id: str, status: str, reason: str) -> None:
+    """End a run this process does not own with `status`, the reason in its `error` tag."""
+    client.set_tag(run_id, "error", reason)
+    client.set_terminated(run_id, status)
+
+
 def reap_dead_runs(client, experiment_id: str) -> list[str]:
     """Mark RUNNING runs of this host whose owner process is gone as KILLED; their ids."""
     host = socket.gethostname().replace("'", "")
@@ -61,8 +67,7 @@ def reap_dead_runs(client, experiment_id: str) -> list[str]:
                     else "which trains it again")
             reason = (f"its process ({run.data.tags[HOST_TAG]}, pid {run.data.tags[PID_TAG]}) ended without "
                       f"ending the run (killed?); marked KILLED by a later sweep, {redo}")
-            client.set_tag(run.info.run_id, "error", reason)
-            client.set_terminated(run.info.run_id, "KILLED")
+            end_run(client, run.info.run_id, "KILLED", reason)
             reaped.append(run.info.run_id)
     if reaped:
         log.warning("%d run(s) left RUNNING by a process that is gone are now KILLED: %s", len(reaped),

@@ -21,7 +21,7 @@ from mlflow.exceptions import MlflowException
 from suite.diagnostics import PROFILE_CSV
 from suite.privacy import redact
 from suite.sweep import RESULT_FILE
-from suite.tracking import (MAX_METRICS_PER_BATCH, MAX_PARAMS_PER_BATCH, RECORD_FILE, check_reachable,
+from suite.tracking import (MAX_METRICS_PER_BATCH, MAX_PARAMS_PER_BATCH, RECORD_FILE, batches, check_reachable,
                             open_experiment, tracking_uri, uri_source)
 
 
@@ -33,11 +33,6 @@ def pending_records(paths: list[Path]) -> list[Path]:
             if json.loads(record.read_text()).get("lost"):
                 found.append(record)
     return found
-
-
-def _batches(items: list, size: int):
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 def reimport(record_path: Path, uri: str) -> str:
@@ -54,17 +49,17 @@ def reimport(record_path: Path, uri: str) -> str:
                                    tags=record["tags"]).info.run_id
         have_params = {}
     params = [Param(k, v) for k, v in record["params"].items() if k not in have_params]
-    for chunk in _batches(params, MAX_PARAMS_PER_BATCH):
+    for chunk in batches(params, MAX_PARAMS_PER_BATCH):
         client.log_batch(run_id, params=chunk)
     tags = [RunTag(k, v) for k, v in {**record["tags"], "reimported_from": folder.name}.items()]
-    for chunk in _batches(tags, MAX_PARAMS_PER_BATCH):
+    for chunk in batches(tags, MAX_PARAMS_PER_BATCH):
         client.log_batch(run_id, tags=chunk)
     have_points = {(m.key, m.step) for key in {p["key"] for p in record["metrics"]}
                    for m in client.get_metric_history(run_id, key)}
     now = int(time.time() * 1000)
     metrics = [Metric(p["key"], p["value"], now, p["step"]) for p in record["metrics"]
                if (p["key"], p["step"]) not in have_points]
-    for chunk in _batches(metrics, MAX_METRICS_PER_BATCH):
+    for chunk in batches(metrics, MAX_METRICS_PER_BATCH):
         client.log_batch(run_id, metrics=chunk)
     for name, artifact_dir in (("config.yaml", None), (RESULT_FILE, None), (PROFILE_CSV, "diagnostics"),
                                ("grad_profile.png", "diagnostics")):

@@ -30,7 +30,7 @@ from suite.config import ConfigError
 from suite.sweep_plan import check_jobs, job_overrides
 
 from suite.privacy import redact, redact_all
-from suite.recovery import owner_tags, reap_dead_runs
+from suite.recovery import end_run, owner_tags, reap_dead_runs
 
 # MLflow (suite.tracking, mlflow.*) is imported inside the functions that use it: Hydra loads this
 # module for every run.py command, and a config typo should not wait ~1.2 s for MLflow's import.
@@ -92,18 +92,13 @@ def end_stopped_sweep(status: str, reason: str) -> int:
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(uri)
-    from mlflow.entities import RunTag
-
-    tags = [RunTag("error", reason)]
     experiment_id = client.get_run(parent).info.experiment_id
     children = f"tags.mlflow.parentRunId = '{parent}'"
     if not SWEEP_STATUS.get("jobs_elsewhere"):
         for run in client.search_runs([experiment_id], max_results=5000,
                                       filter_string=f"{children} and attributes.status = 'RUNNING'"):
-            client.log_batch(run.info.run_id, tags=tags)
-            client.set_terminated(run.info.run_id, status)
-    client.log_batch(parent, tags=tags)
-    client.set_terminated(parent, status)
+            end_run(client, run.info.run_id, status, reason)
+    end_run(client, parent, status, reason)
     return len(client.search_runs([experiment_id], max_results=5000,
                                   filter_string=f"{children} and attributes.status = '{status}'"))
 

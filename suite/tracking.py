@@ -138,6 +138,12 @@ def flatten(cfg: dict, prefix: str = "") -> dict[str, object]:
     return flat
 
 
+def batches(items: list, size: int):
+    """Consecutive slices of at most `size` items (MLflow's per-request limits)."""
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
 def server_gone(exc: BaseException) -> bool:
     """A refused, timed-out or 5xx request: the server is away, not the request wrong.
 
@@ -186,16 +192,14 @@ class RunLogger:
     def log_params(self, params: dict[str, object]) -> None:
         values = {k: v[:MAX_PARAM_LENGTH] for k, v in redact_all(params).items()}
         self.params.update(values)
-        items = [Param(k, v) for k, v in values.items()]
-        for i in range(0, len(items), MAX_PARAMS_PER_BATCH):
-            self._send(self.client.log_batch, self.run_id, params=items[i : i + MAX_PARAMS_PER_BATCH])
+        for chunk in batches([Param(k, v) for k, v in values.items()], MAX_PARAMS_PER_BATCH):
+            self._send(self.client.log_batch, self.run_id, params=chunk)
 
     def set_tags(self, tags: dict[str, object]) -> None:
         values = redact_all(tags)
         self.tags.update(values)
-        items = [RunTag(k, v) for k, v in values.items()]
-        for i in range(0, len(items), MAX_PARAMS_PER_BATCH):
-            self._send(self.client.log_batch, self.run_id, tags=items[i : i + MAX_PARAMS_PER_BATCH])
+        for chunk in batches([RunTag(k, v) for k, v in values.items()], MAX_PARAMS_PER_BATCH):
+            self._send(self.client.log_batch, self.run_id, tags=chunk)
 
     def log_metrics(self, step: int, metrics: dict[str, float]) -> None:
         """Buffer the points; they are sent every `flush_seconds` and at the end."""
@@ -206,9 +210,9 @@ class RunLogger:
             self.flush()
 
     def flush(self) -> None:
-        while self._buffer:
-            chunk, self._buffer = self._buffer[:MAX_METRICS_PER_BATCH], self._buffer[MAX_METRICS_PER_BATCH:]
+        for chunk in batches(self._buffer, MAX_METRICS_PER_BATCH):
             self._send(self.client.log_batch, self.run_id, metrics=chunk)
+        self._buffer = []
         self._last_flush = time.monotonic()
 
     def log_text(self, text: str, path: str) -> None:
@@ -246,9 +250,10 @@ def mlflow_run(uri: str, experiment: str, run_name: str, tags: dict[str, object]
     all_tags = {"mlflow.runName": run_name, **owner_tags(), **(tags or {})}
     if parent_run_id:
         all_tags["mlflow.parentRunId"] = parent_run_id
-    run = client.create_run(experiment_id, run_name=run_name, tags=redact_all(all_tags))
+    safe_tags = redact_all(all_tags)
+    run = client.create_run(experiment_id, run_name=run_name, tags=safe_tags)
     logger = RunLogger(client, run.info.run_id, local_dir=local_dir)
-    logger.tags.update(redact_all(all_tags))
+    logger.tags.update(safe_tags)
     try:
         yield logger
     except KeyboardInterrupt:
