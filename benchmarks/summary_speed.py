@@ -7,7 +7,7 @@ all children of one sweep parent run.
     python benchmarks/summary_speed.py --store /tmp/s   # keep the store there; a re-run reuses it
     python benchmarks/summary_speed.py --quick          # 100 runs: a check of the script
 
-Goal: suite.summary.summarise_store(...) end to end, with its files and plots (what
+Goal: suite.summary.store.summarise_store(...) end to end, with its files and plots (what
 `python -m suite.summary --parent-run-id <id>` does, start-up aside) <= 3 s for 1,000 runs.
 Also timed: the text-only summary, by experiment and by parent run; the fetch (search_store)
 against the pandas work (runs_frame, point_table, format_text); the whole CLI process.
@@ -154,29 +154,29 @@ def main() -> None:
 
         import mlflow  # noqa: F401  (imported before timing: start-up is measured by the CLI row)
 
-        from suite import summary
+        from suite.summary import analysis, frame, render, store
 
         out = Path(tmp) / "summary"
         rows = []
-        t, (runs, _) = timed(lambda: summary.summarise_store(uri, parent_run_id=parent, out_dir=out), args.repeats)
+        t, (runs, _) = timed(lambda: store.summarise_store(uri, parent_run_id=parent, out_dir=out), args.repeats)
         rows.append({"what": "summarise_store(parent_run_id, out_dir): text + files + plots", "seconds": t})
         full = t
-        t, _ = timed(lambda: summary.summarise_store(uri, parent_run_id=parent), args.repeats)
+        t, _ = timed(lambda: store.summarise_store(uri, parent_run_id=parent), args.repeats)
         rows.append({"what": "summarise_store(parent_run_id): text only", "seconds": t})
         text_only = t
-        t, _ = timed(lambda: summary.summarise_store(uri, experiment=EXPERIMENT), args.repeats)
+        t, _ = timed(lambda: store.summarise_store(uri, experiment=EXPERIMENT), args.repeats)
         rows.append({"what": "summarise_store(experiment): text only", "seconds": t})
-        t, found = timed(lambda: summary.search_store(uri, parent_run_id=parent), args.repeats)
+        t, found = timed(lambda: store.search_store(uri, parent_run_id=parent), args.repeats)
         rows.append({"what": "  fetch: search_store(parent_run_id)", "seconds": t})
         fetch = t
 
         def tables():
-            tidy = summary.runs_frame(found)
-            return summary.format_text(summary.point_table(tidy), tidy)
+            tidy = frame.runs_frame(found)
+            return render.format_text(analysis.point_table(tidy), tidy)
 
         t, _ = timed(tables, args.repeats)
         rows.append({"what": "  pandas: runs_frame + point_table + format_text", "seconds": t})
-        t, _ = timed(lambda: summary.write_summary(runs, Path(tmp) / "files"), args.repeats)
+        t, _ = timed(lambda: store.write_summary(runs, Path(tmp) / "files"), args.repeats)
         rows.append({"what": "  files: write_summary (CSV, Markdown, success.png)", "seconds": t})
         wall, _ = run_timed([sys.executable, "-m", "suite.summary", "--tracking-uri", uri, "--parent-run-id", parent,
                              "--out", str(Path(tmp) / "cli")])

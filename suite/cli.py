@@ -1,106 +1,91 @@
-"""The command line: Hydra composes the config, `run_job` does the work, and any
-config mistake (Hydra's or ours) is printed as one line with exit status 2."""
+"""The command line: Hydra composes the config, a job trains it, and this module alone prints
+what went wrong and sets the exit status (suite/errors.py lists them). Any config mistake,
+Hydra's or ours, is one line `error: key=value: what is allowed` with exit status 2.
+"""
 from __future__ import annotations
 
 import logging
 import os
 import signal
 import sys
+import tempfile
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import ConfigCompositionException
 from hydra.types import RunMode
-from hydra.errors import ConfigCompositionException, MissingConfigException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 # Only what composing and checking the config needs is imported up front (the schema registers
 # itself in Hydra's ConfigStore): torch and MLflow (~2.5 s) load once the config is known good,
 # so a typo is reported in under half a second.
-from suite.config import ConfigError, validate
+from suite.config import validate
+from suite.errors import (EXIT_CONFIG_ERROR, EXIT_INTERRUPTED, EXIT_JOBS_FAILED, EXIT_TRACKING_LOST, ConfigError,
+                          SweepRefused, one_line)
+from suite.record import Artifact, Metric, Outcome, Result
+from suite.sweep_folder import SweepReport, parent_run_id, progress_text, write_result
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
-
-EXIT_CONFIG_ERROR = 2  # a bad config value, or no tracking store to log to: nothing was trained
-EXIT_JOBS_FAILED = 3  # a sweep ran, but some job crashed or its summary failed (see the summary)
-EXIT_TRACKING_LOST = 4  # trained, but the tracking server went away: the result waits in the output folder
-EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM: the runs in progress are KILLED (the shell's convention, 128+2)
+REPORT_OVERRIDE = "hydra.callbacks.sweep.report_to"  # where the sweep callback leaves its SweepReport
 log = logging.getLogger(__name__)
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
 def app(cfg: DictConfig) -> float:
     hydra_cfg = HydraConfig.get()
-    sweeping = hydra_cfg.mode == RunMode.MULTIRUN
+    if hydra_cfg.mode == RunMode.MULTIRUN:
+        return sweep_job(cfg, hydra_cfg)
     output_dir = hydra_cfg.runtime.output_dir
     try:
-        validate(cfg)  # again in run_job; here first, before the heavy imports below
+        validate(cfg)
         from suite.job import run_job
-        from suite.sweep import parent_run_id, progress_text
 
-        result = run_job(cfg, output_dir=output_dir, progress=not sweeping, sweeping=sweeping,
-                         parent_run_id=parent_run_id(hydra_cfg.sweep.dir) if sweeping else None)
+        result = run_job(cfg, output_dir=output_dir, progress=True)
     except (ConfigError, OmegaConfBaseException) as exc:  # the latter: a bad value met while resolving
+        # Leave here, before Hydra wraps the error in its own multi-line report.
+        exit_with(EXIT_CONFIG_ERROR, one_line(exc))
+    if result.get(Result.TRACKING_LOST):
+        exit_with(EXIT_TRACKING_LOST, f"the tracking server stopped answering during the run "
+                  f"({result[Result.TRACKING_LOST]}); the result is kept in {output_dir}; once the server is back: "
+                  f"python -m suite.reimport {output_dir}")
+    return result.get(Metric.EVAL_LOSS_NORM, float("nan"))
+
+
+def sweep_job(cfg: DictConfig, hydra_cfg) -> float:
+    """One job of a sweep, wherever the launcher runs it: its failure is recorded (in MLflow and
+    in its result.json) and the rest of the sweep goes on."""
+    output_dir, number = hydra_cfg.runtime.output_dir, hydra_cfg.job.num
+    try:
+        validate(cfg)
+        from suite.job import run_job
+
+        result = run_job(cfg, output_dir=output_dir, progress=False, sweeping=True,
+                         parent_run_id=parent_run_id(hydra_cfg.sweep.dir))
+    except (ConfigError, OmegaConfBaseException) as exc:
         message = one_line(exc)
-        if not sweeping:
-            # Leave here, before Hydra wraps the error in its own multi-line report.
-            exit_with(message)
-        from suite.job import write_result
-
-        write_result(output_dir, {"run_id": None, "outcome": "config_error", "error": message,
-                                  "job": hydra_cfg.job.num})
-        log.error("job #%s: %s", hydra_cfg.job.num, message)
+        write_result(output_dir, {Result.RUN_ID: None, Result.OUTCOME: Outcome.CONFIG_ERROR, Result.ERROR: message,
+                                  Result.JOB: number})
+        log.error("job #%s: %s", number, message)
         return float("nan")
-    except Exception:
-        if not sweeping:
-            raise
-        # Recorded as FAILED in MLflow and in result.json; the rest of the sweep goes on.
-        log.exception("job #%s (%s) crashed", hydra_cfg.job.num, cfg.run_name)
+    except Exception as exc:
+        log.exception("job #%s (%s) crashed", number, cfg.run_name)
+        if not (Path(output_dir) / Artifact.RESULT).exists():  # it crashed before its run was created
+            write_result(output_dir, {Result.RUN_ID: None, Result.OUTCOME: Outcome.CRASHED,
+                                      Result.ERROR: f"{type(exc).__name__}: {exc}", Result.JOB: number})
         return float("nan")
-    if sweeping:
-        log.info("job #%s %s: %s · %s", hydra_cfg.job.num, cfg.run_name, result["outcome"],
-                 progress_text(hydra_cfg.sweep.dir))
-    elif result.get("tracking_lost"):
-        print(f"error: the tracking server stopped answering during the run ({result['tracking_lost']}); "
-              f"the result is kept in {output_dir}; once the server is back: python -m suite.reimport {output_dir}",
-              file=sys.stderr)
-        sys.exit(EXIT_TRACKING_LOST)
-    return result.get("eval_loss_norm", float("nan"))
+    log.info("job #%s %s: %s · %s", number, cfg.run_name, result[Result.OUTCOME], progress_text(hydra_cfg.sweep.dir))
+    return result.get(Metric.EVAL_LOSS_NORM, float("nan"))
 
 
-def sweep_status() -> dict:
-    """What the sweep callback recorded (empty for a single run: suite.sweep was never loaded)."""
-    sweep = sys.modules.get("suite.sweep")
-    return sweep.SWEEP_STATUS if sweep is not None else {}
+def exit_with(status: int, message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(status)
 
 
 def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
-
-
-def exit_with(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
-    sys.exit(EXIT_CONFIG_ERROR)
-
-
-def one_line(exc: BaseException) -> str:
-    """Hydra's and OmegaConf's multi-line messages, folded to one line naming key and value."""
-    if isinstance(exc, ConfigError):
-        return str(exc)
-    resolver_error = "ConfigError raised while resolving interpolation: "
-    if str(exc).startswith(resolver_error):  # raised by one of our resolvers (e.g. `pick`)
-        return str(exc)[len(resolver_error):].splitlines()[0]
-    if isinstance(exc, MissingConfigException) and exc.options is not None and exc.missing_cfg_file:
-        group, _, choice = exc.missing_cfg_file.rpartition("/")
-        return f"{group}={choice!r}: unknown {group}; choose one of {', '.join(sorted(exc.options))}"
-    cause = exc.__cause__ if isinstance(exc.__cause__, OmegaConfBaseException) else None
-    if cause is not None and getattr(cause, "full_key", None):
-        reason = str(cause).splitlines()[0]
-        override = str(exc).splitlines()[0]
-        return f"{cause.full_key}: {reason} ({override})"
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return "; ".join(lines[:3])
 
 
 def main() -> None:
@@ -109,47 +94,70 @@ def main() -> None:
     os.environ["HYDRA_FULL_ERROR"] = "1"
     if sys.argv[1:] in (["-m"], ["--multirun"]):
         sys.argv.append("experiment=default")  # `run.py -m` alone runs the default sweep
+    handle, report_file = tempfile.mkstemp(prefix="rnn-suite-sweep-", suffix=".json")
+    os.close(handle)
+    sys.argv.append(f"{REPORT_OVERRIDE}={report_file}")
     # A scheduler stops a job with SIGTERM (SLURM at its time limit): end the runs as for Ctrl-C.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
+        launch(user_wants_trace, report_file)
+    finally:
+        Path(report_file).unlink(missing_ok=True)
+
+
+def launch(user_wants_trace: bool, report_file: str) -> None:
+    """Run Hydra's app; turn what stopped it, and what the sweep reported, into a message and an exit status."""
+    try:
         app()
+    except SweepRefused as exc:
+        exit_with(EXIT_CONFIG_ERROR, exc.message)
     except (ConfigCompositionException, OmegaConfBaseException) as exc:
         if user_wants_trace:
             raise
-        exit_with(one_line(exc))
+        exit_with(EXIT_CONFIG_ERROR, one_line(exc))
     except KeyboardInterrupt:
         # A second Ctrl-C must not cut the clean-up short and leave runs RUNNING.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        status = sweep_status()
-        message = "interrupted"
-        if status.get("parent"):
-            killed = sys.modules["suite.sweep"].end_stopped_sweep("KILLED", "interrupted (Ctrl-C or SIGTERM)")
-            message += (f": the sweep's parent run and {killed} run(s) are KILLED; run the same command again to "
-                        "finish the sweep (finished runs are reused)")
-        if status.get("jobs_elsewhere"):
-            message += "; jobs already submitted keep running: cancel them with your scheduler (e.g. scancel)"
-        print(message, file=sys.stderr)
+        print(interrupted(SweepReport.load(report_file)), file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:
         # The launcher itself failed (e.g. a SLURM job ended without a result): no parent left RUNNING.
-        parent = sweep_status().get("parent")
-        if not parent or user_wants_trace:
+        report = SweepReport.load(report_file)
+        if not report.parent_run_id or user_wants_trace:
             raise
+        from suite.sweep import end_stopped_sweep
+
         reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"[:500]
-        sys.modules["suite.sweep"].end_stopped_sweep("FAILED", f"the launcher stopped the sweep: {reason}")
-        print(f"error: the launcher stopped the sweep ({reason}); its parent run {parent} is FAILED; summarise "
-              f"what finished with: python -m suite.summary --parent-run-id {parent}", file=sys.stderr)
-        sys.exit(EXIT_JOBS_FAILED)
-    status = sweep_status()
-    if status.get("tracking_lost"):
-        print(f"error: {status['tracking_lost']} job(s) lost the tracking server; their results are in "
-              f"their output folders: python -m suite.reimport {status.get('sweep_dir', '<sweep dir>')}",
-              file=sys.stderr)
-        sys.exit(EXIT_TRACKING_LOST)
-    if status.get("summary_failed"):
-        print(f"error: the sweep's summary failed: {status['error']}", file=sys.stderr)
-        sys.exit(EXIT_JOBS_FAILED)
-    if status.get("crashed"):
-        print(f"error: {status['crashed']} job(s) of the sweep crashed; see the summary", file=sys.stderr)
-        sys.exit(EXIT_JOBS_FAILED)
+        end_stopped_sweep(report, "FAILED", f"the launcher stopped the sweep: {reason}")
+        exit_with(EXIT_JOBS_FAILED, f"the launcher stopped the sweep ({reason}); its parent run "
+                  f"{report.parent_run_id} is FAILED; summarise what finished with: "
+                  f"python -m suite.summary --parent-run-id {report.parent_run_id}")
+    sweep_ended(SweepReport.load(report_file))
+
+
+def interrupted(report: SweepReport) -> str:
+    """End an interrupted sweep's runs; the message saying what became of them."""
+    message = "interrupted"
+    if report.parent_run_id and not report.ended:
+        from suite.sweep import end_stopped_sweep
+
+        killed = end_stopped_sweep(report, "KILLED", "interrupted (Ctrl-C or SIGTERM)")
+        message += (f": the sweep's parent run and {killed} run(s) are KILLED; run the same command again to "
+                    "finish the sweep (finished runs are reused)")
+    if report.jobs_elsewhere:
+        message += "; jobs already submitted keep running: cancel them with your scheduler (e.g. scancel)"
+    return message
+
+
+def sweep_ended(report: SweepReport) -> None:
+    """Print a finished sweep's summary; exit non-zero when any job needs attention."""
+    if report.summary:
+        print(report.summary, flush=True)
+    if report.tracking_lost:
+        exit_with(EXIT_TRACKING_LOST, f"{report.tracking_lost} job(s) lost the tracking server; their results are "
+                  f"in their output folders: python -m suite.reimport {report.sweep_dir}")
+    if report.summary_error:
+        exit_with(EXIT_JOBS_FAILED, f"the sweep's summary failed: {report.summary_error}")
+    if report.crashed:
+        exit_with(EXIT_JOBS_FAILED, f"{report.crashed} job(s) of the sweep crashed; see the summary")

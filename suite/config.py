@@ -3,7 +3,9 @@
 The dataclasses are registered in Hydra's ConfigStore and sit first in
 `conf/config.yaml`'s defaults list, so Hydra rejects unknown keys and values of
 the wrong type while composing. `validate` then checks ranges and cross-field
-rules that a type cannot express. Both produce one-line errors (see suite/cli.py).
+rules that a type cannot express, and `on_this_machine` what depends on the machine that
+trains. All produce one-line errors (suite/errors.py). The cells' own knobs are typed in
+suite/cells.py, registered here with the rest.
 """
 from __future__ import annotations
 
@@ -15,12 +17,11 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
+import suite.cells  # noqa: F401  (registers conf/cell's schemas in the ConfigStore)
+from suite.errors import ConfigError
+
 if TYPE_CHECKING:
     import torch
-
-
-class ConfigError(ValueError):
-    """A bad config value, reported as one line: `key=value: what is allowed`."""
 
 
 @dataclass
@@ -64,6 +65,17 @@ class FaultConfig:
 
 
 @dataclass
+class SweepConfig:
+    """Sweep-only keys: none of them changes what a run trains (suite/record.NOT_TRAINED_KEYS)."""
+
+    name: Optional[str] = None  # the preset's name: the parent run's name and the SLURM job name
+    # each task's ladder of lags, and the rung (index) a job trains at; see conf/experiment/base/ladder.yaml
+    ladders: Dict[str, List[int]] = field(default_factory=dict)
+    rung: Optional[int] = None
+    hidden_by_cell: Dict[str, int] = field(default_factory=dict)  # param-matched sweeps: hidden per cell
+
+
+@dataclass
 class Config:
     task: Any = MISSING  # a conf/task/*.yaml: `_target_` names a tasks.base.Task subclass
     cell: Any = MISSING  # a conf/cell/*.yaml
@@ -74,11 +86,7 @@ class Config:
     threads: Optional[int] = None  # torch intra-op threads; null keeps torch's default
     run_name: str = MISSING
     resume: bool = True  # in a sweep, reuse a FINISHED run with the same config instead of retraining
-    # Sweeps: each task's ladder of lags, and the rung (index) a job trains at; see conf/experiment/.
-    ladders: Dict[str, List[int]] = field(default_factory=dict)
-    rung: Optional[int] = None
-    sweep_name: Optional[str] = None
-    hidden_by_cell: Dict[str, int] = field(default_factory=dict)  # param-matched sweeps: hidden per cell
+    sweep: SweepConfig = field(default_factory=SweepConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
@@ -89,10 +97,10 @@ ConfigStore.instance().store(name="schema", node=Config)
 
 
 def _pick(ladder, rung):
-    """`${pick:${ladders.memory},2}`: the lag at one rung of a task's ladder (experiment files use it)."""
+    """`${pick:${sweep.ladders.memory},2}`: the lag at one rung of a task's ladder (experiment files use it)."""
     rung = int(rung)
     if not 0 <= rung < len(ladder):
-        raise ConfigError(f"rung={rung}: this task's ladder {list(ladder)} has rungs 0..{len(ladder) - 1}")
+        raise ConfigError(f"sweep.rung={rung}: this task's ladder {list(ladder)} has rungs 0..{len(ladder) - 1}")
     return ladder[rung]
 
 
@@ -127,7 +135,7 @@ def resolve_device(name: str) -> "torch.device":
 
 def _check_known_keys(cfg) -> None:
     """Hydra lets `+key=value` add keys the schema lacks; a typo there would be silently ignored."""
-    for prefix, node, schema in (("", cfg, Config), ("train.", cfg.train, TrainConfig),
+    for prefix, node, schema in (("", cfg, Config), ("train.", cfg.train, TrainConfig), ("sweep.", cfg.sweep, SweepConfig),
                                  ("tracking.", cfg.tracking, TrackingConfig), ("fault.", cfg.fault, FaultConfig),
                                  ("diagnostics.", cfg.diagnostics, DiagnosticsConfig)):
         known = {f.name for f in fields(schema)}
@@ -145,21 +153,18 @@ def _int_in(cfg_value, key: str, low: int, high: int) -> None:
     _require(low <= cfg_value <= high, key, cfg_value, f"expected an integer from {low:,} to {high:,}")
 
 
-def validate(cfg, this_machine: bool = True) -> None:
+def validate(cfg) -> None:
     """Range and cross-field checks; raises ConfigError naming the first bad key.
 
-    `this_machine=False` skips what depends on the machine that trains (CUDA present, its
-    cores): a sweep checks every job's config in the launching process, which may be a
-    cluster's login node without the GPUs its jobs will get.
+    Nothing here depends on the machine that trains (CUDA present, its cores: see
+    `on_this_machine`), so a sweep checks every job's config in the launching process, which
+    may be a cluster's login node without the GPUs its jobs will get.
     """
     _check_known_keys(cfg)
     _int_in(cfg.seq_len, "seq_len", 2, MAX_SEQ_LEN)
     _int_in(cfg.hidden, "hidden", 1, MAX_HIDDEN)
     _require(cfg.seed >= 0, "seed", cfg.seed, "expected an integer >= 0")
     _require(cfg.threads is None or cfg.threads >= 1, "threads", cfg.threads, "expected null or an integer >= 1")
-    if this_machine and cfg.threads is not None:
-        cores = os.cpu_count() or 1
-        _require(cfg.threads <= cores, "threads", cfg.threads, f"this machine has {cores} cores")
     t = cfg.train
     _int_in(t.steps, "train.steps", 1, MAX_STEPS)
     _int_in(t.batch, "train.batch", 1, MAX_BATCH)
@@ -182,11 +187,28 @@ def validate(cfg, this_machine: bool = True) -> None:
     for key, kind in [("fault.kind", cfg.fault.kind)] + [(f"fault.runs.{k}", v) for k, v in cfg.fault.runs.items()]:
         _require(kind in FAULTS, key, kind, "expected null, nan or error")
     _require(cfg.fault.at_step >= 1, "fault.at_step", cfg.fault.at_step, "expected an integer >= 1")
-    for cell, size in cfg.hidden_by_cell.items():
-        _int_in(size, f"hidden_by_cell.{cell}", 1, MAX_HIDDEN)
+    for cell, size in cfg.sweep.hidden_by_cell.items():
+        _int_in(size, f"sweep.hidden_by_cell.{cell}", 1, MAX_HIDDEN)
     _require("name" in cfg.cell, "cell.name", None, "every cell config needs it (see conf/cell/)")
-    if this_machine:
-        resolve_device(cfg.device)
-    else:
-        _require(cfg.device == "auto" or cfg.device.split(":")[0] in ("cpu", "cuda"), "device", cfg.device,
-                 "expected auto, cpu, cuda or cuda:N")
+    _require(cfg.device == "auto" or cfg.device.split(":")[0] in ("cpu", "cuda"), "device", cfg.device,
+             "expected auto, cpu, cuda or cuda:N")
+
+
+def on_this_machine(cfg) -> "torch.device":
+    """The checks that depend on the machine that trains; the device to train on."""
+    if cfg.threads is not None:
+        cores = os.cpu_count() or 1
+        _require(cfg.threads <= cores, "threads", cfg.threads, f"this machine has {cores} cores")
+    return resolve_device(cfg.device)
+
+
+def flatten(cfg: dict, prefix: str = "") -> dict[str, object]:
+    """{'train': {'lr': 0.002}} -> {'train.lr': 0.002}: a resolved config as MLflow params."""
+    flat = {}
+    for key, value in cfg.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat

@@ -22,7 +22,6 @@ import torch
 from tasks.base import Task
 
 SATURATED = 0.99  # |h| above this: a tanh unit whose derivative 1 - h² is below 0.02
-PROFILE_CSV = "grad_profile.csv"  # the artifact, under diagnostics/
 
 
 def _parts(state) -> tuple[torch.Tensor, ...]:

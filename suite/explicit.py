@@ -29,7 +29,7 @@ class ExplicitRecurrent(nn.Module):
 
     kind = "rnn"
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, batch_first: bool = True, **_):
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, batch_first: bool = True):
         super().__init__()
         if not batch_first:
             raise ValueError("the explicit cells are batch_first only")

@@ -113,10 +113,6 @@ class Task(ABC):
             return value >= self.solve_threshold
         return value < self.solve_threshold
 
-    def describe(self) -> dict[str, object]:
-        """What identifies this task in logs: name, lag and its baseline."""
-        return {"task": self.name, "seq_len": self.seq_len, "baseline_loss": self.baseline_loss}
-
 
 class LastStepClassification(Task):
     """A task that asks for one class at the last step: cross-entropy, accuracy, chance 1/classes."""

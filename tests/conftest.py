@@ -46,6 +46,37 @@ def cli(tmp_path):
     return lambda *args, **kw: run_cli(list(args), tmp_path, **kw)
 
 
+TINY = ["seq_len=6", "hidden=8", "train.steps=4", "train.eval_every=2", "train.eval_size=32", "train.batch=8",
+        "threads=1"]
+
+
+def compose_config(*overrides):
+    """The config run.py would train for these overrides (Hydra's compose API, no subprocess)."""
+    from hydra import compose, initialize_config_dir
+
+    import suite.config  # noqa: F401  (registers the schemas, as run.py does)
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+@pytest.fixture
+def job(tmp_path):
+    """Run one job in this process, as run.py's single run does, against a SQLite store in tmp_path:
+    job(*overrides, output="outputs", sweeping=False) -> its result record."""
+    from suite.config import validate
+    from suite.job import run_job
+
+    def run(*overrides, output="outputs", sweeping=False):
+        cfg = compose_config(f"tracking.uri=sqlite:///{tmp_path}/mlflow.db", *overrides)
+        validate(cfg)
+        out = tmp_path / output
+        out.mkdir(parents=True, exist_ok=True)
+        return run_job(cfg, output_dir=out, progress=False, sweeping=sweeping)
+
+    return run
+
+
 def free_port() -> int:
     import socket
 

@@ -5,7 +5,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from suite.config import ConfigError, validate
+from suite.config import validate
+from suite.errors import ConfigError
 from suite.job import prepare
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
@@ -23,9 +24,9 @@ def compose_cfg(*overrides):
 def test_every_task_and_cell_composes_and_builds(task, cell):
     cfg = compose_cfg(f"task={task}", f"cell={cell}", "seq_len=12", "device=cpu")
     validate(cfg)
-    device, built_task, model = prepare(cfg)
-    assert built_task.name == task
-    assert model.cell == cfg.cell.name
+    job = prepare(cfg)
+    assert job.task.name == task and job.device.type == "cpu"
+    assert job.model.cell == cfg.cell.name
     assert cfg.run_name == f"{cell}-{task}-T12-h64-s0"
 
 
@@ -42,7 +43,7 @@ def test_every_task_and_cell_composes_and_builds(task, cell):
     ("train.lr=3", "train.lr=3.0: expected a number in (0, 1]"),
     ("seq_len=1000000", "seq_len=1000000: expected an integer from 2 to 100,000"),
     ("train.stop_at_baseline_after=-1", "train.stop_at_baseline_after=-1"),
-    ("+hidden_by_cell.rnn=0", "hidden_by_cell.rnn=0"),
+    ("+sweep.hidden_by_cell.rnn=0", "sweep.hidden_by_cell.rnn=0"),
 ])
 def test_validate_names_key_and_value(override, message):
     cfg = compose_cfg(override)
@@ -69,7 +70,7 @@ BAD = [
     (["device=cuda"], "device='cuda'"),
     (["task.symbols=1"], "task.symbols=1"),
     (["cell.forget_bias=big"], "cell.forget_bias='big'"),
-    (["experiment=default", "rung=7"], "rung=7"),
+    (["experiment=default", "sweep.rung=7"], "sweep.rung=7"),
     (["+foo=1"], "foo=1"),
 ]
 
@@ -101,3 +102,77 @@ def test_the_readme_error_examples_are_what_the_command_prints(cli):
     for args, expected in pairs:
         proc = cli(*args.split())
         assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1] == expected, (args, proc.stderr)
+
+
+# --- one source for each cell's defaults: the YAML composes to the knobs suite/cells.py declares ---
+
+def effective_bias(model, gate):
+    h = model.rnn.hidden_size
+    return (model.rnn.bias_ih_l0 + model.rnn.bias_hh_l0)[gate * h : (gate + 1) * h].detach()
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_each_cell_config_builds_the_init_its_recipe_declares(cell):
+    """What run.py trains is what the cell's dataclass says: compose conf/cell/<cell>.yaml, build, inspect."""
+    import math
+
+    import torch
+
+    from suite.cells import CELL_CONFIGS, CHRONO
+
+    cfg = compose_cfg(f"cell={cell}", "seq_len=40", "hidden=32", "device=cpu")
+    model = prepare(cfg).model
+    kind = model.kind
+    declared = CELL_CONFIGS[kind]()
+    assert {k: v for k, v in cfg.cell.items() if k != "name"} == {k: v for k, v in vars(declared).items()
+                                                                 if k != "name"}
+    if kind == "rnn":
+        assert declared.recurrent_init == "orthogonal"
+        w = model.rnn.weight_hh_l0.detach()
+        assert torch.allclose(w @ w.T, torch.eye(32), atol=1e-5)
+    else:  # chrono: the gate's bias spread over log(1)..log(T-1) (T = input length 40)
+        assert (declared.forget_bias if kind == "lstm" else declared.update_bias) == CHRONO
+        gate = effective_bias(model, 1)
+        assert gate.min() >= 0 and gate.max() <= math.log(39) + 1e-5 and gate.std() > 0.3
+        if kind == "lstm":
+            assert torch.allclose(effective_bias(model, 0), -gate)
+
+
+def test_a_cell_knob_override_reaches_the_model():
+    import torch
+
+    model = prepare(compose_cfg("cell=lstm", "cell.forget_bias=2.5", "device=cpu")).model
+    assert torch.allclose(effective_bias(model, 1), torch.full((64,), 2.5))
+    naive = prepare(compose_cfg("cell=lstm", "cell.forget_bias=null", "device=cpu")).model
+    assert effective_bias(naive, 1).abs().max() < 0.5  # torch's own uniform init, around 0
+
+
+# --- every sweep preset composes, and each of its jobs resolves its lag ---
+
+PRESETS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
+PRESET_JOBS = {"default": 108, "lr_tune": 48, "paper": 480, "param_matched": 108, "smoke": 18}
+
+
+def test_every_preset_is_listed_here():
+    assert PRESETS == sorted(PRESET_JOBS)
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_every_preset_composes_and_each_job_resolves_its_lag(preset):
+    from hydra import compose, initialize_config_dir
+
+    from suite.hydra_internals import job_composer, job_overrides
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        config = compose(config_name="config", overrides=[f"experiment={preset}"], return_hydra_config=True)
+        jobs = job_overrides(config)
+        assert len(jobs) == PRESET_JOBS[preset]
+        compose_job = job_composer(config)
+        lags = set()
+        for overrides in jobs:
+            cfg = compose_job(overrides)
+            ladder = cfg.sweep.ladders[cfg.task.name]
+            assert cfg.seq_len == ladder[cfg.sweep.rung] == cfg.task.seq_len
+            assert cfg.threads == 1  # several jobs side by side: one torch thread each
+            lags.add((cfg.task.name, cfg.seq_len))
+    assert len(lags) == sum(len(v) for k, v in cfg.sweep.ladders.items() if any(t == k for t, _ in lags))

@@ -4,15 +4,17 @@ import math
 import pytest
 import torch
 
-from suite.model import CellConfigError, RecurrentModel, build_model, initialise
+from suite.cells import cell_config
+from suite.errors import ConfigError
+from suite.model import RecurrentModel, build_model
 from tasks.adding import AddingTask
 from tasks.copy import CopyTask
 from tasks.memory import MemoryTask
 
 
 def test_unknown_cell_lists_the_known_ones():
-    with pytest.raises(CellConfigError, match=r"cell.name='transformer'.*rnn, lstm, gru"):
-        RecurrentModel("transformer", 3, 4, 2)
+    with pytest.raises(ConfigError, match=r"cell.name='transformer'.*rnn, lstm, gru"):
+        build_model({"name": "transformer"}, 4, MemoryTask(seq_len=5))
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
@@ -65,5 +67,10 @@ def test_rnn_orthogonal_recurrent_matrix():
 ])
 def test_bad_init_recipe_names_the_key(cfg, key):
     model = RecurrentModel(cfg["name"], 3, 4, 2)
-    with pytest.raises(CellConfigError, match=key.replace(".", r"\.")):
-        initialise(model, cfg, t_max=10)
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        cell_config(cfg["name"], cfg).initialise(model.rnn, t_max=10)
+
+
+def test_a_misspelt_cell_knob_is_an_error_not_ignored():
+    with pytest.raises(ConfigError, match=r"cell\.forget_bais=3: unknown key for a lstm cell"):
+        build_model({"name": "lstm", "forget_bais": 3}, 4, MemoryTask(seq_len=5))

@@ -7,7 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from suite import summary as S
+from suite.summary import __main__ as cli
+from suite.summary import analysis, plots, render, store
+from suite.summary import frame as frames  # `frame` is the fixture below
 from tests.conftest import ROOT
 
 METRIC = {"memory": "accuracy", "adding": "mse", "copy": "recall_accuracy"}
@@ -72,11 +74,11 @@ def frame():
 
 @pytest.fixture
 def points(frame):
-    return S.point_table(S.runs_frame(frame))
+    return analysis.point_table(frames.runs_frame(frame))
 
 
 def test_runs_frame_is_tidy(frame):
-    runs = S.runs_frame(frame)
+    runs = frames.runs_frame(frame)
     assert "parent" not in set(runs["run_id"]) and "RUNNING" not in set(runs["status"])
     assert len(runs) == len(frame) - 2
     assert runs["seq_len"].dtype.kind == runs["hidden"].dtype.kind == runs["seed"].dtype.kind == "i"
@@ -99,11 +101,11 @@ def test_runs_frame_with_missing_columns_and_unknown_task():
         {"run_id": "c", "status": "KILLED", "tags.task": "parity", "tags.cell": "rnn", "tags.seq_len": "10",
          "tags.hidden": "8", "tags.seed": "1", "tags.outcome": "failed"},
     ])
-    runs = S.runs_frame(frame).set_index("run_id")
+    runs = frames.runs_frame(frame).set_index("run_id")
     assert math.isnan(runs.loc["a", "metric"]) and runs.loc["b", "metric"] == 1.0  # the run names its metric
     assert runs.loc["c", "outcome"] == "crashed" and runs.loc["a", "error"] == ""
     assert runs["loss_norm"].isna().all() and runs["baseline_loss"].isna().all()
-    assert S.runs_frame(pd.DataFrame()).empty and list(S.runs_frame(None).columns) == S.RUN_COLUMNS
+    assert frames.runs_frame(pd.DataFrame()).empty and list(frames.runs_frame(None).columns) == frames.RUN_COLUMNS
 
 
 def test_point_table_counts(points):
@@ -122,12 +124,12 @@ def test_point_table_counts(points):
 def test_a_rerun_replaces_the_older_run_of_its_seed():
     rows = outcomes("memory", "rnn", 20, "failed", "failed") + [run("memory", "rnn", 20, 1, "solved", start=60),
                                                                run("memory", "rnn", 20, 0, "solved", start=90)]
-    p = S.point_table(S.runs_frame(pd.DataFrame(rows))).iloc[0]
+    p = analysis.point_table(frames.runs_frame(pd.DataFrame(rows))).iloc[0]
     assert (p.n_seeds, p.n_solved, p.n_runs) == (2, 2, 4)
 
 
 def test_task_tables(points):
-    tables = S.task_tables(points)
+    tables = render.task_tables(points)
     assert list(tables) == ["adding", "copy", "memory"]
     mem = tables["memory"]
     assert list(mem.columns) == ["rnn", "lstm", "gru"] and list(mem.index.names) == ["seq_len", "hidden"]
@@ -135,13 +137,13 @@ def test_task_tables(points):
     assert mem.loc[(100, 64), "rnn"] == "0/3 · 0.99"
     assert mem.loc[(200, 64), "gru"] == "1/3 · 0.50 (1 diverged)"
     assert tables["adding"].loc[(100, 64), "lstm"] == "2/3 · 0.01 (1 crashed)"
-    assert S.baseline_text(mem.attrs["baseline_loss"]) == "baseline loss 2.079"
-    assert S.baseline_text(tables["copy"].attrs["baseline_loss"]) == "baseline loss 0.832 at T=5, 0.297 at T=50"
-    assert S.fmt_loss(0.0031) == "0.0031" and S.fmt_loss(1.0) == "1.00" and S.fmt_loss(math.nan) == "n/a"
+    assert render.baseline_text(mem.attrs["baseline_loss"]) == "baseline loss 2.079"
+    assert render.baseline_text(tables["copy"].attrs["baseline_loss"]) == "baseline loss 0.832 at T=5, 0.297 at T=50"
+    assert render.fmt_loss(0.0031) == "0.0031" and render.fmt_loss(1.0) == "1.00" and render.fmt_loss(math.nan) == "n/a"
 
 
 def test_horizons(points):
-    hz = S.horizons(points).set_index(["task", "cell", "hidden"])
+    hz = analysis.horizons(points).set_index(["task", "cell", "hidden"])
     rnn, lstm, gru = (hz.loc[("memory", c, 64)] for c in ("rnn", "lstm", "gru"))
     assert (rnn.longest_solved, rnn.horizon, rnn.first_failed, rnn.lags_tried) == (20, "20", 100, [20, 100, 200])
     assert (lstm.longest_solved, lstm.horizon) == (200, "≥ 200") and pd.isna(lstm.first_failed)
@@ -154,7 +156,7 @@ def test_horizons(points):
 
 
 def test_verdicts(points):
-    assert S.verdicts(points) == [
+    assert render.verdicts(points) == [
         "adding: rnn mixed (solves T=20,100; fails T=50), lstm solves every lag tried (up to T=100, 2/3)",
         "copy: every cell fails at every lag tried (T=5..50)",
         "memory: rnn solves up to T=20 (3/3) but fails from T=100 (0/3 solved), "
@@ -169,8 +171,8 @@ def test_verdicts_all_solved_all_failed_and_no_majority():
     rows += outcomes("memory", "rnn", 50, *NO3) + outcomes("memory", "lstm", 50, "solved", "failed")
     rows += outcomes("memory", "gru", 50, "solved", None, "failed", status="FINISHED")
     rows += outcomes("memory", "rnn", 100, *NO3)
-    points = S.point_table(S.runs_frame(pd.DataFrame(rows)))
-    assert S.verdicts(points) == [
+    points = analysis.point_table(frames.runs_frame(pd.DataFrame(rows)))
+    assert render.verdicts(points) == [
         "adding: every cell solves every lag tried (up to T=30)",
         "memory: rnn fails at every lag tried (from T=50, 0/3 solved), lstm has no majority at any lag tried (T=50), "
         "gru has no majority at any lag tried (T=50)",
@@ -181,8 +183,8 @@ def test_verdict_per_hidden_size_and_a_lone_cell():
     rows = outcomes("memory", "rnn", 50, *NO3, hidden=32) + outcomes("memory", "rnn", 50, *OK3, hidden=128)
     rows += outcomes("memory", "rnn", 20, *OK3, hidden=32) + outcomes("memory", "rnn", 20, *OK3, hidden=128)
     rows += outcomes("copy", "lstm", 10, *NO3)
-    points = S.point_table(S.runs_frame(pd.DataFrame(rows)))
-    assert S.verdicts(points) == [
+    points = analysis.point_table(frames.runs_frame(pd.DataFrame(rows)))
+    assert render.verdicts(points) == [
         "copy: lstm fails at every lag tried (from T=10, 0/3 solved)",
         "memory: rnn solves up to T=20 (3/3) but fails from T=50 (0/3 solved) [h=32]",
         "memory: rnn solves every lag tried (up to T=50, 3/3) [h=128]",
@@ -192,52 +194,53 @@ def test_verdict_per_hidden_size_and_a_lone_cell():
 def test_a_no_majority_lag_between_is_reported_not_smoothed():
     rows = outcomes("memory", "rnn", 20, *OK3) + outcomes("memory", "rnn", 50, "solved", "failed")
     rows += outcomes("memory", "rnn", 100, *NO3)
-    points = S.point_table(S.runs_frame(pd.DataFrame(rows)))
-    assert S.verdicts(points) == ["memory: rnn mixed (solves T=20; fails T=100; no majority at T=50)"]
+    points = analysis.point_table(frames.runs_frame(pd.DataFrame(rows)))
+    assert render.verdicts(points) == ["memory: rnn mixed (solves T=20; fails T=100; no majority at T=50)"]
 
 
 def test_markdown_and_text(frame, points):
-    runs = S.runs_frame(frame)
-    md = S.render_markdown(points, runs)
+    runs = frames.runs_frame(frame)
+    md = render.render_markdown(points, runs)
     assert "- copy: every cell fails at every lag tried (T=5..50)" in md
     assert "## memory (baseline loss 2.079)" in md
     assert "| seq_len | hidden | rnn" in md and "3/3 · 0.01" in md and "≥ 200" in md
     assert "`lstm-adding-T100-h64-s2` (crashed, FAILED): RuntimeError: boom" in md
     assert "`gru-memory-T200-h64-s2` (diverged)" in md
-    text = S.format_text(points, runs)
+    text = render.format_text(points, runs)
     assert text.startswith("== Sweep summary") and "memory: rnn solves up to T=20 (3/3)" in text
-    assert S.format_text(S.point_table(S.runs_frame(None)), S.runs_frame(None)).strip().endswith("No finished runs.")
+    assert render.format_text(analysis.point_table(frames.runs_frame(None)),
+                              frames.runs_frame(None)).strip().endswith("No finished runs.")
 
 
 def test_markdown_table_escapes_pipes():
-    table = S.markdown_table(pd.DataFrame({"a": ["x|y"], "b": [np.nan]}), index=False)
+    table = render.markdown_table(pd.DataFrame({"a": ["x|y"], "b": [np.nan]}), index=False)
     assert table.splitlines() == ["| a    | b |", "|------|---|", "| x\\|y | – |"]
 
 
 def test_write_summary_and_plots(frame, tmp_path):
-    runs = S.runs_frame(frame)
+    runs = frames.runs_frame(frame)
     histories = {name: [(100, 1.0), (200, 0.1), (300, 0.01)] for name in runs["run_name"][:4]}
     histories["gru-memory-T200-h64-s2"] = [(100, 1.0), (200, math.nan)]
-    paths = S.write_summary(frame, tmp_path / "out", histories)
+    paths = store.write_summary(frame, tmp_path / "out", histories)
     assert set(paths) == {"summary.csv", "runs.csv", "horizons.csv", "summary.md", "success.png", "curves.png"}
     for path in paths.values():
         assert path.exists() and path.stat().st_size > 0
     assert paths["success.png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = pd.read_csv(paths["summary.csv"])
-    assert len(summary) == len(S.point_table(runs)) and summary["n_crashed"].sum() == 1
+    assert len(summary) == len(analysis.point_table(runs)) and summary["n_crashed"].sum() == 1
     hz = pd.read_csv(paths["horizons.csv"])
     assert hz.loc[(hz.task == "memory") & (hz.cell == "rnn"), "lags_tried"].item() == "20,100,200"
     assert len(pd.read_csv(paths["runs.csv"])) == len(runs)
-    assert S.plot_success(S.point_table(runs.iloc[:0]), tmp_path / "empty.png").stat().st_size > 0
+    assert plots.plot_success(analysis.point_table(runs.iloc[:0]), tmp_path / "empty.png").stat().st_size > 0
 
 
 def test_representative_runs(frame):
-    runs = S.runs_frame(frame)
-    reps = S.representative_runs(runs)
+    runs = frames.runs_frame(frame)
+    reps = analysis.representative_runs(runs)
     picked = set(zip(reps["task"], reps["cell"], reps["seq_len"]))
     assert ("memory", "rnn", 200) in picked and ("memory", "rnn", 20) in picked  # longest tried, longest solved
     assert ("memory", "lstm", 200) in picked and len(reps) <= 12 and (reps["outcome"] != "crashed").all()
-    assert len(S.representative_runs(runs, max_runs=3)) == 3
+    assert len(analysis.representative_runs(runs, max_runs=3)) == 3
 
 
 def test_summarise_store_reads_only_the_children(tmp_path):
@@ -267,13 +270,13 @@ def test_summarise_store_reads_only_the_children(tmp_path):
     client.set_terminated(stray, "FINISHED")
     client.set_terminated(parent, "FINISHED")
 
-    runs, text = S.summarise_store(uri, parent_run_id=parent)
+    runs, text = store.summarise_store(uri, parent_run_id=parent)
     assert set(runs["run_id"]) == set(children)
     assert "memory: rnn solves up to T=20 (1/1) but fails from T=80 (0/1 solved), " \
            "lstm solves every lag tried (up to T=80, 1/1)" in text
-    runs, _ = S.summarise_store(uri, experiment="sweep-test")
+    runs, _ = store.summarise_store(uri, experiment="sweep-test")
     assert set(runs["run_id"]) == set(children) | {stray}  # the parent itself has no suite tags
-    assert S.main(["--experiment", "nope", "--tracking-uri", uri, "--out", str(tmp_path / "x")]) == 2
+    assert cli.main(["--experiment", "nope", "--tracking-uri", uri, "--out", str(tmp_path / "x")]) == 2
 
     out = tmp_path / "summary"
     proc = subprocess.run([sys.executable, "-m", "suite.summary", "--parent-run-id", parent, "--tracking-uri", uri,
@@ -293,12 +296,12 @@ def test_gradient_ratio_column_and_why_lines():
             rows.append({**r, "metrics.grad_log10_ratio": ratio})
             r = run("memory", "lstm", lag, seed, "solved")
             rows.append({**r, "metrics.grad_log10_ratio": -0.5 * (seed + 1)})
-    points = S.point_table(S.runs_frame(pd.DataFrame(rows)))
+    points = analysis.point_table(frames.runs_frame(pd.DataFrame(rows)))
     # compared where the rnn starts failing, with the median over seeds
-    assert S.gradient_points(points) == {"memory": (200, 64)}
-    assert S.gradient_lines(points) == ["memory, T=200, h=64: rnn 10^-7.0, lstm 10^-1.0"]
-    table = S.task_tables(points)["memory"]
+    assert analysis.gradient_points(points) == {"memory": (200, 64)}
+    assert render.gradient_lines(points) == ["memory, T=200, h=64: rnn 10^-7.0, lstm 10^-1.0"]
+    table = render.task_tables(points)["memory"]
     assert table.loc[(200, 64), "rnn"] == "0/3 · 0.99 · ∇10^-7.0"
     # runs without diagnostics: no column text, no why lines
-    plain = S.point_table(S.runs_frame(pd.DataFrame([run("memory", "rnn", 50, 0, "solved")])))
-    assert S.gradient_lines(plain) == [] and "∇" not in S.task_tables(plain)["memory"].iloc[0, 0]
+    plain = analysis.point_table(frames.runs_frame(pd.DataFrame([run("memory", "rnn", 50, 0, "solved")])))
+    assert render.gradient_lines(plain) == [] and "∇" not in render.task_tables(plain)["memory"].iloc[0, 0]

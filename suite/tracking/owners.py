@@ -14,9 +14,12 @@ import logging
 import os
 import socket
 
+from suite.record import SWEEP_PARENT, Tag
+from suite.tracking.queries import end_run, running_runs_of_host
+
 log = logging.getLogger(__name__)
 
-HOST_TAG, PID_TAG, STARTED_TAG = "owner_host", "owner_pid", "owner_started"
+HOST_TAG, PID_TAG, STARTED_TAG = Tag.OWNER_HOST, Tag.OWNER_PID, Tag.OWNER_STARTED
 
 
 def process_start(pid: int) -> str:
@@ -49,21 +52,12 @@ def owner_alive(tags: dict[str, str]) -> bool | None:
     return not started or process_start(pid) in ("", started)
 
 
-def end_run(client, run_id: str, status: str, reason: str) -> None:
-    """End a run this process does not own with `status`, the reason in its `error` tag."""
-    client.set_tag(run_id, "error", reason)
-    client.set_terminated(run_id, status)
-
-
 def reap_dead_runs(client, experiment_id: str) -> list[str]:
     """Mark RUNNING runs of this host whose owner process is gone as KILLED; their ids."""
-    host = socket.gethostname().replace("'", "")
-    running = client.search_runs([experiment_id], max_results=5000,
-                                 filter_string=f"attributes.status = 'RUNNING' and tags.{HOST_TAG} = '{host}'")
     reaped = []
-    for run in running:
+    for run in running_runs_of_host(client, experiment_id, socket.gethostname()):
         if owner_alive(run.data.tags) is False:
-            redo = ("its unfinished jobs are trained again" if run.data.tags.get("sweep") == "parent"
+            redo = ("its unfinished jobs are trained again" if run.data.tags.get(Tag.SWEEP) == SWEEP_PARENT
                     else "which trains it again")
             reason = (f"its process ({run.data.tags[HOST_TAG]}, pid {run.data.tags[PID_TAG]}) ended without "
                       f"ending the run (killed?); marked KILLED by a later sweep, {redo}")

@@ -1,0 +1,53 @@
+"""The task and the model a config describes, built with one-line errors.
+
+A job builds them to train; a sweep's up-front check builds every job's (the model at a small
+size) so that a bad value in job #97 stops the sweep before job #0 trains.
+"""
+from __future__ import annotations
+
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from suite.errors import ConfigError
+from tasks.base import Task, TaskConfigError
+
+
+def config_source(group: str) -> str:
+    """'task/my_task.yaml' for the option Hydra picked in `group` (for error messages)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        choice = HydraConfig.get().runtime.choices.get(group)
+        if choice:
+            return f"{group}/{choice}.yaml"
+    return f"the {group} config"
+
+
+def build_task(task_cfg: DictConfig) -> Task:
+    """Instantiate the task config's `_target_`; any mistake is one line naming the file and field."""
+    source = config_source("task")
+    for key in ("_target_", "name"):
+        if key not in task_cfg:
+            raise ConfigError(f"task.{key} is missing in {source}: every task config needs `_target_` "
+                              "(a tasks.base.Task subclass) and `name`")
+    target = task_cfg._target_
+    try:
+        task = instantiate(task_cfg)
+    except InstantiationException as exc:
+        cause = exc.__cause__
+        if isinstance(cause, TaskConfigError):
+            raise ConfigError(f"{cause} (in {source})") from None
+        reason = f"{type(cause).__name__}: {cause}" if cause is not None else str(exc)
+        raise ConfigError(f"task._target_={target!r} in {source}: {reason.splitlines()[0]}") from None
+    if not isinstance(task, Task):
+        raise ConfigError(f"task._target_={target!r} in {source}: {type(task).__name__} is not a subclass of "
+                          "tasks.base.Task (the task contract)")
+    return task
+
+
+def build_model(cfg: DictConfig, task: Task, hidden: int | None = None):
+    """The config's model for `task` (on the CPU), at `hidden` units if given, else cfg.hidden."""
+    from suite.model import build_model as build  # torch: only once the config is known good
+
+    return build(OmegaConf.to_container(cfg.cell, resolve=True), cfg.hidden if hidden is None else hidden, task)

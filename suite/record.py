@@ -1,0 +1,105 @@
+"""What a run records, named once: its MLflow tags, metrics, params and artifacts, the fields of
+its result.json, and the config keys that do not change what is trained.
+
+The job writes these names; the sweep, the summary, the reaper and the re-import read them.
+Change a name here and every reader follows.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+
+
+class Tag:
+    """MLflow tags. A training run carries the point it trained (cell .. seed) and its outcome."""
+
+    RUN_NAME = "mlflow.runName"
+    PARENT = "mlflow.parentRunId"
+    CELL, TASK, SEQ_LEN, HIDDEN, SEED = "cell", "task", "seq_len", "hidden", "seed"
+    DEVICE = "device"
+    CONFIG_HASH = "config_hash"  # what resume matches on: record.config_hash
+    OUTCOME = "outcome"  # Outcome.SOLVED | FAILED | DIVERGED, set when training ends
+    ERROR = "error"  # why a run ended FAILED or KILLED
+    # the task's own metric and its direction, so the summary never names a concrete task
+    TASK_METRIC, TASK_HIGHER_IS_BETTER = "task_metric", "task_metric_higher_is_better"
+    # the process that owns a RUNNING run (suite/tracking/owners.py ends it when that process is gone)
+    OWNER_HOST, OWNER_PID, OWNER_STARTED = "owner_host", "owner_pid", "owner_started"
+    REIMPORTED_FROM = "reimported_from"
+    # a sweep's parent run
+    SWEEP = "sweep"  # value SWEEP_PARENT
+    SWEEP_DIR = "sweep_dir"
+    HOST = "host"
+
+
+SWEEP_PARENT = "parent"
+
+
+class Outcome:
+    """How a job ended. The first three are a training run's `outcome` tag; the others exist only
+    in result.json (the job made no usable run)."""
+
+    SOLVED, FAILED, DIVERGED = "solved", "failed", "diverged"
+    CRASHED = "crashed"  # training raised: the run is FAILED (or KILLED)
+    CONFIG_ERROR = "config_error"  # the job's config was bad: no run at all
+    TRAINED = (SOLVED, FAILED, DIVERGED)
+
+
+class Metric:
+    TRAIN_LOSS = "train_loss"
+    EVAL_PREFIX = "eval_"  # eval_loss, eval_loss_norm, eval_<task metric>
+    EVAL_LOSS = "eval_loss"
+    EVAL_LOSS_NORM = "eval_loss_norm"  # held-out loss ÷ the task's memoryless baseline
+    SOLVED = "solved"
+    STEPS_TRAINED = "steps_trained"
+    STEPS_TO_SOLVE = "steps_to_solve"
+    TRAIN_SECONDS = "train_seconds"
+    TRAIN_SEQS_PER_S = "train_seqs_per_s"
+    STOPPED_AT_BASELINE = "stopped_at_baseline"
+    GRAD_LOG10_RATIO = "grad_log10_ratio"  # suite/diagnostics.py: orders of magnitude lost across the lag
+    # a sweep's parent run
+    JOBS, JOBS_REUSED, JOBS_CRASHED = "jobs", "jobs_reused", "jobs_crashed"
+
+
+class Param:
+    """Besides the flattened resolved config (`train.lr`, `cell.name`, ...)."""
+
+    N_PARAMS = "n_params"
+    BASELINE_LOSS = "baseline_loss"
+    INPUT_LENGTH = "input_length"
+    OVERRIDES = "overrides"  # a sweep's parent run: the command line's overrides
+
+
+class Artifact:
+    """Paths inside a run's artifacts (and, by file name, in the job's output folder)."""
+
+    CONFIG = "config.yaml"
+    RESULT = "result.json"
+    DIAGNOSTICS_DIR = "diagnostics"
+    PROFILE_CSV = "grad_profile.csv"  # under DIAGNOSTICS_DIR
+    PROFILE_PNG = "grad_profile.png"  # under DIAGNOSTICS_DIR
+    SUMMARY_DIR = "summary"  # a sweep's parent run
+    RUNS_CSV = "runs.csv"  # under SUMMARY_DIR: every run the sweep summarised, reused ones included
+
+
+class Result:
+    """Fields of a job's result.json (besides its final metrics, under their Metric names)."""
+
+    RUN_ID, RUN_NAME, OUTCOME = "run_id", "run_name", "outcome"
+    REUSED = "reused"  # a finished run of an earlier sweep stands in for this job
+    ERROR = "error"
+    TRACKING_LOST = "tracking_lost"  # why the tracking server stopped answering (python -m suite.reimport)
+    JOB = "job"  # the job's number in its sweep, when it made no run
+
+
+# Config keys that do not change what is trained: where it is logged, how many threads, what the
+# sweep calls it, and the sweep's own bookkeeping (all sweep-only keys live under `sweep`).
+# They stay out of the resume hash and never make a "variant" in the summary.
+NOT_TRAINED_KEYS = ("sweep", "tracking", "threads", "run_name", "resume", "hydra")
+
+
+def config_hash(resolved: dict, device_type: str) -> str:
+    """A stable hash of everything that decides a run's result: the resolved config without
+    NOT_TRAINED_KEYS, and the kind of device it trains on."""
+    kept = {k: v for k, v in resolved.items() if k not in NOT_TRAINED_KEYS}
+    kept["device"] = device_type
+    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:16]

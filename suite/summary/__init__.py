@@ -1,0 +1,21 @@
+"""Summaries of a sweep: from MLflow runs to tables, horizons, verdicts and plots.
+
+Everything here works on `mlflow.search_runs`' DataFrame, so a past sweep can be
+re-summarised from the store without training (`python -m suite.summary`).
+
+  frame     search_runs' DataFrame -> one tidy row per run
+  analysis  points, horizons, verdicts (as data), gradient points, representative runs
+  render    the text and Markdown: tables, verdict sentences, sections
+  plots     matplotlib figures
+  store     fetching from the store (suite/tracking/queries.py) and writing the files
+  __main__  the command line, and embedding the summary in the README
+
+mlflow and matplotlib are imported inside the functions that need them: importing frame,
+analysis or render stays cheap for code that only builds tables.
+
+Majority rule, used by the horizons and the verdicts: at one (task, lag, hidden,
+cell) point a lag is "solved" when a strict majority of the seeds tried solved it,
+"failed" when a strict majority ended without solving it (failed or diverged), and
+"none" otherwise (a tie, or crashes leave no majority). A crash is no evidence either
+way, so it never counts as a failure.
+"""

@@ -1,0 +1,191 @@
+"""Points, horizons and verdicts as data, the gradient comparison point, representative runs.
+
+No matplotlib, no mlflow: this works on tidy runs (frame.runs_frame) alone. The majority
+rule is in the package's docstring; the wording of verdicts is render's.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from suite.record import Outcome
+from suite.summary.frame import POINT_KEYS, cells_in_order, latest_per_seed, sorted_rows
+
+SOLVED, FAILED, NONE = "solved", "failed", "none"  # a lag's majority state
+
+
+# -- points and horizons -------------------------------------------------------------
+def majority(n_solved: int, n_failed: int, n_seeds: int) -> str:
+    """"solved" / "failed" / "none" by strict majority of the seeds tried (see the package doc)."""
+    if 2 * n_solved > n_seeds:
+        return SOLVED
+    return FAILED if 2 * n_failed > n_seeds else NONE
+
+
+def point_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per (task, seq_len, hidden, cell) over its seeds (latest run per seed).
+
+    loss_norm and metric are means over the runs that finished (a crashed run's last value
+    is not a result) with a finite value; steps_to_solve is the median over solved seeds.
+    n_runs counts runs before reruns were folded; majority is the state defined above.
+    """
+    repeats = runs.groupby(POINT_KEYS).size()
+    rows = []
+    for key, g in latest_per_seed(runs).groupby(POINT_KEYS, sort=False):
+        done = g[g["outcome"] != Outcome.CRASHED]
+        finite = lambda s: s[np.isfinite(s)]  # noqa: E731
+        counts = g["outcome"].value_counts()
+        n_solved, n_seeds = int(counts.get(Outcome.SOLVED, 0)), len(g)
+        n_failed = int(counts.get(Outcome.FAILED, 0) + counts.get(Outcome.DIVERGED, 0))
+        rows.append({
+            **dict(zip(POINT_KEYS, key)), "n_seeds": n_seeds, "n_solved": n_solved, "success": n_solved / n_seeds,
+            "loss_norm": finite(done["loss_norm"]).mean(), "metric": finite(done["metric"]).mean(),
+            "n_diverged": int(counts.get(Outcome.DIVERGED, 0)), "n_crashed": int(counts.get(Outcome.CRASHED, 0)),
+            "steps_to_solve": g.loc[g["outcome"] == Outcome.SOLVED, "steps_to_solve"].median(),
+            "baseline_loss": g["baseline_loss"].median(), "n_runs": int(repeats[key]),
+            "grad_log10_ratio": finite(done["grad_log10_ratio"]).median(),
+            "majority": majority(n_solved, n_failed, n_seeds),
+        })
+    if not rows:
+        return pd.DataFrame(columns=POINT_KEYS + ["n_seeds", "n_solved", "success", "loss_norm", "majority"])
+    return sorted_rows(pd.DataFrame(rows), POINT_KEYS)
+
+
+def horizons(points: pd.DataFrame) -> pd.DataFrame:
+    """One row per (task, cell, hidden): longest_solved, horizon ('none', '≥ T' or 'T'),
+    first_failed (shortest lag a majority failed; NA if none), lags_tried, monotone
+    (False when some lag fails below a solved one)."""
+    rows = []
+    for (task, cell, hidden), g in points.groupby(["task", "cell", "hidden"], sort=False):
+        g = g.sort_values("seq_len")
+        lags, states = [int(x) for x in g["seq_len"]], list(g["majority"])
+        solved = [t for t, s in zip(lags, states) if s == SOLVED]
+        failed = [t for t, s in zip(lags, states) if s == FAILED]
+        horizon = "none" if not solved else f"≥ {lags[-1]}" if states[-1] == SOLVED else str(max(solved))
+        rows.append({"task": task, "cell": cell, "hidden": hidden,
+                     "longest_solved": max(solved) if solved else pd.NA, "horizon": horizon,
+                     "first_failed": min(failed) if failed else pd.NA, "lags_tried": lags,
+                     "monotone": not (solved and failed and min(failed) < max(solved))})
+    frame = pd.DataFrame(rows, columns=["task", "cell", "hidden", "longest_solved", "horizon", "first_failed",
+                                        "lags_tried", "monotone"])
+    frame = frame.astype({"longest_solved": "Int64", "first_failed": "Int64"})
+    return sorted_rows(frame, ["task", "hidden", "cell"])
+
+
+# -- verdicts ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CellVerdict:
+    """One cell's points at one (task, hidden), in lag order, judged by the majority rule.
+
+    kind: 'all_solved' (every lag solved), 'all_failed' (every lag failed), 'solves_then_fails'
+    (solved up to lags[split - 1], failed at every longer lag), 'no_majority' (at every lag),
+    'mixed' (anything else). solved[i] of seeds[i] seeds solved lags[i]; states[i] is its majority.
+    """
+
+    cell: str
+    kind: str
+    lags: tuple[int, ...]
+    states: tuple[str, ...]
+    solved: tuple[int, ...]
+    seeds: tuple[int, ...]
+    split: int | None = None  # solves_then_fails: the index of the first lag not solved
+
+    def lags_where(self, state: str) -> list[int]:
+        return [t for t, s in zip(self.lags, self.states) if s == state]
+
+
+@dataclass(frozen=True)
+class GroupVerdict:
+    """The verdicts of every cell of one task at one hidden size (lags: every lag tried there)."""
+
+    task: str
+    hidden: int
+    several_hidden: bool  # the task was tried at more than one hidden size
+    lags: tuple[int, ...]
+    cells: tuple[CellVerdict, ...]
+
+    def common_kind(self) -> str | None:
+        """'all_failed' / 'all_solved' when two or more cells all share it, else None."""
+        kinds = {c.kind for c in self.cells}
+        if len(self.cells) > 1 and len(kinds) == 1 and kinds <= {"all_failed", "all_solved"}:
+            return kinds.pop()
+        return None
+
+
+def cell_verdict(cell: str, g: pd.DataFrame) -> CellVerdict:
+    """The verdict for one cell's points sorted by lag."""
+    lags, states = tuple(int(t) for t in g["seq_len"]), tuple(g["majority"])
+    data = dict(cell=cell, lags=lags, states=states, solved=tuple(int(s) for s in g["n_solved"]),
+                seeds=tuple(int(n) for n in g["n_seeds"]))
+    if all(s == SOLVED for s in states):
+        return CellVerdict(kind="all_solved", **data)
+    if all(s == FAILED for s in states):
+        return CellVerdict(kind="all_failed", **data)
+    k = next(i for i, s in enumerate(states) if s != SOLVED)  # the first lag not solved
+    if k > 0 and all(s == FAILED for s in states[k:]):
+        return CellVerdict(kind="solves_then_fails", split=k, **data)
+    if all(s == NONE for s in states):
+        return CellVerdict(kind="no_majority", **data)
+    return CellVerdict(kind="mixed", **data)
+
+
+def judge(points: pd.DataFrame) -> list[GroupVerdict]:
+    """A GroupVerdict per task and hidden size, tasks in the points' order, hidden sizes ascending."""
+    groups = []
+    for task, tp in points.groupby("task", sort=False):
+        hiddens = sorted(tp["hidden"].unique())
+        for hidden in hiddens:
+            hp = tp[tp["hidden"] == hidden]
+            cells = tuple(cell_verdict(c, hp[hp["cell"] == c].sort_values("seq_len")) for c in cells_in_order(hp))
+            groups.append(GroupVerdict(task=task, hidden=int(hidden), several_hidden=len(hiddens) > 1,
+                                       lags=tuple(int(t) for t in sorted(hp["seq_len"].unique())), cells=cells))
+    return groups
+
+
+# -- the gradient story ----------------------------------------------------------------
+def gradient_points(points: pd.DataFrame, reference: str = "rnn") -> dict[str, tuple[int, int]]:
+    """Per task, the (lag, hidden) where cells are compared: the shortest lag at which the
+    reference cell (the tanh RNN) fails by majority (where its gradient matters), else the
+    longest lag tried. At the task's largest hidden size."""
+    chosen = {}
+    for task, tp in points.groupby("task", sort=False):
+        hidden = int(tp["hidden"].max())
+        tp = tp[tp["hidden"] == hidden]
+        failed = tp[(tp["cell"] == reference) & (tp["majority"] == FAILED)]["seq_len"]
+        chosen[task] = (int(failed.min()) if len(failed) else int(tp["seq_len"].max()), hidden)
+    return chosen
+
+
+def gradient_ratios(points: pd.DataFrame, reference: str = "rnn") -> list[tuple[str, int, int, list]]:
+    """[(task, lag, hidden, [(cell, median log10 gradient ratio)])] at each task's gradient point,
+    for the cells that measured it; tasks where none did are left out."""
+    if "grad_log10_ratio" not in points.columns:
+        return []
+    found = []
+    for task, (lag, hidden) in gradient_points(points, reference).items():
+        at = points[(points["task"] == task) & (points["seq_len"] == lag) & (points["hidden"] == hidden)]
+        values = [(r.cell, r.grad_log10_ratio) for r in at.itertuples() if np.isfinite(r.grad_log10_ratio)]
+        if values:
+            found.append((task, lag, hidden, values))
+    return found
+
+
+# -- learning curves worth drawing -----------------------------------------------------
+def representative_runs(runs: pd.DataFrame, max_runs: int = 12, points: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Runs worth a learning curve: per (task, cell), at the largest hidden size and its smallest
+    finished seed, the longest lag tried, then (budget allowing) the cell's longest solved lag."""
+    done = runs[runs["outcome"] != Outcome.CRASHED]
+    hz = horizons(point_table(runs) if points is None else points) if len(runs) else None
+    first, second = [], []
+    for (task, cell), g in done.groupby(["task", "cell"], sort=False):
+        g = g[g["hidden"] == g["hidden"].max()]
+        pick = lambda lag: g[g["seq_len"] == lag].sort_values("seed").iloc[0]  # noqa: E731
+        first.append(pick(g["seq_len"].max()))
+        row = hz[(hz["task"] == task) & (hz["cell"] == cell) & (hz["hidden"] == g["hidden"].max())]
+        solved = row["longest_solved"].iloc[0]
+        if not pd.isna(solved) and solved != g["seq_len"].max():
+            second.append(pick(solved))
+    chosen = (first + second)[:max_runs]
+    return pd.DataFrame(chosen) if chosen else runs.iloc[:0]

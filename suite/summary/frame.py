@@ -1,0 +1,142 @@
+"""search_runs' DataFrame -> one tidy row per run (RUN_COLUMNS), and the suite's order of cells.
+
+Every column name a run records is built from suite/record.py; `tags.`, `params.` and
+`metrics.` are how search_runs prefixes them.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from suite.record import NOT_TRAINED_KEYS, Metric, Outcome, Param, Tag
+
+CELL_ORDER = ("rnn", "lstm", "gru")
+KEPT_STATUS = ("FINISHED", "FAILED", "KILLED")  # RUNNING/SCHEDULED runs have no result yet
+CRASH_STATUS = ("FAILED", "KILLED")
+POINT_KEYS = ["task", "seq_len", "hidden", "cell"]
+RUN_COLUMNS = ["task", "cell", "seq_len", "hidden", "seed", "outcome", "loss_norm", "metric", "steps_to_solve",
+               "baseline_loss", "grad_log10_ratio", "run_id", "run_name", "error", "status", "start_time"]
+
+# Params that vary from run to run by design: the point's coordinates (config keys) and per-run values.
+POINT_PARAMS = ("seq_len", "task.seq_len", "seed", "hidden", "device")
+# Params the job derives from the config rather than sets.
+DERIVED_PARAMS = (Param.N_PARAMS, Param.BASELINE_LOSS, Param.INPUT_LENGTH)
+
+
+def tag(name: str) -> str:
+    return f"tags.{name}"
+
+
+def metric(name: str) -> str:
+    return f"metrics.{name}"
+
+
+def param(name: str) -> str:
+    return f"params.{name}"
+
+
+# -- column helpers ----------------------------------------------------------------
+def _col(df: pd.DataFrame, name: str) -> pd.Series:
+    """A column, or all-missing when no run logged it (search_runs omits such columns)."""
+    return df[name] if name in df.columns else pd.Series(np.nan, index=df.index, dtype=object)
+
+
+def _text(series: pd.Series) -> pd.Series:
+    return series.map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
+
+
+def _number(series: pd.Series) -> pd.Series:
+    return pd.to_numeric(series, errors="coerce").astype(float)
+
+
+def _cell_rank(series: pd.Series) -> pd.Series:
+    # rnn, lstm, gru first (the suite's story), any other cell after them by name; variants after their cell.
+    base = lambda c: c.split(" (")[0]  # noqa: E731
+    return series.map(lambda c: f"{CELL_ORDER.index(base(c))}{c}" if base(c) in CELL_ORDER
+                      else f"{len(CELL_ORDER)}{c}")
+
+
+def sorted_rows(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Sorted by `by`, cells in the suite's order (rnn, lstm, gru, then others by name)."""
+    key = lambda s: _cell_rank(s) if s.name == "cell" else s  # noqa: E731
+    return df.sort_values(by, key=key, kind="stable").reset_index(drop=True)
+
+
+def cells_in_order(frame: pd.DataFrame) -> list[str]:
+    """The cells of `frame`, each once, in the suite's order."""
+    return list(sorted_rows(pd.DataFrame({"cell": frame["cell"].unique()}), ["cell"])["cell"])
+
+
+# -- tidy runs ---------------------------------------------------------------------
+def runs_frame(df: pd.DataFrame | None) -> pd.DataFrame:
+    """search_runs output -> one tidy row per suite run (columns RUN_COLUMNS).
+
+    Runs without the suite's tags (a sweep's parent run, runs of other tools) are left out,
+    as are runs still RUNNING. outcome is "crashed" for FAILED/KILLED runs and for any run
+    without a valid outcome tag.
+    """
+    if df is None or df.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in RUN_COLUMNS})
+    status = _text(_col(df, "status")).str.upper()
+    df, status = df[status.isin(KEPT_STATUS)], status[status.isin(KEPT_STATUS)]
+    raw_outcome = _text(_col(df, tag(Tag.OUTCOME)))
+    crashed = status.isin(CRASH_STATUS) | ~raw_outcome.isin(Outcome.TRAINED)
+    out = pd.DataFrame({
+        "task": _text(_col(df, tag(Tag.TASK))), "cell": _text(_col(df, tag(Tag.CELL))),
+        "seq_len": _number(_col(df, tag(Tag.SEQ_LEN))), "hidden": _number(_col(df, tag(Tag.HIDDEN))),
+        "seed": _number(_col(df, tag(Tag.SEED))),
+        "outcome": raw_outcome.where(~crashed, Outcome.CRASHED),
+        "loss_norm": _number(_col(df, metric(Metric.EVAL_LOSS_NORM))), "metric": np.nan,
+        "steps_to_solve": _number(_col(df, metric(Metric.STEPS_TO_SOLVE))),
+        "baseline_loss": _number(_col(df, param(Param.BASELINE_LOSS))),
+        "grad_log10_ratio": _number(_col(df, metric(Metric.GRAD_LOG10_RATIO))),
+        "run_id": _text(_col(df, "run_id")), "run_name": _text(_col(df, tag(Tag.RUN_NAME))),
+        "error": _text(_col(df, tag(Tag.ERROR))), "status": status,
+        "start_time": pd.to_datetime(_col(df, "start_time"), errors="coerce", utc=True),
+        # where fetch_profiles finds the gradient profile; not written to runs.csv (it holds local paths)
+        "artifact_uri": _text(_col(df, "artifact_uri")),
+    })
+    # Each run names its task's metric (tag task_metric), so no task is named here.
+    task_metric = _text(_col(df, tag(Tag.TASK_METRIC)))
+    for name in task_metric.unique():
+        column = metric(f"{Metric.EVAL_PREFIX}{name}")
+        if name and column in df.columns:
+            rows = task_metric == name
+            out.loc[rows, "metric"] = _number(df.loc[rows, column])
+    usable = (out["task"] != "") & (out["cell"] != "") & out[["seq_len", "hidden", "seed"]].notna().all(axis=1)
+    out = out[usable].astype({"seq_len": int, "hidden": int, "seed": int})
+    out["cell"] = _with_variants(out["cell"], df.loc[out.index], out["task"])
+    return sorted_rows(out, ["task", "seq_len", "hidden", "cell", "seed"])
+
+
+def is_variant_param(key: str) -> bool:
+    """Whether a param (a flattened config key such as `train.lr`) that differs between runs of one
+    (task, cell) makes them different variants. Not when its top-level key does not change what is
+    trained (suite.record.NOT_TRAINED_KEYS: `sweep.rung`, `tracking.uri`, ...), when it is a point
+    coordinate or per-run value (the lag, the seed, ...), or when the job derives it."""
+    return not (key.split(".", 1)[0] in NOT_TRAINED_KEYS or key in POINT_PARAMS or key in DERIVED_PARAMS)
+
+
+def _with_variants(cells: pd.Series, df: pd.DataFrame, tasks: pd.Series) -> pd.Series:
+    """'lstm' -> 'lstm (cell.forget_bias=chrono)' when a sweep varied a knob beyond lag and seed.
+
+    Without this, runs of e.g. a learning-rate sweep would be folded together as reruns.
+    """
+    labels = cells.copy()
+    prefix = param("")
+    params = [c for c in df.columns if c.startswith(prefix) and is_variant_param(c[len(prefix):])]
+    for _, rows in df.groupby([tasks, cells]).groups.items():
+        group = df.loc[rows, params].astype(str)
+        varied = [c for c in params if group[c].nunique() > 1]
+        if varied:
+            labels.loc[rows] = cells.loc[rows] + " (" + group[varied].apply(
+                lambda r: ", ".join(f"{c[len(prefix):]}={v}" for c, v in r.items()), axis=1) + ")"
+    return labels
+
+
+def latest_per_seed(runs: pd.DataFrame) -> pd.DataFrame:
+    """One run per (point, seed): a rerun of the same configuration replaces the older run."""
+    runs = runs.sort_values("start_time", kind="stable", na_position="first")
+    return runs.drop_duplicates(POINT_KEYS + ["seed"], keep="last")

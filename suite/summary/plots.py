@@ -1,0 +1,112 @@
+"""The summary's figures: matplotlib's Figure directly (no pyplot state, no GUI backend),
+imported inside the functions, so that importing this module stays cheap."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from suite.summary.frame import CELL_ORDER, cells_in_order
+
+
+def _panels(n: int, width: float = 4.5, height: float = 3.4):
+    from matplotlib.figure import Figure
+
+    cols = max(1, min(n, 3))
+    rows = max(1, math.ceil(n / cols))
+    fig = Figure(figsize=(width * cols, height * rows))
+    # Fixed margins: matplotlib's constrained layout cost ~0.3 s a figure, a third of a summary's time.
+    fig.subplots_adjust(left=0.6 / (width * cols), right=1 - 0.15 / (width * cols), wspace=0.32,
+                        bottom=0.5 / (height * rows), top=1 - 0.35 / (height * rows), hspace=0.45)
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, axes
+
+
+def _style(cell: str) -> dict:
+    """The same colour and marker for a cell in every panel; markers of decreasing size so that
+    cells with identical results (all at 0) stay visible on top of each other."""
+    i = CELL_ORDER.index(cell) if cell in CELL_ORDER else len(CELL_ORDER) + sum(map(ord, cell)) % 5
+    return {"color": f"C{i}", "marker": "os^Dvx<>"[i % 8], "markersize": max(8 - 1.5 * i, 3)}
+
+
+def _lag_axis(ax, lags) -> None:
+    lags = sorted(set(int(t) for t in lags))
+    if lags and lags[0] > 0 and lags[-1] / lags[0] >= 8:  # a log axis once lags span ~an order of magnitude
+        ax.set_xscale("log")
+        ax.minorticks_off()
+    ax.set_xticks(lags, [str(t) for t in lags])
+    ax.set_xlabel("lag T")
+
+
+def plot_success(points: pd.DataFrame, path: str | Path) -> Path:
+    """Success rate against lag, one panel per task, a line per cell (and hidden size, if several)."""
+    tasks = list(points["task"].unique()) if len(points) else []
+    fig, axes = _panels(max(len(tasks), 1))
+    if not tasks:
+        axes[0].text(0.5, 0.5, "no runs", ha="center", va="center")
+    for ax, task in zip(axes, tasks):
+        tp = points[points["task"] == task]
+        sizes = sorted(tp["hidden"].unique())
+        for hidden in sizes:
+            for cell in cells_in_order(tp):
+                g = tp[(tp["cell"] == cell) & (tp["hidden"] == hidden)].sort_values("seq_len")
+                if g.empty:
+                    continue
+                ax.plot(g["seq_len"], g["success"], ls=["-", "--", ":", "-."][sizes.index(hidden) % 4],
+                        label=f"{cell} h={hidden}" if len(sizes) > 1 else cell, **_style(cell))
+        _lag_axis(ax, tp["seq_len"])
+        ax.set_ylim(-0.05, 1.05)
+        ax.set_ylabel("success rate (seeds solved)")
+        ax.set_title(task)
+        ax.legend(fontsize="small")
+    fig.savefig(path, dpi=110)
+    return Path(path)
+
+
+def plot_curves(histories: dict[str, list[tuple[int, float]]], runs: pd.DataFrame, path: str | Path) -> Path:
+    """Learning curves: histories maps run_name -> [(step, eval_loss_norm)]; `runs` (tidy) says each
+    run's task, cell and lag. One panel per task, a line per (cell, seq_len)."""
+    info = runs.drop_duplicates("run_name").set_index("run_name")
+    named = [n for n in histories if n in info.index]
+    tasks = list(dict.fromkeys(info.loc[n, "task"] for n in named))
+    fig, axes = _panels(max(len(tasks), 1))
+    if not tasks:
+        axes[0].text(0.5, 0.5, "no learning curves", ha="center", va="center")
+    for ax, task in zip(axes, tasks):
+        values, mine = [], [n for n in named if info.loc[n, "task"] == task]
+        longest = max(info.loc[n, "seq_len"] for n in mine)
+        for name in mine:
+            points = [(s, v) for s, v in histories[name] if np.isfinite(v)]  # a diverged run ends in NaN
+            if points:
+                cell, lag = info.loc[name, "cell"], info.loc[name, "seq_len"]
+                steps, vals = zip(*sorted(points))
+                ax.plot(steps, vals, color=_style(cell)["color"], ls="-" if lag == longest else "--",
+                        label=f"{cell} T={lag}")
+                values.extend(vals)
+        if values and min(values) > 0:
+            ax.set_yscale("log")  # a solved run's loss falls by orders of magnitude
+        ax.axhline(1.0, color="grey", lw=0.8, ls=":")  # the memoryless baseline
+        ax.set(title=task, xlabel="step", ylabel="eval loss / baseline")
+        ax.legend(fontsize="small")
+    fig.savefig(path, dpi=110)
+    return Path(path)
+
+
+def plot_gradients(profiles: dict, path: str | Path) -> Path:
+    """‖∂L/∂h_t‖ against t (log scale, median over seeds) per task, a line per cell, at the end of training.
+    profiles: {task: (lag, hidden, {cell: [final profile of each seed]})} (store.fetch_profiles)."""
+    fig, axes = _panels(max(len(profiles), 1))
+    for ax, (task, (lag, hidden, by_cell)) in zip(axes, profiles.items()):
+        for cell in cells_in_order(pd.DataFrame({"cell": list(by_cell)})):
+            median = np.median(np.array(by_cell[cell]), axis=0)
+            ax.plot(np.arange(1, len(median) + 1), median, label=f"{cell} ({len(by_cell[cell])} seeds)",
+                    color=_style(cell)["color"])
+        ax.set_yscale("log")
+        ax.set(title=f"{task}, T={lag}, h={hidden}", xlabel="time step t", ylabel="‖∂L/∂h_t‖ (median over seeds)")
+        ax.legend(fontsize="small")
+    fig.savefig(path, dpi=110)
+    return Path(path)

@@ -1,0 +1,146 @@
+"""The summary of runs in the store: fetching them (every search is suite/tracking/queries.py's)
+and writing the files (CSV, Markdown, plots). mlflow is imported inside the functions."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from suite.record import Metric, Outcome
+from suite.summary.analysis import gradient_points, point_table, representative_runs
+from suite.summary.frame import RUN_COLUMNS, runs_frame
+from suite.summary.plots import plot_curves, plot_gradients, plot_success
+from suite.summary.render import format_text, horizons_text, render_markdown
+from suite.tracking import queries
+
+
+class SummaryError(Exception):
+    """Nothing to summarise where the user pointed (unknown experiment or run)."""
+
+
+# -- files -----------------------------------------------------------------------------
+def _tidy(runs_df: pd.DataFrame) -> pd.DataFrame:
+    """Accept either search_runs' DataFrame or runs_frame's output."""
+    return runs_df if {"task", "cell", "outcome"} <= set(runs_df.columns) else runs_frame(runs_df)
+
+
+def write_summary(runs_df: pd.DataFrame, out_dir: str | Path,
+                  histories: dict[str, list[tuple[int, float]]] | None = None,
+                  profiles: dict | None = None, points: pd.DataFrame | None = None,
+                  reference: str = "rnn") -> dict[str, Path]:
+    """summary.csv, runs.csv, horizons.csv, summary.md, success.png (and curves.png given histories,
+    gradients.png given profiles)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    runs = _tidy(runs_df)
+    points = point_table(runs) if points is None else points
+    paths = {name: out / name for name in ("summary.csv", "runs.csv", "horizons.csv", "summary.md", "success.png")}
+    points.to_csv(paths["summary.csv"], index=False)
+    runs[[c for c in RUN_COLUMNS if c in runs]].to_csv(paths["runs.csv"], index=False)
+    horizons_text(points).to_csv(paths["horizons.csv"], index=False)
+    paths["summary.md"].write_text(render_markdown(points, runs, reference), encoding="utf-8")
+    plot_success(points, paths["success.png"])
+    if histories:
+        paths["curves.png"] = plot_curves(histories, runs, out / "curves.png")
+    if profiles:
+        paths["gradients.png"] = plot_gradients(profiles, out / "gradients.png")
+    return paths
+
+
+# -- what the runs recorded beyond search_runs' frame ------------------------------------
+def fetch_histories(client, runs: pd.DataFrame, metric: str = Metric.EVAL_LOSS_NORM) -> dict[str, list]:
+    """run_name -> [(step, value)] for the given runs (one request each: keep `runs` short)."""
+    return {r.run_name: queries.metric_history(client, r.run_id, metric) for r in runs.itertuples()}
+
+
+def _profile_csv(client, run) -> pd.DataFrame | None:
+    """A run's gradient profile (None for a run trained with diagnostics off)."""
+    return queries.read_artifact(client, run.run_id, getattr(run, "artifact_uri", "") or "", queries.profile_path(),
+                                 pd.read_csv)
+
+
+def fetch_profiles(client, runs: pd.DataFrame, points: pd.DataFrame, reference: str = "rnn") -> dict:
+    """{task: (lag, hidden, {cell: [final profile of each seed]})} from the runs' gradient profiles,
+    at each task's gradient point (analysis.gradient_points)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    profiles = {}
+    for task, (lag, hidden) in gradient_points(points, reference).items():
+        chosen = runs[(runs["task"] == task) & (runs["seq_len"] == lag) & (runs["hidden"] == hidden)
+                      & (runs["outcome"] != Outcome.CRASHED)]
+        rows = list(chosen.itertuples())
+        with ThreadPoolExecutor(max_workers=8) as pool:  # downloads from a server wait on the network
+            csvs = list(pool.map(lambda r: _profile_csv(client, r), rows))
+        by_cell: dict[str, list[list[float]]] = {}
+        for r, csv in zip(rows, csvs):
+            if csv is not None:
+                last = csv[csv["step"] == csv["step"].max()].sort_values("t")
+                by_cell.setdefault(r.cell, []).append(list(last["grad_norm"]))
+        if by_cell:
+            profiles[task] = (lag, hidden, by_cell)
+    return profiles
+
+
+# -- the store ---------------------------------------------------------------------------
+def search_store(tracking_uri: str, experiment: str | None = None, parent_run_id: str | None = None) -> pd.DataFrame:
+    """search_runs' DataFrame: the children of `parent_run_id`, else every run of `experiment`."""
+    from mlflow.tracking import MlflowClient
+
+    if parent_run_id and not parent_run_id.isalnum():  # it goes inside a quoted filter string
+        raise SummaryError(f"parent run id {parent_run_id!r}: expected letters and digits")
+    if not (experiment or parent_run_id):
+        raise SummaryError("give an experiment or a parent run id")
+    client = MlflowClient(tracking_uri)
+    experiment_id = queries.experiment_id_of(client, experiment, parent_run_id)
+    if experiment_id is None:
+        raise SummaryError(f"experiment {experiment!r} not found in {tracking_uri}" if experiment
+                           else f"run {parent_run_id!r} not found in {tracking_uri}")
+    if not parent_run_id:
+        return queries.experiment_frame(tracking_uri, experiment_id)
+    found = queries.children_frame(tracking_uri, experiment_id, parent_run_id)
+    # A resumed sweep reused finished runs of earlier sweeps: the parent lists them.
+    reused = set(_listed_run_ids(client, parent_run_id)) - set(found.get("run_id", []))
+    return pd.concat([found, queries.runs_frame_by_id(tracking_uri, experiment_id, sorted(reused))],
+                     ignore_index=True)
+
+
+def _listed_run_ids(client, parent_run_id: str) -> list[str]:
+    """The run ids in the parent's summary/runs.csv, if the sweep got as far as writing it."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return queries.summarised_run_ids(client, parent_run_id)
+    except MlflowException:  # no such run in this experiment's store
+        return []
+
+
+def summarise_runs(client, runs: pd.DataFrame, out_dir: str | Path | None = None,
+                   max_curves: int = 12, reference: str = "rnn") -> tuple[str, dict[str, Path]]:
+    """(text summary, files written) for tidy runs; with out_dir, the files, learning curves and
+    gradient profiles too (fetched from the store through `client`)."""
+    points = point_table(runs)
+    paths = {}
+    if out_dir is not None:
+        histories = fetch_histories(client, representative_runs(runs, max_curves, points))
+        profiles = fetch_profiles(client, runs, points, reference)
+        paths = write_summary(runs, out_dir, histories, profiles, points, reference)
+    return format_text(points, runs, reference), paths
+
+
+def summarise_store(tracking_uri: str, experiment: str | None = None, parent_run_id: str | None = None,
+                    out_dir: str | Path | None = None, max_curves: int = 12,
+                    reference: str = "rnn") -> tuple[pd.DataFrame, str]:
+    """(tidy runs, text summary) from the store; with out_dir, also the files and learning curves."""
+    from mlflow.tracking import MlflowClient
+
+    runs = runs_frame(search_store(tracking_uri, experiment, parent_run_id))
+    text, _ = summarise_runs(MlflowClient(tracking_uri), runs, out_dir, max_curves, reference)
+    return runs, text
+
+
+def summarise_run_ids(uri: str, experiment_id: str, run_ids: list[str], out_dir) -> tuple[str, dict[str, Path]]:
+    """(text summary, files written) for these runs of the experiment (a sweep's, when it ends)."""
+    from mlflow.tracking import MlflowClient
+
+    runs = runs_frame(queries.runs_frame_by_id(uri, experiment_id, list(run_ids)))
+    return summarise_runs(MlflowClient(uri), runs, out_dir)

@@ -1,0 +1,130 @@
+"""Every search of the store the suite makes: the filter strings are written here and nowhere else.
+
+The sweep asks for a finished run with the same config, for its children still running; the
+reaper for runs left RUNNING on this host; the summary for a sweep's runs as a pandas frame
+(`mlflow.search_runs`' columns: `tags.<k>`, `params.<k>`, `metrics.<k>`, run_id, status, ...).
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from suite.record import Artifact, Tag
+
+MAX_RESULTS = 5000  # runs per search: above any sweep's size
+IDS_PER_FILTER = 100  # run ids per `run_id IN (...)` filter, to keep the filter short
+
+
+def _quoted(value: str) -> str:
+    return "'" + str(value).replace("'", "") + "'"
+
+
+def _status_is(status: str) -> str:
+    return f"attributes.status = {_quoted(status)}"
+
+
+def _children_of(parent_run_id: str) -> str:
+    return f"tags.{Tag.PARENT} = {_quoted(parent_run_id)}"
+
+
+def finished_run_with_hash(client, experiment_id: str, config_hash: str):
+    """The latest FINISHED run with this config hash, if any (resume)."""
+    runs = client.search_runs([experiment_id], max_results=1, order_by=["attributes.start_time DESC"],
+                              filter_string=f"tags.{Tag.CONFIG_HASH} = {_quoted(config_hash)} and "
+                                            f"{_status_is('FINISHED')}")
+    return runs[0] if runs else None
+
+
+def running_runs_of_host(client, experiment_id: str, host: str) -> list:
+    """Runs this host left RUNNING (their owners are checked by suite/tracking/owners.py)."""
+    return client.search_runs([experiment_id], max_results=MAX_RESULTS,
+                              filter_string=f"{_status_is('RUNNING')} and tags.{Tag.OWNER_HOST} = {_quoted(host)}")
+
+
+def children_with_status(client, experiment_id: str, parent_run_id: str, status: str) -> list:
+    return client.search_runs([experiment_id], max_results=MAX_RESULTS,
+                              filter_string=f"{_children_of(parent_run_id)} and {_status_is(status)}")
+
+
+def end_run(client, run_id: str, status: str, reason: str) -> None:
+    """End a run this process does not own with `status`, the reason in its `error` tag."""
+    client.set_tag(run_id, Tag.ERROR, reason)
+    client.set_terminated(run_id, status)
+
+
+# -- frames for the summary ------------------------------------------------------------------
+def _search_frame(uri: str, experiment_id: str, filter_string: str):
+    import mlflow
+
+    previous = mlflow.get_tracking_uri()  # search_runs has no URI argument: set it, then put it back
+    mlflow.set_tracking_uri(uri)
+    try:
+        return mlflow.search_runs(experiment_ids=[experiment_id], filter_string=filter_string,
+                                  max_results=100_000)
+    finally:
+        mlflow.set_tracking_uri(previous)
+
+
+def experiment_frame(uri: str, experiment_id: str):
+    """Every run of the experiment, as search_runs' DataFrame."""
+    return _search_frame(uri, experiment_id, "")
+
+
+def children_frame(uri: str, experiment_id: str, parent_run_id: str):
+    """The parent's child runs, as search_runs' DataFrame."""
+    return _search_frame(uri, experiment_id, _children_of(parent_run_id))
+
+
+def runs_frame_by_id(uri: str, experiment_id: str, run_ids: list[str]):
+    """These runs, as search_runs' DataFrame (the ids are sent a hundred at a time)."""
+    import pandas as pd
+
+    frames = [_search_frame(uri, experiment_id, "attributes.run_id IN ({})".format(
+        ", ".join(_quoted(r) for r in run_ids[i : i + IDS_PER_FILTER]))) for i in range(0, len(run_ids), IDS_PER_FILTER)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def experiment_id_of(client, experiment: str | None = None, run_id: str | None = None) -> str | None:
+    """The id of the named experiment, or of the experiment holding `run_id`; None when not found."""
+    from mlflow.exceptions import MlflowException
+
+    if experiment:
+        found = client.get_experiment_by_name(experiment)
+        return found.experiment_id if found is not None else None
+    try:
+        return client.get_run(run_id).info.experiment_id
+    except MlflowException:
+        return None
+
+
+def metric_history(client, run_id: str, key: str) -> list[tuple[int, float]]:
+    return [(m.step, m.value) for m in client.get_metric_history(run_id, key)]
+
+
+def read_artifact(client, run_id: str, artifact_uri: str, path: str, read):
+    """`read(local path)` of one artifact: in place from a local artifact store (no copy: MLflow's
+    download costs ~15 ms a file), else downloaded. None when the run has no such artifact."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        if artifact_uri.startswith("file:"):
+            return read(Path(unquote(urlparse(artifact_uri).path)) / path)
+        with tempfile.TemporaryDirectory() as tmp:
+            return read(client.download_artifacts(run_id, path, tmp))
+    except (MlflowException, OSError):
+        return None
+
+
+def profile_path() -> str:
+    return f"{Artifact.DIAGNOSTICS_DIR}/{Artifact.PROFILE_CSV}"
+
+
+def summarised_run_ids(client, parent_run_id: str) -> list[str]:
+    """The run ids in a sweep parent's summary/runs.csv (reused runs of earlier sweeps included)."""
+    import pandas as pd
+
+    run = client.get_run(parent_run_id)
+    ids = read_artifact(client, parent_run_id, run.info.artifact_uri,
+                        f"{Artifact.SUMMARY_DIR}/{Artifact.RUNS_CSV}", lambda p: pd.read_csv(p, usecols=["run_id"]))
+    return [] if ids is None else [str(r) for r in ids["run_id"].dropna()]
