@@ -82,8 +82,8 @@ def make_store(uri: str, n_runs: int) -> str:
                       "eval_loss_norm": norm, f"eval_{task.metric}": good}
             if step % 500 == 0 or step == steps:
                 ratio = -rng.uniform(5, 30) if cell == "rnn" and rung >= HORIZON[cell] else rng.uniform(-1, 1)
-                values.update({"grad_log10_ratio": ratio, "grad_norm_first": 10**ratio, "grad_norm_last": 1.0,
-                               "grad_norm_memory": 10**ratio, GATE_METRIC[cell]: rng.random()})
+                values.update({"grad_log10_ratio": ratio, "grad_log10_first": ratio, "grad_log10_last": 0.0,
+                               "grad_log10_memory": ratio, GATE_METRIC[cell]: rng.random()})
             metrics += [Metric(k, float(v), now, step) for k, v in values.items()]
         final = {"solved": float(outcome == "solved"), "steps_trained": steps, "train_seconds": steps / 100,
                  "train_seqs_per_s": 6400.0, **({"steps_to_solve": steps} if outcome == "solved" else {})}

@@ -26,6 +26,7 @@ from suite.errors import (EXIT_CONFIG_ERROR, EXIT_INTERRUPTED, EXIT_JOBS_FAILED,
                           SweepRefused, one_line)
 from suite.record import Artifact, Metric, Outcome, Result
 from suite.sweep_folder import SweepReport, parent_run_id, progress_text, write_result
+from suite.tracking.links import browse_lines
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 REPORT_OVERRIDE = "hydra.callbacks.sweep.report_to"  # where the sweep callback leaves its SweepReport
@@ -50,6 +51,8 @@ def app(cfg: DictConfig) -> float:
         exit_with(EXIT_TRACKING_LOST, f"the tracking server stopped answering during the run "
                   f"({result[Result.TRACKING_LOST]}); the result is kept in {output_dir}; once the server is back: "
                   f"python -m suite.reimport {output_dir}")
+    print("\n".join(browse_lines(result[Result.TRACKING_URI], result[Result.EXPERIMENT_ID],
+                                 run_id=result[Result.RUN_ID])), flush=True)
     return result.get(Metric.EVAL_LOSS_NORM, float("nan"))
 
 
@@ -154,6 +157,8 @@ def sweep_ended(report: SweepReport) -> None:
     """Print a finished sweep's summary; exit non-zero when any job needs attention."""
     if report.summary:
         print(report.summary, flush=True)
+    if report.parent_run_id:
+        print("\n".join(browse_lines(report.tracking_uri, report.experiment_id, report.parent_run_id)), flush=True)
     if report.tracking_lost:
         exit_with(EXIT_TRACKING_LOST, f"{report.tracking_lost} job(s) lost the tracking server; their results are "
                   f"in their output folders: python -m suite.reimport {report.sweep_dir}")

@@ -19,6 +19,7 @@ import math
 
 import torch
 
+from suite.record import Metric
 from tasks.base import Task
 
 SATURATED = 0.99  # |h| above this: a tanh unit whose derivative 1 - h² is below 0.02
@@ -96,12 +97,14 @@ class GradientDiagnostics:
         norms, states = hidden_gradient_norms(probe, self.task, self.x.double(), _as_double(self.y))
         norms = norms.cpu()
         self.profiles.append((step, norms.tolist()))
-        first, final = float(norms[0]), float(norms[-1])
         at = min(self.task.remember_at, len(norms) - 1)
+        # On a log10 scale (values ~1e-8 and below read as 0 on a linear chart axis); a tiny floor
+        # stands in for a gradient that underflowed to 0 even in float64.
+        first, final, memory = (math.log10(max(float(norms[i]), 1e-300)) for i in (0, -1, at))
         metrics = {
-            "grad_norm_first": first, "grad_norm_last": final, "grad_norm_memory": float(norms[at]),
-            # orders of magnitude the learning signal loses across the lag (tiny floor: log of 0)
-            "grad_log10_ratio": math.log10(max(first, 1e-300) / max(final, 1e-300)),
+            Metric.GRAD_LOG10_FIRST: first, Metric.GRAD_LOG10_LAST: final, Metric.GRAD_LOG10_MEMORY: memory,
+            # orders of magnitude the learning signal loses across the lag
+            Metric.GRAD_LOG10_RATIO: first - final,
         }
         metrics.update(self.gate_statistics(probe, states))
         return metrics
@@ -124,15 +127,17 @@ class GradientDiagnostics:
             out.writelines(f"{step},{t + 1},{value:.6g}\n" for t, value in enumerate(norms))
         return out.getvalue()
 
-    def plot(self, path, title: str) -> None:
+    def figure(self, title: str):
+        """‖∂L/∂h_t‖ against t, one curve per measurement (a matplotlib Figure, no pyplot state)."""
         from matplotlib.figure import Figure
 
         fig = Figure(figsize=(6, 4), layout="constrained")
         ax = fig.subplots()
         for i, (step, norms) in enumerate(self.profiles):
             shade = 0.25 + 0.75 * (i + 1) / len(self.profiles)
-            ax.plot(range(1, len(norms) + 1), norms, color=(0.1, 0.3, 0.7, shade), label=f"step {step}")
+            ax.plot(range(1, len(norms) + 1), norms, color=(0.1, 0.3, 0.7, shade), label=f"step {step}",
+                    marker="." if len(norms) < 30 else None)
         ax.set_yscale("log")
         ax.set(xlabel="time step t", ylabel="‖∂L/∂h_t‖ (mean over a held-out batch)", title=title)
         ax.legend(fontsize="x-small", ncol=2)
-        fig.savefig(path, dpi=100)
+        return fig

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -122,7 +121,8 @@ def reuse_finished_run(cfg: DictConfig, uri: str, chash: str) -> dict | None:
     log.info("%s: reusing finished run %s (%s); resume=false retrains", cfg.run_name, previous.info.run_id,
              previous.data.tags.get(Tag.OUTCOME, "unknown"))
     return {Result.RUN_ID: previous.info.run_id, Result.RUN_NAME: cfg.run_name, Result.REUSED: True,
-            Result.OUTCOME: previous.data.tags.get(Tag.OUTCOME, "unknown"), **previous.data.metrics}
+            Result.OUTCOME: previous.data.tags.get(Tag.OUTCOME, "unknown"), Result.EXPERIMENT_ID: experiment_id,
+            Result.TRACKING_URI: redact(uri), **previous.data.metrics}
 
 
 def run_tags(cfg: DictConfig, job: Prepared, chash: str) -> dict[str, object]:
@@ -141,8 +141,12 @@ def train_logged(cfg: DictConfig, job: Prepared, resolved: dict, run: RunLogger,
     config_text = redact(OmegaConf.to_yaml(resolved))
     if output_dir is not None:  # beside Hydra's outputs too: a server lost mid-run does not lose it
         (Path(output_dir) / Artifact.CONFIG).write_text(config_text)
-    run.log_params({**flatten(resolved), Param.N_PARAMS: job.n_params, Param.BASELINE_LOSS: task.baseline_loss,
-                    Param.INPUT_LENGTH: task.length})
+    # No `None` in the UI's params (the whole config, with its nulls, is the config.yaml artifact);
+    # `threads` is the count torch uses, whatever the config asked.
+    run.log_params({**{k: v for k, v in flatten(resolved).items() if v is not None},
+                    "threads": torch.get_num_threads(), Param.N_PARAMS: job.n_params,
+                    Param.BASELINE_LOSS: task.baseline_loss, Param.INPUT_LENGTH: task.length})
+    run.log_datasets(datasets(cfg, resolved))
     run.log_text(config_text, Artifact.CONFIG)
     log.info("run %s: %s params on %s, baseline loss %.4f", cfg.run_name, job.n_params, job.device,
              task.baseline_loss)
@@ -161,9 +165,10 @@ def train_logged(cfg: DictConfig, job: Prepared, resolved: dict, run: RunLogger,
         **({Metric.STOPPED_AT_BASELINE: 1.0} if trained.stopped_at_baseline else {}),
     }
     run.log_metrics(trained.steps, final)
-    run.set_tags({Tag.OUTCOME: trained.outcome})
+    run.set_tags({Tag.OUTCOME: trained.outcome, Tag.NOTE: description(cfg, task, trained)})
     result = {Result.RUN_ID: run.run_id, Result.RUN_NAME: cfg.run_name, Result.OUTCOME: trained.outcome, **final,
-              **{f"{Metric.EVAL_PREFIX}{k}": v for k, v in trained.final.items()}}
+              **{f"{Metric.EVAL_PREFIX}{k}": v for k, v in trained.final.items()},
+              Result.EXPERIMENT_ID: run.experiment_id, Result.TRACKING_URI: redact(job.uri)}
     run.log_text(json.dumps(result, indent=2), Artifact.RESULT)
     log.info("%s: %s after %d steps (%.1f s), %s=%.4g, loss/baseline=%.3f", cfg.run_name, trained.outcome,
              trained.steps, trained.seconds, task.metric, trained.final.get(task.metric, float("nan")),
@@ -171,13 +176,30 @@ def train_logged(cfg: DictConfig, job: Prepared, resolved: dict, run: RunLogger,
     return result
 
 
+def description(cfg: DictConfig, task: Task, trained) -> str:
+    """The run's one-line description in the UI: `lstm · memory · T=30: solved at step 300, loss ÷ baseline 0.0011`."""
+    how = f"solved at step {trained.steps_to_solve}" if trained.steps_to_solve else \
+        f"{trained.outcome} after {trained.steps} steps"
+    return (f"{cfg.cell.name} · {task.name} · T={task.seq_len}: {how}, "
+            f"loss ÷ baseline {trained.final.get('loss_norm', float('nan')):.2g}")
+
+
+def datasets(cfg: DictConfig, resolved: dict) -> dict[str, dict]:
+    """The synthetic data a run trains and is evaluated on, described by what makes it: the task
+    and its knobs, the split and the seed (tasks.base.Task.generator), and how many sequences."""
+    made_by = {"task": resolved["task"], "seed": cfg.seed}
+    name = f"{cfg.task.name}-T{cfg.seq_len}-s{cfg.seed}"
+    return {"train": {"name": f"{name}-train", **made_by, "split": "train",
+                      "sequences": cfg.train.steps * cfg.train.batch, "batch": cfg.train.batch},
+            "eval": {"name": f"{name}-eval", **made_by, "split": "eval", "sequences": cfg.train.eval_size}}
+
+
 def log_profile(run: RunLogger, diagnostics: GradientDiagnostics, title: str, output_dir) -> None:
     """The gradient profiles as CSV and a plot, on the run and beside Hydra's outputs."""
     csv = diagnostics.profile_csv()
     run.log_text(csv, f"{Artifact.DIAGNOSTICS_DIR}/{Artifact.PROFILE_CSV}")
+    figure = diagnostics.figure(f"{title}: gradient reaching each time step")
+    run.log_figure(figure, f"{Artifact.DIAGNOSTICS_DIR}/{Artifact.PROFILE_PNG}")
     if output_dir is not None:
         (Path(output_dir) / Artifact.PROFILE_CSV).write_text(csv)
-    with tempfile.TemporaryDirectory() as scratch:
-        plot = Path(output_dir if output_dir is not None else scratch) / Artifact.PROFILE_PNG
-        diagnostics.plot(plot, f"{title}: gradient reaching each time step")
-        run.log_artifact(plot, Artifact.DIAGNOSTICS_DIR)
+        figure.savefig(Path(output_dir) / Artifact.PROFILE_PNG, dpi=100)

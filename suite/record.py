@@ -15,6 +15,10 @@ class Tag:
 
     RUN_NAME = "mlflow.runName"
     PARENT = "mlflow.parentRunId"
+    NOTE = "mlflow.note.content"  # the run's description (markdown), on its Overview page in the UI
+    # provenance, in the UI's Source, Version and User columns
+    SOURCE_NAME, SOURCE_TYPE, GIT_COMMIT, USER = ("mlflow.source.name", "mlflow.source.type",
+                                                 "mlflow.source.git.commit", "mlflow.user")
     CELL, TASK, SEQ_LEN, HIDDEN, SEED = "cell", "task", "seq_len", "hidden", "seed"
     DEVICE = "device"
     CONFIG_HASH = "config_hash"  # what resume matches on: record.config_hash
@@ -29,6 +33,7 @@ class Tag:
     SWEEP = "sweep"  # value SWEEP_PARENT
     SWEEP_DIR = "sweep_dir"
     HOST = "host"
+    VERDICT_PREFIX = "verdict."  # verdict.<task>: the sweep's verdict line for that task
 
 
 SWEEP_PARENT = "parent"
@@ -55,9 +60,13 @@ class Metric:
     TRAIN_SECONDS = "train_seconds"
     TRAIN_SEQS_PER_S = "train_seqs_per_s"
     STOPPED_AT_BASELINE = "stopped_at_baseline"
-    GRAD_LOG10_RATIO = "grad_log10_ratio"  # suite/diagnostics.py: orders of magnitude lost across the lag
+    # suite/diagnostics.py, log10 of ‖∂L/∂h_t‖ at t=1, t=T and the step to remember, and their first-last
+    # difference: the orders of magnitude the learning signal loses across the lag
+    GRAD_LOG10_FIRST, GRAD_LOG10_LAST, GRAD_LOG10_MEMORY = "grad_log10_first", "grad_log10_last", "grad_log10_memory"
+    GRAD_LOG10_RATIO = "grad_log10_ratio"
     # a sweep's parent run
     JOBS, JOBS_REUSED, JOBS_CRASHED = "jobs", "jobs_reused", "jobs_crashed"
+    RUNS_SOLVED, RUNS_FAILED, RUNS_DIVERGED = "runs_solved", "runs_failed", "runs_diverged"
 
 
 class Param:
@@ -89,6 +98,7 @@ class Result:
     ERROR = "error"
     TRACKING_LOST = "tracking_lost"  # why the tracking server stopped answering (python -m suite.reimport)
     JOB = "job"  # the job's number in its sweep, when it made no run
+    EXPERIMENT_ID, TRACKING_URI = "experiment_id", "tracking_uri"  # where the run is (the URI redacted)
 
 
 # Config keys that do not change what is trained: where it is logged, how many threads, what the

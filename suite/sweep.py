@@ -28,7 +28,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from suite.errors import ConfigError, SweepRefused
-from suite.record import SWEEP_PARENT, Metric, Outcome, Param, Result, Tag
+from suite.record import SWEEP_PARENT, Artifact, Metric, Outcome, Param, Result, Tag
 from suite.sweep_folder import SweepReport, job_results, write_parent
 
 log = logging.getLogger(__name__)
@@ -60,11 +60,11 @@ class SweepCallback(Callback):
         except ConfigError as exc:
             raise SweepRefused(str(exc)) from None
         try:
-            self._open_parent(config, uri, None if jobs is None else len(jobs))
+            self._open_parent(config, uri, jobs)
         except Exception as exc:
             raise SweepRefused(f"cannot start the sweep's MLflow parent run: {type(exc).__name__}: {exc}") from exc
 
-    def _open_parent(self, config: DictConfig, uri: str, total: int | None) -> None:
+    def _open_parent(self, config: DictConfig, uri: str, jobs: list[list[str]] | None) -> None:
         from suite.tracking.owners import reap_dead_runs
         from suite.tracking.run_logger import start_run
         from suite.tracking.store import open_experiment
@@ -74,18 +74,20 @@ class SweepCallback(Callback):
         client, experiment_id = open_experiment(uri, config.tracking.experiment)
         # Runs a hard-killed earlier sweep left RUNNING: end them, so they are trained again.
         reap_dead_runs(client, experiment_id)
-        name = f"sweep-{config.sweep.name or 'adhoc'}-{time.strftime('%Y%m%d-%H%M%S')}"
-        self.parent = start_run(uri, config.tracking.experiment, name, {
-            Tag.SWEEP: SWEEP_PARENT, Tag.SWEEP_DIR: sweep_dir, Tag.HOST: socket.gethostname()})
         params = config.hydra.sweeper.get("params")
         swept = OmegaConf.to_container(params, resolve=False) if params else {}
+        total = None if jobs is None else len(jobs)
+        name = parent_name(config.sweep.name, varied_keys(jobs) if jobs is not None else list(swept), total)
+        self.parent = start_run(uri, config.tracking.experiment, name, {
+            Tag.SWEEP: SWEEP_PARENT, Tag.SWEEP_DIR: sweep_dir, Tag.HOST: socket.gethostname(),
+            Tag.NOTE: f"Sweep in progress: {total or '?'} jobs; its verdicts appear here when it ends."})
         self.parent.log_params({Param.OVERRIDES: " ".join(config.hydra.overrides.task) or "(none)",
                                 **{f"{SWEEP_PARAM_PREFIX}{k}": v for k, v in swept.items()}})
         write_parent(sweep_dir, self.parent.run_id, total)
         # submitit's jobs run in processes (or on nodes) of their own, which outlive this one
         elsewhere = "submitit" in str(config.hydra.launcher.get("_target_", "")).lower()
         self.report = SweepReport(parent_run_id=self.parent.run_id, tracking_uri=uri, sweep_dir=str(sweep_dir),
-                                  jobs_elsewhere=elsewhere)
+                                  experiment_id=experiment_id, jobs_elsewhere=elsewhere)
         self.report.save(self.report_to)
         log.info("sweep %s: %s jobs, parent run %s in experiment '%s' (%s); outputs in %s", name, total or "?",
                  self.parent.run_id, config.tracking.experiment, uri, sweep_dir)
@@ -118,24 +120,57 @@ class SweepCallback(Callback):
             report.save(self.report_to)
 
     def _summarise(self, config: DictConfig, results: list[dict]) -> None:
-        from suite.summary.store import summarise_run_ids
-        from suite.tracking.store import open_experiment
+        from suite.summary.store import summarise_sweep
 
         report = self.report
-        _, experiment_id = open_experiment(report.tracking_uri, config.tracking.experiment)
         out = Path(report.sweep_dir) / "summary"
-        text, paths = summarise_run_ids(report.tracking_uri, experiment_id,
-                                        [r[Result.RUN_ID] for r in results if r.get(Result.RUN_ID)], out)
-        for r in results:
-            if not r.get(Result.RUN_ID):
-                text += f"\njob #{r.get(Result.JOB, '?')} made no run: {r.get(Result.ERROR, '')}"
-        report.summary = text
-        for path in paths.values():
-            self.parent.log_artifact(path, "summary")
-        self.parent.log_metrics(0, {Metric.JOBS: report.jobs, Metric.JOBS_REUSED: report.reused,
-                                    Metric.JOBS_CRASHED: report.crashed})
+        summary = summarise_sweep(report.tracking_uri, report.experiment_id,
+                                  [r[Result.RUN_ID] for r in results if r.get(Result.RUN_ID)], out)
+        no_run = [f"job #{r.get(Result.JOB, '?')} made no run: {r.get(Result.ERROR, '')}"
+                  for r in results if not r.get(Result.RUN_ID)]
+        report.summary = "\n".join([summary.text, *no_run])
+        for path in summary.paths.values():
+            self.parent.log_artifact(path, Artifact.SUMMARY_DIR)
+        # What the UI shows of the sweep on the parent's own page: the verdicts, no clicks away.
+        self.parent.set_tags({Tag.NOTE: description(summary, no_run),
+                              **{f"{Tag.VERDICT_PREFIX}{task}": line for task, line in summary.verdicts.items()}})
+        outcomes = summary.outcomes
+        self.parent.log_metrics(0, {
+            Metric.JOBS: report.jobs, Metric.JOBS_REUSED: report.reused, Metric.JOBS_CRASHED: report.crashed,
+            Metric.RUNS_SOLVED: outcomes.get(Outcome.SOLVED, 0), Metric.RUNS_FAILED: outcomes.get(Outcome.FAILED, 0),
+            Metric.RUNS_DIVERGED: outcomes.get(Outcome.DIVERGED, 0)})
         log.info("sweep summary in %s (%d jobs, %d reused, %d crashed)", out, report.jobs, report.reused,
                  report.crashed)
+
+
+def varied_keys(jobs: list[list[str]]) -> list[str]:
+    """The keys whose value differs between jobs, in the order the jobs list them."""
+    values: dict[str, set[str]] = {}
+    for overrides in jobs:
+        for override in overrides:
+            key, _, value = override.partition("=")
+            values.setdefault(key, set()).add(value)
+    return [key for key, seen in values.items() if len(seen) > 1]
+
+
+def parent_name(preset: str | None, swept: list[str], total: int | None) -> str:
+    """What the sweep varied, for the runs table: `default: task×cell×sweep.rung×seed, 108 jobs (11-27 15:20)`."""
+    what = "×".join(swept) or "one job"
+    return f"{preset or 'adhoc'}: {what}, {total or '?'} jobs ({time.strftime('%m-%d %H:%M')})"
+
+
+def description(summary, no_run: list[str]) -> str:
+    """The parent's description: the verdicts first (the UI shows a description's first lines), then
+    the summary's markdown, cut at a section within MLflow's tag limit."""
+    from mlflow.utils.validation import MAX_TAG_VAL_LENGTH
+
+    verdicts = "".join(f"- **{task}**: {line}\n" for task, line in summary.verdicts.items())
+    text = f"**Verdicts**\n\n{verdicts}\n{summary.markdown}" + "".join(f"\n- {line}" for line in no_run)
+    if len(text) <= MAX_TAG_VAL_LENGTH:
+        return text
+    more = f"\n\n… the rest: Artifacts → {Artifact.SUMMARY_DIR}/summary.md"
+    cut = text.rfind("\n## ", 0, MAX_TAG_VAL_LENGTH - len(more))
+    return text[: cut if cut > 0 else MAX_TAG_VAL_LENGTH - len(more)] + more
 
 
 def end_stopped_sweep(report: SweepReport, status: str, reason: str) -> int:

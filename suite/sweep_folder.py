@@ -62,6 +62,7 @@ class SweepReport:
 
     parent_run_id: str | None = None
     tracking_uri: str | None = None
+    experiment_id: str | None = None
     sweep_dir: str | None = None
     jobs_elsewhere: bool = False  # submitit: jobs run in processes that outlive the launching one
     ended: bool = False  # the sweep ran to its end and the parent run was ended

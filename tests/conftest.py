@@ -101,13 +101,16 @@ class MlflowServer:
     def uri(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def command(self) -> list[str]:
+        return [str(Path(sys.executable).parent / "mlflow"), "server", "--backend-store-uri", self.backend_uri,
+                "--artifacts-destination", str(self.root / "artifacts"), "--host", "127.0.0.1",
+                "--port", str(self.port), "--workers", "1"]
+
     def start(self, timeout: float = 90) -> "MlflowServer":
         import time
         import urllib.request
 
-        cmd = [str(Path(sys.executable).parent / "mlflow"), "server", "--backend-store-uri", self.backend_uri,
-               "--artifacts-destination", str(self.root / "artifacts"), "--host", "127.0.0.1",
-               "--port", str(self.port), "--workers", "1"]
+        cmd = self.command()
         # The server's background job runner (a dozen extra processes) is not needed here.
         env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true"}
         env.pop("MLFLOW_TRACKING_URI", None)

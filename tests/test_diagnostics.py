@@ -130,7 +130,7 @@ def test_diagnostics_do_not_change_the_training_trajectory():
 def test_diagnostic_metrics_per_cell(cell, stat):
     task, model = memory_model(cell, 8, 10)
     metrics = GradientDiagnostics(model, task, seed=0, device="cpu", every=100, batch=16)(100, last=False)
-    assert {"grad_log10_ratio", "grad_norm_first", "grad_norm_last", "grad_norm_memory", stat} <= metrics.keys()
+    assert {"grad_log10_ratio", "grad_log10_first", "grad_log10_last", "grad_log10_memory", stat} <= metrics.keys()
     assert 0.0 <= metrics[stat] <= 1.0
 
 

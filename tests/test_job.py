@@ -82,3 +82,24 @@ def test_in_a_sweep_an_identical_finished_run_is_reused_and_a_single_run_always_
     # keys that do not change what is trained stay out of the hash: reused (the latest identical run)
     moved = job(*TINY, "threads=1", "sweep.name=other", "run_name=renamed", output="e", sweeping=True)
     assert moved["reused"] and moved["run_id"] == single["run_id"]
+
+
+def test_what_the_ui_shows_of_a_run(job, tmp_path):
+    """No `None` params, the thread count torch used, a one-line description, the data and the code."""
+    import torch
+    from mlflow.tracking import MlflowClient
+
+    result = job("task=memory", "cell=rnn", *TINY, "threads=1")
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    run = client.get_run(result["run_id"])
+    params, tags = run.data.params, run.data.tags
+    assert "None" not in params.values() and "fault.kind" not in params and "sweep.rung" not in params
+    assert params["threads"] == str(torch.get_num_threads()) == "1"
+    assert tags["mlflow.note.content"] == (f"rnn · memory · T=6: {result['outcome']} after 4 steps, loss ÷ baseline "
+                                           f"{result['eval_loss_norm']:.2g}")
+    assert tags["mlflow.source.name"] == "run.py" and len(tags.get("mlflow.source.git.commit", "x" * 40)) == 40
+    inputs = {i.tags[0].value: i.dataset for i in run.inputs.dataset_inputs}
+    assert sorted(inputs) == ["eval", "train"] and inputs["train"].name == "memory-T6-s0-train"
+    assert json.loads(inputs["eval"].source)["task"]["seq_len"] == 6
+    metrics = run.data.metrics
+    assert metrics["grad_log10_ratio"] == pytest.approx(metrics["grad_log10_first"] - metrics["grad_log10_last"])

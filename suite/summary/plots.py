@@ -84,8 +84,9 @@ def plot_curves(histories: dict[str, list[tuple[int, float]]], runs: pd.DataFram
             if points:
                 cell, lag = info.loc[name, "cell"], info.loc[name, "seq_len"]
                 steps, vals = zip(*sorted(points))
+                # a marker on each evaluation, so a run solved at its first one is still a visible point
                 ax.plot(steps, vals, color=_style(cell)["color"], ls="-" if lag == longest else "--",
-                        label=f"{cell} T={lag}")
+                        marker=_style(cell)["marker"], markersize=3 if len(steps) > 1 else 6, label=f"{cell} T={lag}")
                 values.extend(vals)
         if values and min(values) > 0:
             ax.set_yscale("log")  # a solved run's loss falls by orders of magnitude

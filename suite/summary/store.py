@@ -2,6 +2,7 @@
 and writing the files (CSV, Markdown, plots). mlflow is imported inside the functions."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -10,7 +11,7 @@ from suite.record import Metric, Outcome
 from suite.summary.analysis import gradient_points, point_table, representative_runs
 from suite.summary.frame import RUN_COLUMNS, runs_frame
 from suite.summary.plots import plot_curves, plot_gradients, plot_success
-from suite.summary.render import format_text, horizons_text, render_markdown
+from suite.summary.render import format_text, horizons_text, render_markdown, verdicts
 from suite.tracking import queries
 
 
@@ -35,8 +36,12 @@ def write_summary(runs_df: pd.DataFrame, out_dir: str | Path,
     runs = _tidy(runs_df)
     points = point_table(runs) if points is None else points
     paths = {name: out / name for name in ("summary.csv", "runs.csv", "horizons.csv", "summary.md", "success.png")}
-    points.to_csv(paths["summary.csv"], index=False)
-    runs[[c for c in RUN_COLUMNS if c in runs]].to_csv(paths["runs.csv"], index=False)
+    # What a point is and how it ended first, so the UI's preview of the first columns shows results;
+    # floats to 4 significant digits (the store keeps the full values).
+    points[results_first(points.columns, POINT_RESULTS)].to_csv(paths["summary.csv"], index=False,
+                                                                float_format="%.4g")
+    runs[results_first([c for c in RUN_COLUMNS if c in runs], RUN_RESULTS)].to_csv(paths["runs.csv"], index=False,
+                                                                                  float_format="%.4g")
     horizons_text(points).to_csv(paths["horizons.csv"], index=False)
     paths["summary.md"].write_text(render_markdown(points, runs, reference), encoding="utf-8")
     plot_success(points, paths["success.png"])
@@ -45,6 +50,15 @@ def write_summary(runs_df: pd.DataFrame, out_dir: str | Path,
     if profiles:
         paths["gradients.png"] = plot_gradients(profiles, out / "gradients.png")
     return paths
+
+
+POINT_RESULTS = ["task", "cell", "seq_len", "majority", "success", "loss_norm", "metric", "steps_to_solve",
+                 "grad_log10_ratio"]
+RUN_RESULTS = ["task", "cell", "seq_len", "seed", "outcome", "loss_norm", "metric", "steps_to_solve"]
+
+
+def results_first(columns, first: list[str]) -> list[str]:
+    return [c for c in first if c in columns] + [c for c in columns if c not in first]
 
 
 # -- what the runs recorded beyond search_runs' frame ------------------------------------
@@ -144,3 +158,31 @@ def summarise_run_ids(uri: str, experiment_id: str, run_ids: list[str], out_dir)
 
     runs = runs_frame(queries.runs_frame_by_id(uri, experiment_id, list(run_ids)))
     return summarise_runs(MlflowClient(uri), runs, out_dir)
+
+
+@dataclass
+class SweepSummary:
+    """What a sweep's parent run shows of its summary: the text, the markdown (its description in the
+    UI), each task's verdict and the runs' outcomes, and the files written."""
+
+    text: str
+    markdown: str
+    verdicts: dict[str, str] = field(default_factory=dict)  # task -> its verdict line(s), joined by "; "
+    outcomes: dict[str, int] = field(default_factory=dict)  # solved / failed / diverged / crashed -> runs
+    paths: dict[str, Path] = field(default_factory=dict)
+
+
+def summarise_sweep(uri: str, experiment_id: str, run_ids: list[str], out_dir) -> SweepSummary:
+    """The summary of a sweep's runs, with the files written to out_dir (a sweep's, when it ends)."""
+    from mlflow.tracking import MlflowClient
+
+    runs = runs_frame(queries.runs_frame_by_id(uri, experiment_id, list(run_ids)))
+    text, paths = summarise_runs(MlflowClient(uri), runs, out_dir)
+    points = point_table(runs)
+    by_task: dict[str, list[str]] = {}
+    for line in verdicts(points) if len(points) else []:
+        task, _, verdict = line.partition(": ")
+        by_task.setdefault(task, []).append(verdict)
+    outcomes = {k: int(v) for k, v in runs["outcome"].value_counts().items()}
+    return SweepSummary(text, paths["summary.md"].read_text(encoding="utf-8"),
+                        {task: "; ".join(lines) for task, lines in by_task.items()}, outcomes, paths)

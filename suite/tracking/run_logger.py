@@ -6,8 +6,12 @@ for *each* `log_metric`) and splits what exceeds a request's limits itself.
 """
 from __future__ import annotations
 
+import functools
+import getpass
+import hashlib
 import json
 import logging
+import subprocess
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,12 +22,30 @@ from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH
 from suite.privacy import redact, redact_all
 from suite.record import Tag
 from suite.tracking.owners import owner_tags
-from suite.tracking.store import is_remote, open_experiment
+from suite.tracking.store import PROJECT_ROOT, is_remote, open_experiment
 
 log = logging.getLogger(__name__)
 
 RECORD_FILE = "mlflow_record.json"  # a run's params, tags and metrics, beside Hydra's outputs
 FLUSH_POINTS = 1000  # metric points buffered at most before they are sent
+
+
+@functools.cache
+def source_tags() -> dict[str, str]:
+    """What code made the runs of this process: the entry point and, in a git checkout, its commit."""
+    tags = {Tag.SOURCE_NAME: "run.py", Tag.SOURCE_TYPE: "LOCAL"}
+    try:
+        tags[Tag.USER] = getpass.getuser()
+    except (KeyError, OSError):  # an unnamed uid in a container
+        pass
+    try:
+        commit = subprocess.run(["git", "-C", str(PROJECT_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=5)
+        if commit.returncode == 0:
+            tags[Tag.GIT_COMMIT] = commit.stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):  # no git here
+        pass
+    return tags
 
 
 def server_gone(exc: BaseException) -> bool:
@@ -46,9 +68,10 @@ class RunLogger:
     """
 
     def __init__(self, client, run_id: str, flush_seconds: float = 5.0,
-                 local_dir: str | Path | None = None):
+                 local_dir: str | Path | None = None, experiment_id: str | None = None):
         self.client = client
         self.run_id = run_id
+        self.experiment_id = experiment_id
         self.flush_seconds = flush_seconds
         self.local_dir = Path(local_dir) if local_dir is not None else None
         self.lost: str | None = None  # why the tracking server stopped answering, once it has
@@ -101,6 +124,22 @@ class RunLogger:
     def log_artifact(self, local_path, artifact_path: str | None = None) -> None:
         self._send(self.client.log_artifact, self.run_id, str(local_path), artifact_path)
 
+    def log_figure(self, figure, artifact_file: str) -> None:
+        self._send(self.client.log_figure, self.run_id, figure, artifact_file)
+
+    def log_datasets(self, datasets: dict[str, dict]) -> None:
+        """Describe the data the run saw, shown as its Datasets in the UI: {context: description}, the
+        description holding `name` and what identifies the data (for synthetic data: how it is made)."""
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        inputs = []
+        for context, description in datasets.items():
+            source = json.dumps(description, sort_keys=True)
+            digest = hashlib.sha256(source.encode()).hexdigest()[:8]
+            dataset = Dataset(name=description["name"], digest=digest, source_type="synthetic", source=source)
+            inputs.append(DatasetInput(dataset, [InputTag("mlflow.data.context", context)]))
+        self._send(self.client.log_inputs, self.run_id, inputs)
+
     def end(self, status: str, error: str | None = None) -> None:
         """Send what is buffered and end the run with `status` (and the error that ended it)."""
         try:
@@ -130,12 +169,12 @@ def start_run(uri: str, experiment: str, run_name: str, tags: dict[str, object] 
     """Create a run owned by this process (its host, pid and start time are tagged, so a later
     sweep can tell when the process is gone) and its logger. End it with `logger.end(status)`."""
     client, experiment_id = open_experiment(uri, experiment)
-    all_tags = {Tag.RUN_NAME: run_name, **owner_tags(), **(tags or {})}
+    all_tags = {Tag.RUN_NAME: run_name, **source_tags(), **owner_tags(), **(tags or {})}
     if parent_run_id:
         all_tags[Tag.PARENT] = parent_run_id
     safe_tags = redact_all(all_tags)
     run = client.create_run(experiment_id, run_name=run_name, tags=safe_tags)
-    logger = RunLogger(client, run.info.run_id, local_dir=local_dir)
+    logger = RunLogger(client, run.info.run_id, local_dir=local_dir, experiment_id=experiment_id)
     logger.tags.update(safe_tags)
     return logger
 
