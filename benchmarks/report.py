@@ -94,6 +94,27 @@ def summary() -> list[str]:
             f"**{float(text['seconds']):.1f} s** / {float(full['seconds']):.1f} s | ≤ 3 s |"]
 
 
+def threads() -> list[str]:
+    found = rows("threads")
+    if not found:
+        return ["| a run's threads: 1 vs torch's own count, quiet and beside busy processes | `threads.py` | "
+                "not measured | no collapse |"]
+    lines = []
+    setting = lambda r: "1" if r["threads"] == "1" else "null (torch's own count)"  # noqa: E731
+    for size in dict.fromkeys(r["size"] for r in found):
+        for chosen in ("1", "null (torch's own count)"):
+            mine = [r for r in found if r["size"] == size and setting(r) == chosen]
+            quiet = "; ".join(f"{r['cell']} {float(r['median_s']):.1f} s" for r in mine if r["busy_processes"] == "0")
+            busy = "; ".join(f"{r['cell']} {float(r['min_s']):.1f}–{float(r['max_s']):.1f} s"
+                             + (f" ({r['collapsed']}/{r['tries']} past {float(r['max_s']):.0f} s)"
+                                if int(r["collapsed"]) else "") for r in mine if r["busy_processes"] == "2")
+            shape = {"small": "H=64, batch 64", "large": "H=256, batch 128"}.get(size, size)
+            lines.append(f"| {size} model ({shape}, memory T=50, {mine[0]['steps']} steps), threads={chosen}: "
+                         f"quiet {quiet} · "
+                         f"beside two busy processes {busy} | `threads.py` | (reported) | no collapse |")
+    return lines
+
+
 def gpu() -> list[str]:
     found = rows("gpu_check")
     if not found:
@@ -106,7 +127,7 @@ def table() -> str:
     lines = [f"Measured on: {machine('overhead')}. Regenerate: run the scripts, then "
              "`python benchmarks/report.py --readme README.md`.", "",
              "| what | script (`python benchmarks/...`) | measured | goal |", "|---|---|---|---|"]
-    for part in (overhead, throughput, datagen, sweeps, summary, gpu):
+    for part in (overhead, throughput, datagen, sweeps, summary, threads, gpu):
         lines += part()
     return "\n".join(lines)
 

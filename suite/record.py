@@ -104,7 +104,9 @@ class Result:
 # Config keys that do not change what is trained: where it is logged, how many threads, what the
 # sweep calls it, and the sweep's own bookkeeping (all sweep-only keys live under `sweep`).
 # They stay out of the resume hash and never make a "variant" in the summary.
-NOT_TRAINED_KEYS = ("sweep", "tracking", "threads", "run_name", "resume", "hydra")
+NOT_TRAINED_KEYS = ("sweep", "tracking", "threads", "run_name", "resume", "hydra",
+                    # where the sweep-only keys lived before they moved under `sweep` (runs in older stores)
+                    "ladders", "rung", "sweep_name", "hidden_by_cell")
 
 
 def config_hash(resolved: dict, device_type: str) -> str:

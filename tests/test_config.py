@@ -57,6 +57,7 @@ def test_the_default_config_is_valid_and_captured_whole():
     resolved = OmegaConf.to_container(cfg, resolve=True)
     assert resolved["task"]["seq_len"] == resolved["seq_len"]  # the task follows the top-level lag
     assert {"task", "cell", "train", "tracking", "seed", "hidden", "device"} <= resolved.keys()
+    assert cfg.threads == 1  # one torch thread unless asked: more collapses on a busy machine (threads.py)
 
 
 # --- through the real command line: one line on stderr, exit 2, nothing in the store ---

@@ -152,14 +152,6 @@ def summarise_store(tracking_uri: str, experiment: str | None = None, parent_run
     return runs, text
 
 
-def summarise_run_ids(uri: str, experiment_id: str, run_ids: list[str], out_dir) -> tuple[str, dict[str, Path]]:
-    """(text summary, files written) for these runs of the experiment (a sweep's, when it ends)."""
-    from mlflow.tracking import MlflowClient
-
-    runs = runs_frame(queries.runs_frame_by_id(uri, experiment_id, list(run_ids)))
-    return summarise_runs(MlflowClient(uri), runs, out_dir)
-
-
 @dataclass
 class SweepSummary:
     """What a sweep's parent run shows of its summary: the text, the markdown (its description in the
