@@ -8,6 +8,8 @@ import pytest
 
 from tests.conftest import ROOT, TINY, store_runs
 
+pytestmark = pytest.mark.cli  # run.py in subprocesses
+
 
 def test_a_single_run_trains_logs_and_says_how_it_ended(cli, tmp_path):
     proc = cli("task=memory", "cell=lstm", *TINY)

@@ -76,6 +76,7 @@ BAD = [
 ]
 
 
+@pytest.mark.cli
 @pytest.mark.parametrize("args, key", BAD, ids=[a[-1] for a, _ in BAD])
 def test_bad_config_on_the_command_line(cli, tmp_path, args, key):
     import torch
@@ -93,6 +94,7 @@ def test_bad_config_on_the_command_line(cli, tmp_path, args, key):
     assert runs is None or len(runs) == 0
 
 
+@pytest.mark.cli
 def test_the_readme_error_examples_are_what_the_command_prints(cli):
     """The README's `$ python run.py ...` / `error: ...` pairs, run for real, so the docs cannot rot."""
     import re

@@ -20,6 +20,8 @@ import pytest
 
 from tests.conftest import ROOT, children_and_parents, free_port, run_cli, store_runs
 
+pytestmark = pytest.mark.cli  # run.py in subprocesses
+
 TINY = ["seq_len=6", "hidden=8", "train.steps=4", "train.eval_every=2", "train.eval_size=32", "train.batch=8",
         "threads=1"]
 # 12 jobs of the smoke preset: 2 tasks x 3 cells x 2 lags
@@ -258,19 +260,3 @@ def test_no_secret_and_no_home_path_in_params_or_tags(tmp_path):
         assert not [v for v in logged if secret in v], secret
     parent = next(r for r in runs if r.data.tags.get("sweep") == "parent")
     assert parent.data.tags["sweep_dir"] == "~/multirun"  # still useful, without the home path
-
-
-def test_redact_masks_uri_credentials_secrets_and_home(monkeypatch):
-    from suite.privacy import redact
-
-    monkeypatch.setenv("HOME", "/home/ada")
-    monkeypatch.setenv("DATABRICKS_TOKEN", "dapi-0123456789")
-    assert redact("http://ada:pw@tracking.lab:5000") == "http://***@tracking.lab:5000"
-    assert redact("token dapi-0123456789 here") == "token *** here"
-    assert redact("/home/ada/runs/x") == "~/runs/x" and redact("/home/adam/x") == "/home/adam/x"
-
-
-def test_the_readme_ui_command_binds_to_loopback():
-    readme = (ROOT / "README.md").read_text()
-    commands = [line for line in readme.splitlines() if line.lstrip().startswith("mlflow ui")]
-    assert commands and all("--host 127.0.0.1" in c for c in commands)

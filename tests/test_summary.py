@@ -243,6 +243,7 @@ def test_representative_runs(frame):
     assert len(analysis.representative_runs(runs, max_runs=3)) == 3
 
 
+@pytest.mark.cli
 def test_summarise_store_reads_only_the_children(tmp_path):
     from mlflow.tracking import MlflowClient
 

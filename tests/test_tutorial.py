@@ -6,6 +6,8 @@ import pytest
 
 from tests.conftest import ROOT, children_and_parents, run_cli, store_runs
 
+pytestmark = pytest.mark.cli  # run.py in subprocesses
+
 
 def tutorial_files() -> dict[str, str]:
     """The code blocks of the README's 'Add a task' section that start with '# file: <path>'."""
