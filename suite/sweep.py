@@ -67,13 +67,9 @@ class SweepCallback(Callback):
     def _open_parent(self, config: DictConfig, uri: str, jobs: list[list[str]] | None) -> None:
         from suite.tracking.owners import reap_dead_runs
         from suite.tracking.run_logger import start_run
-        from suite.tracking.store import open_experiment
 
         sweep_dir = Path(config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        client, experiment_id = open_experiment(uri, config.tracking.experiment)
-        # Runs a hard-killed earlier sweep left RUNNING: end them, so they are trained again.
-        reap_dead_runs(client, experiment_id)
         params = config.hydra.sweeper.get("params")
         swept = OmegaConf.to_container(params, resolve=False) if params else {}
         total = None if jobs is None else len(jobs)
@@ -83,11 +79,14 @@ class SweepCallback(Callback):
             Tag.NOTE: f"Sweep in progress: {total or '?'} jobs; its verdicts appear here when it ends."})
         self.parent.log_params({Param.OVERRIDES: " ".join(config.hydra.overrides.task) or "(none)",
                                 **{f"{SWEEP_PARAM_PREFIX}{k}": v for k, v in swept.items()}})
+        # Runs a hard-killed earlier sweep left RUNNING: end them, so they are trained again (the new
+        # parent's owner, this process, is alive: it stays).
+        reap_dead_runs(self.parent.client, self.parent.experiment_id)
         write_parent(sweep_dir, self.parent.run_id, total)
         # submitit's jobs run in processes (or on nodes) of their own, which outlive this one
         elsewhere = "submitit" in str(config.hydra.launcher.get("_target_", "")).lower()
         self.report = SweepReport(parent_run_id=self.parent.run_id, tracking_uri=uri, sweep_dir=str(sweep_dir),
-                                  experiment_id=experiment_id, jobs_elsewhere=elsewhere)
+                                  experiment_id=self.parent.experiment_id, jobs_elsewhere=elsewhere)
         self.report.save(self.report_to)
         log.info("sweep %s: %s jobs, parent run %s in experiment '%s' (%s); outputs in %s", name, total or "?",
                  self.parent.run_id, config.tracking.experiment, uri, sweep_dir)
@@ -182,14 +181,13 @@ def end_stopped_sweep(report: SweepReport, status: str, reason: str) -> int:
     run on without this process, so their runs are left to end themselves. Returns how many
     children ended with `status`.
     """
-    from suite.tracking.queries import children_with_status, end_run, experiment_id_of
+    from suite.tracking.queries import children_with_status, end_run
     from suite.tracking.store import client_for
 
-    parent = report.parent_run_id
+    parent, experiment_id = report.parent_run_id, report.experiment_id
     if not parent:
         return 0
     client = client_for(report.tracking_uri)
-    experiment_id = experiment_id_of(client, run_id=parent)
     if not report.jobs_elsewhere:
         for run in children_with_status(client, experiment_id, parent, "RUNNING"):
             end_run(client, run.info.run_id, status, reason)

@@ -129,10 +129,11 @@ def _listed_run_ids(client, parent_run_id: str) -> list[str]:
 
 
 def summarise_runs(client, runs: pd.DataFrame, out_dir: str | Path | None = None,
-                   max_curves: int = 12, reference: str = "rnn") -> tuple[str, dict[str, Path]]:
-    """(text summary, files written) for tidy runs; with out_dir, the files, learning curves and
-    gradient profiles too (fetched from the store through `client`)."""
-    points = point_table(runs)
+                   max_curves: int = 12, reference: str = "rnn",
+                   points: pd.DataFrame | None = None) -> tuple[str, dict[str, Path]]:
+    """(text summary, files written) for tidy runs (and their point table, when already made); with
+    out_dir, the files, learning curves and gradient profiles too (fetched from the store through `client`)."""
+    points = point_table(runs) if points is None else points
     paths = {}
     if out_dir is not None:
         histories = fetch_histories(client, representative_runs(runs, max_curves, points))
@@ -169,8 +170,8 @@ def summarise_sweep(uri: str, experiment_id: str, run_ids: list[str], out_dir) -
     from mlflow.tracking import MlflowClient
 
     runs = runs_frame(queries.runs_frame_by_id(uri, experiment_id, list(run_ids)))
-    text, paths = summarise_runs(MlflowClient(uri), runs, out_dir)
     points = point_table(runs)
+    text, paths = summarise_runs(MlflowClient(uri), runs, out_dir, points=points)
     by_task: dict[str, list[str]] = {}
     for line in verdicts(points) if len(points) else []:
         task, _, verdict = line.partition(": ")
