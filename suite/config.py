@@ -84,7 +84,7 @@ class Config:
     seed: int = 0  # seeds the weights and the (task, split) data generators
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     # torch intra-op threads; null = torch's own count. 1 by measurement (benchmarks/threads.py): with one
-    # busy process beside it, 2 threads ran 2-5x slower than 1, for small and large models alike.
+    # busy process beside it, 2 threads ran 1.9-4.5x slower than 1, for small and large models alike.
     threads: Optional[int] = 1
     run_name: str = MISSING
     resume: bool = True  # in a sweep, reuse a FINISHED run with the same config instead of retraining
