@@ -76,6 +76,7 @@ class Param:
     BASELINE_LOSS = "baseline_loss"
     INPUT_LENGTH = "input_length"
     OVERRIDES = "overrides"  # a sweep's parent run: the command line's overrides
+    SWEPT_PREFIX = "swept."  # a sweep's parent run: what each swept key took, e.g. swept.cell = rnn,lstm,gru
 
 
 class Artifact:

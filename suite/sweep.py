@@ -33,9 +33,6 @@ from suite.sweep_folder import SweepReport, job_results, write_parent
 
 log = logging.getLogger(__name__)
 
-SWEEP_PARAM_PREFIX = "swept."  # the parent's params: what each swept key took, e.g. swept.cell = rnn,lstm,gru
-
-
 class SweepCallback(Callback):
     def __init__(self, report_to: str | None = None):
         self.report_to = report_to
@@ -78,7 +75,7 @@ class SweepCallback(Callback):
             Tag.SWEEP: SWEEP_PARENT, Tag.SWEEP_DIR: sweep_dir, Tag.HOST: socket.gethostname(),
             Tag.NOTE: f"Sweep in progress: {total or '?'} jobs; its verdicts appear here when it ends."})
         self.parent.log_params({Param.OVERRIDES: " ".join(config.hydra.overrides.task) or "(none)",
-                                **{f"{SWEEP_PARAM_PREFIX}{k}": v for k, v in swept.items()}})
+                                **{f"{Param.SWEPT_PREFIX}{k}": v for k, v in swept.items()}})
         # Runs a hard-killed earlier sweep left RUNNING: end them, so they are trained again (the new
         # parent's owner, this process, is alive: it stays).
         reap_dead_runs(self.parent.client, self.parent.experiment_id)
@@ -122,7 +119,7 @@ class SweepCallback(Callback):
         from suite.summary.store import summarise_sweep
 
         report = self.report
-        out = Path(report.sweep_dir) / "summary"
+        out = Path(report.sweep_dir) / Artifact.SUMMARY_DIR
         summary = summarise_sweep(report.tracking_uri, report.experiment_id,
                                   [r[Result.RUN_ID] for r in results if r.get(Result.RUN_ID)], out)
         no_run = [f"job #{r.get(Result.JOB, '?')} made no run: {r.get(Result.ERROR, '')}"

@@ -18,12 +18,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import ROOT, children_and_parents, free_port, run_cli, store_runs
+from tests.conftest import ROOT, TINY, children_and_parents, free_port, run_cli, store_runs
 
 pytestmark = pytest.mark.cli  # run.py in subprocesses
 
-TINY = ["seq_len=6", "hidden=8", "train.steps=4", "train.eval_every=2", "train.eval_size=32", "train.batch=8",
-        "threads=1"]
 # 12 jobs of the smoke preset: 2 tasks x 3 cells x 2 lags
 TWELVE = ["experiment=smoke", "task=memory,adding", "cell=rnn,lstm,gru"]
 
