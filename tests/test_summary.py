@@ -145,13 +145,16 @@ def test_task_tables(points):
 def test_horizons(points):
     hz = analysis.horizons(points).set_index(["task", "cell", "hidden"])
     rnn, lstm, gru = (hz.loc[("memory", c, 64)] for c in ("rnn", "lstm", "gru"))
-    assert (rnn.longest_solved, rnn.horizon, rnn.first_failed, rnn.lags_tried) == (20, "20", 100, [20, 100, 200])
-    assert (lstm.longest_solved, lstm.horizon) == (200, "≥ 200") and pd.isna(lstm.first_failed)
-    assert (gru.horizon, gru.first_failed) == ("100", 200)
+    assert (rnn.longest_solved, rnn.horizon, rnn.first_failed, rnn.lags_tried) == (20, "20–100", 100, [20, 100, 200])
+    assert (rnn.ratio, rnn.solved_lower, rnn.solved_upper, rnn.monotone) == (5.0, "3/3", "0/3", True)
+    assert (lstm.longest_solved, lstm.horizon, lstm.solved_lower) == (200, "≥ 200", "3/3")
+    assert pd.isna(lstm.first_failed) and pd.isna(lstm.solved_upper) and math.isnan(lstm.ratio)
+    assert (gru.horizon, gru.first_failed, gru.solved_upper) == ("100–200", 200, "1/3")
     copy = hz.loc[("copy", "rnn", 64)]
-    assert copy.horizon == "none" and pd.isna(copy.longest_solved) and copy.first_failed == 5
+    assert copy.horizon == "< 5" and pd.isna(copy.longest_solved) and copy.first_failed == 5
+    # a lag failed below a solved one: the bracket is the longest solved lag's, the failure is named
     mixed = hz.loc[("adding", "rnn", 64)]
-    assert (mixed.horizon, mixed.first_failed, mixed.monotone) == ("≥ 100", 50, False)
+    assert (mixed.horizon, mixed.monotone, mixed.not_solved_below) == ("≥ 100", False, [50])
     assert str(hz["longest_solved"].dtype) == "Int64"
 
 
@@ -186,8 +189,7 @@ def test_verdict_per_hidden_size_and_a_lone_cell():
     points = analysis.point_table(frames.runs_frame(pd.DataFrame(rows)))
     assert render.verdicts(points) == [
         "copy: lstm fails at every lag tried (from T=10, 0/3 solved)",
-        "memory: rnn solves up to T=20 (3/3) but fails from T=50 (0/3 solved) [h=32]",
-        "memory: rnn solves every lag tried (up to T=50, 3/3) [h=128]",
+        "memory: rnn's horizon grows with size: 20–50 at h=32, ≥ 50 at h=128",
     ]
 
 
