@@ -108,14 +108,14 @@ def midpoint(b: Bracket, resolution: float) -> int | None:
 # -- the search ------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SearchSettings:
-    """The horizon sweeper's knobs (hydra.sweeper.*, conf/hydra/sweeper/horizon.yaml documents them)."""
+    """The horizon sweeper's knobs, hydra.sweeper.<knob> (the plugin's config takes these defaults)."""
 
-    ladder: tuple[int, ...] = (10, 30, 90, 270)
-    ladders: dict[str, tuple[int, ...]] = field(default_factory=dict)  # by the task's config choice
-    resolution: float = 1.15
-    max_rounds: int = 6
-    lag: str = "seq_len"
-    seed: str = "seed"
+    ladder: tuple[int, ...] = (10, 30, 90, 270)  # round 0's lags, for every group (lags on the command line win)
+    ladders: dict[str, tuple[int, ...]] = field(default_factory=dict)  # a task's own ladder, by its config name
+    resolution: float = 1.15  # stop bisecting once a bracket's longer lag / shorter lag <= this
+    max_rounds: int = 6  # bisection rounds after round 0, at most
+    lag: str = "seq_len"  # the config key searched
+    seed: str = "seed"  # the config key whose values are a group's seeds
 
     @classmethod
     def from_config(cls, sweeper_cfg) -> "SearchSettings":
