@@ -346,3 +346,26 @@ def test_a_search_summary_draws_horizon_against_size(tmp_path):
     assert (hz.loc[("rnn", 32), "solved_lower"], hz.loc[("rnn", 32), "solved_upper"]) == ("3/3", "0/3")
     # one hidden size: no such figure
     assert "horizons.png" not in store.write_summary(pd.DataFrame(search_rows({("rnn", 64): 60})), tmp_path / "one")
+
+
+def test_embed_in_a_named_readme_block(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- horizon:start -->\nold\n<!-- horizon:end -->\nrest\n", encoding="utf-8")
+    (tmp_path / "docs").mkdir()
+    cli.embed_in_readme(readme, "memory: rnn 52–59\n", tmp_path / "docs" / "horizons.png", "horizon")
+    assert readme.read_text(encoding="utf-8") == (
+        "intro\n<!-- horizon:start -->\n```text\nmemory: rnn 52–59\n```\n\n"
+        "![horizon against hidden size](docs/horizons.png)\n<!-- horizon:end -->\nrest\n")
+    with pytest.raises(store.SummaryError, match="no <!-- summary:start -->"):
+        cli.embed_in_readme(readme, "x", tmp_path / "success.png")
+
+
+def test_the_readmes_result_blocks_say_what_their_summary_files_say():
+    """The README's printed summaries and docs/*/summary.md come from the same command: same verdicts."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for block, folder in (("summary", "default_sweep"), ("horizon", "horizon")):
+        printed = readme.split(f"<!-- {block}:start -->", 1)[1].split(f"<!-- {block}:end -->", 1)[0]
+        md = (ROOT / "docs" / folder / "summary.md").read_text(encoding="utf-8")
+        verdicts = md.split("## Verdicts", 1)[1].split("\n## ", 1)[0].strip().splitlines()
+        assert verdicts and all(line in printed for line in verdicts), (block, verdicts)
+        assert f"](docs/{folder}/" in printed
