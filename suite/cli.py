@@ -23,7 +23,7 @@ from omegaconf.errors import OmegaConfBaseException
 # so a typo is reported in under half a second.
 from suite.config import validate
 from suite.errors import (EXIT_CONFIG_ERROR, EXIT_INTERRUPTED, EXIT_JOBS_FAILED, EXIT_TRACKING_LOST, ConfigError,
-                          SweepRefused, one_line)
+                          JobStopped, SweepRefused, one_line)
 from suite.record import Artifact, Metric, Outcome, Result
 from suite.sweep_folder import SweepReport, parent_run_id, progress_text, write_result
 from suite.tracking.links import browse_lines
@@ -60,6 +60,10 @@ def sweep_job(cfg: DictConfig, hydra_cfg) -> float:
     """One job of a sweep, wherever the launcher runs it: its failure is recorded (in MLflow and
     in its result.json) and the rest of the sweep goes on."""
     output_dir, number = hydra_cfg.runtime.output_dir, hydra_cfg.job.num
+    if os.environ.get("SUBMITIT_EXECUTOR") == "slurm":  # exported by submitit's sbatch script
+        # submitit ignores SIGTERM (it waits for SIGUSR2 to requeue), so SLURM's SIGKILL, KillWait
+        # seconds later, would leave the run RUNNING with no reason given: end it KILLED first.
+        signal.signal(signal.SIGTERM, _stopped_by_slurm)
     try:
         validate(cfg)
         from suite.job import run_job
@@ -85,6 +89,14 @@ def sweep_job(cfg: DictConfig, hydra_cfg) -> float:
 def exit_with(status: int, message: str) -> None:
     print(f"error: {message}", file=sys.stderr)
     sys.exit(status)
+
+
+def _stopped_by_slurm(signum, frame) -> None:
+    # SLURM sends SIGTERM more than once (to the step's tasks, and again through srun): a second
+    # one raised while the run is being ended would cut that short and lose the reason.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise JobStopped("SLURM stopped the job (SIGTERM: scancel, its time limit, or preemption); "
+                     "the next sweep trains it again")
 
 
 def _interrupt(signum, frame) -> None:

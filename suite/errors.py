@@ -17,6 +17,14 @@ class ConfigError(ValueError):
     """A bad config value, reported as one line: `key=value: what is allowed`."""
 
 
+class JobStopped(Exception):
+    """The scheduler is ending this job (SLURM's SIGTERM: scancel, its time limit, preemption).
+
+    An Exception, not an interrupt: the job's run ends KILLED with this reason, and the job
+    then returns like any crashed job, so the rest of the sweep and its summary go on.
+    """
+
+
 class SweepRefused(BaseException):
     """A sweep stopped before it created anything (a bad job config, no tracking store).
 

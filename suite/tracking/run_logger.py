@@ -19,6 +19,7 @@ from pathlib import Path
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH
 
+from suite.errors import JobStopped
 from suite.privacy import redact, redact_all
 from suite.record import Tag
 from suite.tracking.owners import owner_tags
@@ -185,14 +186,17 @@ def mlflow_run(uri: str, experiment: str, run_name: str, tags: dict[str, object]
     """Open a run and make sure it never stays RUNNING while this process lives.
 
     Normal exit: FINISHED. An exception: FAILED with the error as a tag, then it
-    propagates. Ctrl-C: KILLED. A hard kill leaves it RUNNING with its owner recorded,
-    for suite/tracking/owners.py to end later.
+    propagates. Ctrl-C, or the scheduler stopping the job: KILLED. A hard kill leaves it
+    RUNNING with its owner recorded, for suite/tracking/owners.py to end later.
     """
     logger = start_run(uri, experiment, run_name, tags, parent_run_id, local_dir)
     try:
         yield logger
     except KeyboardInterrupt:
         logger.end("KILLED", "interrupted (KeyboardInterrupt)")
+        raise
+    except JobStopped as exc:
+        logger.end("KILLED", str(exc))
         raise
     except BaseException as exc:
         logger.end("FAILED", f"{type(exc).__name__}: {exc}"[:5000])
