@@ -61,9 +61,7 @@ def sweep_job(cfg: DictConfig, hydra_cfg) -> float:
     in its result.json) and the rest of the sweep goes on."""
     output_dir, number = hydra_cfg.runtime.output_dir, hydra_cfg.job.num
     if os.environ.get("SUBMITIT_EXECUTOR") == "slurm":  # exported by submitit's sbatch script
-        # submitit ignores SIGTERM (it waits for SIGUSR2 to requeue), so SLURM's SIGKILL, KillWait
-        # seconds later, would leave the run RUNNING with no reason given: end it KILLED first.
-        signal.signal(signal.SIGTERM, _stopped_by_slurm)
+        end_run_when_slurm_stops_the_job()
     try:
         validate(cfg)
         from suite.job import run_job
@@ -76,7 +74,7 @@ def sweep_job(cfg: DictConfig, hydra_cfg) -> float:
                                   Result.JOB: number})
         log.error("job #%s: %s", number, message)
         return float("nan")
-    except Exception as exc:
+    except (Exception, JobStopped) as exc:
         log.exception("job #%s (%s) crashed", number, cfg.run_name)
         if not (Path(output_dir) / Artifact.RESULT).exists():  # it crashed before its run was created
             write_result(output_dir, {Result.RUN_ID: None, Result.OUTCOME: Outcome.CRASHED,
@@ -89,6 +87,30 @@ def sweep_job(cfg: DictConfig, hydra_cfg) -> float:
 def exit_with(status: int, message: str) -> None:
     print(f"error: {message}", file=sys.stderr)
     sys.exit(status)
+
+
+def end_run_when_slurm_stops_the_job() -> None:
+    """A job SLURM stops ends its run KILLED, with the reason, instead of FAILED or left RUNNING.
+
+    submitit ignores SIGTERM (it waits for SIGUSR2 to requeue), so SLURM's SIGKILL, KillWait
+    seconds later, would leave the run RUNNING with no reason given. SIGUSR2, the time-limit
+    warning `signal_delay_s` before --time, reaches submitit's handler, which requeues where it
+    can (preemption) and otherwise raises UncompletedJobError: that one means KILLED too.
+    """
+    from submitit.core.utils import UncompletedJobError
+
+    signal.signal(signal.SIGTERM, _stopped_by_slurm)
+    submitits = signal.getsignal(signal.SIGUSR2)
+    if not callable(submitits):
+        return
+
+    def time_limit_warning(signum, frame) -> None:
+        try:
+            submitits(signum, frame)
+        except UncompletedJobError as exc:
+            raise JobStopped(f"SLURM's time-limit warning (SIGUSR2, signal_delay_s before --time): {exc}") from None
+
+    signal.signal(signal.SIGUSR2, time_limit_warning)
 
 
 def _stopped_by_slurm(signum, frame) -> None:
