@@ -139,7 +139,21 @@ class RunLogger:
             digest = hashlib.sha256(source.encode()).hexdigest()[:8]
             dataset = Dataset(name=description["name"], digest=digest, source_type="synthetic", source=source)
             inputs.append(DatasetInput(dataset, [InputTag("mlflow.data.context", context)]))
-        self._send(self.client.log_inputs, self.run_id, inputs)
+        self._send(self._log_inputs, inputs)
+
+    def _log_inputs(self, inputs) -> None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.log_inputs(self.run_id, inputs)
+        except MlflowException as exc:
+            # MLflow inserts a dataset its experiment lacks, so two runs starting at once with the same
+            # dataset (the eval data of jobs differing in the cell or train.steps) race on that row and
+            # the loser's insert fails (seen: SQLite, two jobs SLURM started in the same second). Once
+            # more, the row exists and is only linked to the run.
+            if not any(race in str(exc) for race in ("UNIQUE constraint failed", "duplicate key value")):
+                raise
+            self.client.log_inputs(self.run_id, inputs)
 
     def end(self, status: str, error: str | None = None) -> None:
         """Send what is buffered and end the run with `status` (and the error that ended it)."""
