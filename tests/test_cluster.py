@@ -131,11 +131,12 @@ def test_slurm_preset_runs_the_sweep_as_one_job_array_at_most_array_parallelism_
     assert_summary_written(sweep_dir)
 
 
-# One job cancelled while it trains, one that trains past its --time (1 minute; signal_delay_s=0: no
-# SIGUSR2 warning first, so SLURM's SIGTERM at the limit is what ends it).
+# Three ways SLURM stops a job, one job each: cancelled while it trains (scancel: SIGTERM); trained past
+# its --time (1 minute; signal_delay_s=0, so no warning first: SIGTERM at the limit); warned of its time
+# limit (SIGUSR2, which SLURM sends signal_delay_s before --time; sent here with scancel --signal).
 STOPPED = ("cell=rnn", "sweep.rung=0", "train.early_stop=false", "train.eval_every=200", "hydra.launcher.signal_delay_s=0",
-           "hydra.launcher.array_parallelism=2", "hydra.launcher.mem_gb=1")
-CANCELLED_STEPS, TIMED_OUT_STEPS = 6000, 10_000_000  # ~10 s of training; hours
+           "hydra.launcher.array_parallelism=3", "hydra.launcher.mem_gb=1")
+CANCELLED, TIMED_OUT, WARNED = 6000, 10_000_000, 7000  # train.steps: ~10 s of training, hours, ~12 s
 
 
 def test_jobs_slurm_stops_end_killed_with_the_reason_and_the_next_sweep_retrains_them(tmp_path, slurm):
@@ -144,19 +145,25 @@ def test_jobs_slurm_stops_end_killed_with_the_reason_and_the_next_sweep_retrains
     env.pop("HYDRA_FULL_ERROR", None)
     cmd = [sys.executable, str(ROOT / "run.py"), "-m", "experiment=smoke", "task=memory", "hydra/launcher=slurm",
            f"hydra.launcher.partition={slurm_cluster.PARTITION}", f"hydra.sweep.dir={sweep_dir}", *STOPPED,
-           f"train.steps={CANCELLED_STEPS},{TIMED_OUT_STEPS}", "hydra.launcher.timeout_min=1"]
+           f"train.steps={CANCELLED},{TIMED_OUT},{WARNED}", "hydra.launcher.timeout_min=1"]
     sweep = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def training(number: int):  # config.yaml is written once the job's run exists and training begins
+        slurm_cluster.wait_until(f"job #{number} training", lambda: list(sweep_dir.glob(f"{number}_*/config.yaml")),
+                                 180, sweep)
+
     try:
-        # config.yaml is written once the job's run exists and training begins
-        slurm_cluster.wait_until("job #0 training", lambda: list(sweep_dir.glob("0_*/config.yaml")), 180, sweep)
+        training(0)
         array = next((sweep_dir / ".submitit").glob("*/*_submission.sh")).parent.name
         slurm.run("scancel", f"{array}_0")
+        training(2)  # the node has 2 CPUs: job #2 starts once #0 has gone
+        slurm.run("scancel", "--signal=USR2", f"{array}_2")
         output, _ = sweep.communicate(timeout=300)
     finally:
         if sweep.poll() is None:
             sweep.kill()
     assert sweep.returncode == 3, output[-3000:]  # documented: some job did not finish
-    assert "2 job(s) of the sweep crashed" in output
+    assert "3 job(s) of the sweep crashed" in output
     states = {t["JobID"]: t for t in slurm.jobs(array)}
     assert states[f"{array}_0"]["State"].startswith("CANCELLED"), states
     assert states[f"{array}_1"]["State"] == "TIMEOUT" and states[f"{array}_1"]["Elapsed"] >= "00:01:00", states
@@ -164,30 +171,34 @@ def test_jobs_slurm_stops_end_killed_with_the_reason_and_the_next_sweep_retrains
     assert "RUNNING" not in set(runs.status)
     children, parents = children_and_parents(runs)
     assert list(parents.status) == ["FINISHED"]  # the sweep went on to its summary
-    assert list(children.status) == ["KILLED", "KILLED"], children[["tags.mlflow.runName", "status"]]
-    assert children["tags.error"].str.startswith("SLURM stopped the job (SIGTERM").all(), list(children["tags.error"])
-    hashes = children.set_index("run_id")["tags.config_hash"]
+    assert list(children.status) == ["KILLED"] * 3, children[["tags.mlflow.runName", "status"]]
+    runs_by_id = children.set_index("run_id")
     killed = {}  # train.steps: the config hash of its killed run, found through the job's result.json
-    for number, steps in enumerate((CANCELLED_STEPS, TIMED_OUT_STEPS)):
+    reasons = {CANCELLED: "SLURM stopped the job (SIGTERM: scancel, its time limit, or preemption)",
+               TIMED_OUT: "SLURM stopped the job (SIGTERM: scancel, its time limit, or preemption)",
+               WARNED: "SLURM's time-limit warning (SIGUSR2, signal_delay_s before --time): Job not requeued"}
+    for number, steps in enumerate((CANCELLED, TIMED_OUT, WARNED)):
         result = json.loads(next(sweep_dir.glob(f"{number}_*/result.json")).read_text())
-        assert result["outcome"] == "crashed" and result["error"].startswith("JobStopped: SLURM stopped the job")
-        killed[steps] = hashes[result["run_id"]]
+        assert result["outcome"] == "crashed" and result["error"] == f"JobStopped: {runs_by_id.loc[result['run_id'], 'tags.error']}"
+        assert runs_by_id.loc[result["run_id"], "tags.error"].startswith(reasons[steps])
+        killed[steps] = runs_by_id.loc[result["run_id"], "tags.config_hash"]
 
-    # The next sweep reuses nothing of them: it trains the cancelled job again (the other would take hours).
-    again, _, _ = slurm_sweep(tmp_path, slurm, *STOPPED, f"train.steps={CANCELLED_STEPS}",
-                              "hydra.launcher.timeout_min=5", sweep="second")
+    # The next sweep reuses none of them: it trains the cancelled job again (the timed-out one would take hours).
+    again, _, _ = slurm_sweep(tmp_path, slurm, *STOPPED, f"train.steps={CANCELLED}", "hydra.launcher.timeout_min=5",
+                              sweep="second")
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-3000:]
     assert "reusing finished run" not in again.stdout + again.stderr
     runs = store_runs(tmp_path)
     assert "RUNNING" not in set(runs.status)
-    retrained = runs[runs["tags.config_hash"] == killed[CANCELLED_STEPS]]
+    retrained = runs[runs["tags.config_hash"] == killed[CANCELLED]]
     assert sorted(retrained.status) == ["FINISHED", "KILLED"]
     from suite.tracking.queries import finished_run_with_hash
     from suite.tracking.store import client_for
 
     client = client_for(f"sqlite:///{tmp_path}/mlflow.db")
     experiment_id = client.get_experiment_by_name("rnn-vs-lstm").experiment_id
-    assert finished_run_with_hash(client, experiment_id, killed[TIMED_OUT_STEPS]) is None  # what resume would reuse
+    for steps in (TIMED_OUT, WARNED):  # what resume would reuse: nothing, so they train again too
+        assert finished_run_with_hash(client, experiment_id, killed[steps]) is None
 
 
 # -- a tracking server ----------------------------------------------------------------------------
