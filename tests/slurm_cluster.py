@@ -92,7 +92,8 @@ class SlurmCluster:
             self._daemon("slurmd", ["slurmd", "-D", "-f", str(self.conf)],
                          lambda: self._ok(["sinfo", "-h", "-n", self.host, "-o", "%T"], "idle"))
             # The cluster registers itself with slurmdbd; sacct answers once it has.
-            wait_until("the cluster in slurmdbd", lambda: self._ok(["sacctmgr", "-n", "-P", "show", "cluster", "format=cluster"], CLUSTER), 60)
+            wait_until("the cluster in slurmdbd",
+                       lambda: self._ok(["sacctmgr", "-n", "-P", "show", "cluster", "format=cluster"], CLUSTER), 60)
         except BaseException:
             self.stop()
             raise

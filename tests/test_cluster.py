@@ -134,14 +134,15 @@ def test_slurm_preset_runs_the_sweep_as_one_job_array_at_most_array_parallelism_
 # Three ways SLURM stops a job, one job each: cancelled while it trains (scancel: SIGTERM); trained past
 # its --time (1 minute; signal_delay_s=0, so no warning first: SIGTERM at the limit); warned of its time
 # limit (SIGUSR2, which SLURM sends signal_delay_s before --time; sent here with scancel --signal).
-STOPPED = ("cell=rnn", "sweep.rung=0", "train.early_stop=false", "train.eval_every=200", "hydra.launcher.signal_delay_s=0",
-           "hydra.launcher.array_parallelism=3", "hydra.launcher.mem_gb=1")
+STOPPED = ("cell=rnn", "sweep.rung=0", "train.early_stop=false", "train.eval_every=200",
+           "hydra.launcher.signal_delay_s=0", "hydra.launcher.array_parallelism=3", "hydra.launcher.mem_gb=1")
 CANCELLED, TIMED_OUT, WARNED = 6000, 10_000_000, 7000  # train.steps: ~10 s of training, hours, ~12 s
 
 
 def test_jobs_slurm_stops_end_killed_with_the_reason_and_the_next_sweep_retrains_them(tmp_path, slurm):
     sweep_dir = tmp_path / "first"
-    env = {**os.environ, **QUIET, "SLURM_CONF": str(slurm.conf), "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db"}
+    env = {**os.environ, **QUIET, "SLURM_CONF": str(slurm.conf),
+           "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db"}
     env.pop("HYDRA_FULL_ERROR", None)
     cmd = [sys.executable, str(ROOT / "run.py"), "-m", "experiment=smoke", "task=memory", "hydra/launcher=slurm",
            f"hydra.launcher.partition={slurm_cluster.PARTITION}", f"hydra.sweep.dir={sweep_dir}", *STOPPED,
@@ -179,9 +180,10 @@ def test_jobs_slurm_stops_end_killed_with_the_reason_and_the_next_sweep_retrains
                WARNED: "SLURM's time-limit warning (SIGUSR2, signal_delay_s before --time): Job not requeued"}
     for number, steps in enumerate((CANCELLED, TIMED_OUT, WARNED)):
         result = json.loads(next(sweep_dir.glob(f"{number}_*/result.json")).read_text())
-        assert result["outcome"] == "crashed" and result["error"] == f"JobStopped: {runs_by_id.loc[result['run_id'], 'tags.error']}"
-        assert runs_by_id.loc[result["run_id"], "tags.error"].startswith(reasons[steps])
-        killed[steps] = runs_by_id.loc[result["run_id"], "tags.config_hash"]
+        run = runs_by_id.loc[result["run_id"]]
+        assert run["tags.error"].startswith(reasons[steps])
+        assert result["outcome"] == "crashed" and result["error"] == f"JobStopped: {run['tags.error']}"
+        killed[steps] = run["tags.config_hash"]
 
     # The next sweep reuses none of them: it trains the cancelled job again (the timed-out one would take hours).
     again, _, _ = slurm_sweep(tmp_path, slurm, *STOPPED, f"train.steps={CANCELLED}", "hydra.launcher.timeout_min=5",
