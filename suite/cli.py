@@ -29,12 +29,15 @@ from suite.sweep_folder import SweepReport, parent_run_id, progress_text, write_
 from suite.tracking.links import browse_lines
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
-REPORT_OVERRIDE = "hydra.callbacks.sweep.report_to"  # where the sweep callback leaves its SweepReport
+# Where the sweep callback leaves its SweepReport (conf/config.yaml reads it into hydra.callbacks.sweep.report_to).
+# An environment variable, not an override appended to argv: argparse rejects overrides placed after
+# options such as `--cfg hydra --package hydra.launcher`.
+REPORT_ENV = "RNN_SUITE_SWEEP_REPORT"
 log = logging.getLogger(__name__)
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
-def app(cfg: DictConfig) -> float:
+def app(cfg: DictConfig) -> float | dict:
     hydra_cfg = HydraConfig.get()
     if hydra_cfg.mode == RunMode.MULTIRUN:
         return sweep_job(cfg, hydra_cfg)
@@ -56,9 +59,10 @@ def app(cfg: DictConfig) -> float:
     return result.get(Metric.EVAL_LOSS_NORM, float("nan"))
 
 
-def sweep_job(cfg: DictConfig, hydra_cfg) -> float:
+def sweep_job(cfg: DictConfig, hydra_cfg) -> dict:
     """One job of a sweep, wherever the launcher runs it: its failure is recorded (in MLflow and
-    in its result.json) and the rest of the sweep goes on."""
+    in its result.json) and the rest of the sweep goes on. Returns its result (what result.json
+    holds), which the launcher hands back to the sweeper (the horizon sweeper reads the outcome)."""
     output_dir, number = hydra_cfg.runtime.output_dir, hydra_cfg.job.num
     if os.environ.get("SUBMITIT_EXECUTOR") == "slurm":  # exported by submitit's sbatch script
         end_run_when_slurm_stops_the_job()
@@ -69,19 +73,20 @@ def sweep_job(cfg: DictConfig, hydra_cfg) -> float:
         result = run_job(cfg, output_dir=output_dir, progress=False, sweeping=True,
                          parent_run_id=parent_run_id(hydra_cfg.sweep.dir))
     except (ConfigError, OmegaConfBaseException) as exc:
-        message = one_line(exc)
-        write_result(output_dir, {Result.RUN_ID: None, Result.OUTCOME: Outcome.CONFIG_ERROR, Result.ERROR: message,
-                                  Result.JOB: number})
-        log.error("job #%s: %s", number, message)
-        return float("nan")
+        result = {Result.RUN_ID: None, Result.OUTCOME: Outcome.CONFIG_ERROR, Result.ERROR: one_line(exc),
+                  Result.JOB: number}
+        write_result(output_dir, result)
+        log.error("job #%s: %s", number, result[Result.ERROR])
+        return result
     except (Exception, JobStopped) as exc:
         log.exception("job #%s (%s) crashed", number, cfg.run_name)
+        result = {Result.RUN_ID: None, Result.OUTCOME: Outcome.CRASHED, Result.ERROR: f"{type(exc).__name__}: {exc}",
+                  Result.JOB: number}
         if not (Path(output_dir) / Artifact.RESULT).exists():  # it crashed before its run was created
-            write_result(output_dir, {Result.RUN_ID: None, Result.OUTCOME: Outcome.CRASHED,
-                                      Result.ERROR: f"{type(exc).__name__}: {exc}", Result.JOB: number})
-        return float("nan")
+            write_result(output_dir, result)
+        return result
     log.info("job #%s %s: %s · %s", number, cfg.run_name, result[Result.OUTCOME], progress_text(hydra_cfg.sweep.dir))
-    return result.get(Metric.EVAL_LOSS_NORM, float("nan"))
+    return result
 
 
 def exit_with(status: int, message: str) -> None:
@@ -133,7 +138,7 @@ def main() -> None:
         sys.argv.append("experiment=default")  # `run.py -m` alone runs the default sweep
     handle, report_file = tempfile.mkstemp(prefix="rnn-suite-sweep-", suffix=".json")
     os.close(handle)
-    sys.argv.append(f"{REPORT_OVERRIDE}={report_file}")
+    os.environ[REPORT_ENV] = report_file
     # A scheduler stops a job with SIGTERM (SLURM at its time limit): end the runs as for Ctrl-C.
     signal.signal(signal.SIGTERM, _interrupt)
     try:

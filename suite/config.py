@@ -73,6 +73,8 @@ class SweepConfig:
     ladders: Dict[str, List[int]] = field(default_factory=dict)
     rung: Optional[int] = None
     hidden_by_cell: Dict[str, int] = field(default_factory=dict)  # param-matched sweeps: hidden per cell
+    # horizon searches: round 0's lags by the kind of device that trains (${device_kind:${device}})
+    ladder_by_device: Dict[str, List[int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -106,7 +108,14 @@ def _pick(ladder, rung):
     return ladder[rung]
 
 
+def _device_kind(device: str) -> str:
+    """`${device_kind:${device}}`: 'cuda' for cuda and cuda:N, else 'cpu' (auto, as the launching
+    process cannot know what the jobs' machines have): a preset's choices by device use it."""
+    return "cuda" if str(device).startswith("cuda") else "cpu"
+
+
 OmegaConf.register_new_resolver("pick", _pick, replace=True)
+OmegaConf.register_new_resolver("device_kind", _device_kind, replace=True)
 
 FAULTS = (None, "nan", "error")
 

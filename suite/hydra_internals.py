@@ -8,6 +8,7 @@ functions call the same internals. tests/test_hydra_internals.py fails loudly if
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
@@ -16,17 +17,44 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig
 
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+HORIZON_SWEEPER = "hydra_plugins.horizon_sweeper.horizon_sweeper.HorizonSweeper"
 
 
-def job_overrides(config: DictConfig) -> list[list[str]] | None:
-    """Each job's overrides, as the basic sweeper will make them of the YAML params and the command
-    line; None under another sweeper (its jobs are not known up front)."""
-    if config.hydra.sweeper.get("_target_") != BASIC_SWEEPER:
-        return None
-    params = config.hydra.sweeper.get("params") or {}
-    overrides = [f"{k}={v}" for k, v in params.items()] + list(config.hydra.overrides.task)
+@dataclass(frozen=True)
+class Planned:
+    """The jobs a sweep will run that are known before it starts; complete=False when the sweeper
+    adds more as it goes (the horizon search: these are its round 0)."""
+
+    jobs: list[list[str]]
+    complete: bool
+
+
+def grid(params, arguments: list[str]) -> list[list[str]]:
+    """The product of a sweeper's YAML params and the command line's overrides, one list per job,
+    as the basic sweeper splits them."""
+    overrides = [f"{k}={v}" for k, v in (params or {}).items()] + list(arguments)
     batches = BasicSweeper.split_arguments(OverridesParser.create().parse_overrides(overrides), None)
     return [list(job) for job in batches[0]]
+
+
+def default_choice(config: DictConfig, group: str) -> str | None:
+    """The config group's choice in the primary config (`task` -> 'memory')."""
+    return config.hydra.runtime.choices.get(group)
+
+
+def planned_jobs(config: DictConfig) -> Planned | None:
+    """The jobs known up front under the basic sweeper (all) and the horizon sweeper (round 0);
+    None under another sweeper."""
+    sweeper = config.hydra.sweeper
+    jobs = grid(sweeper.get("params"), config.hydra.overrides.task)
+    if sweeper.get("_target_") == BASIC_SWEEPER:
+        return Planned(jobs, complete=True)
+    if sweeper.get("_target_") == HORIZON_SWEEPER:
+        from suite.horizon import Search, SearchSettings
+
+        return Planned(Search(jobs, SearchSettings.from_config(sweeper), default_choice(config, "task")).first_round(),
+                       complete=False)
+    return None
 
 
 def job_composer(config: DictConfig):

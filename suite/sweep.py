@@ -42,26 +42,26 @@ class SweepCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         # Hydra would turn an Exception here into a warning and train anyway, without a parent
         # run; SweepRefused (a BaseException) stops the sweep before any training.
-        from suite.hydra_internals import job_overrides
+        from suite.hydra_internals import planned_jobs
         from suite.sweep_plan import check_jobs
         from suite.tracking.store import check_reachable, tracking_uri, uri_source
 
         try:
-            jobs = job_overrides(config)
-            if jobs is not None:
+            planned = planned_jobs(config)
+            if planned is not None:
                 started = time.perf_counter()
-                check_jobs(config, jobs)
-                log.info("checked %d job configs in %.1f s", len(jobs), time.perf_counter() - started)
+                check_jobs(config, planned.jobs)
+                log.info("checked %d job configs in %.1f s", len(planned.jobs), time.perf_counter() - started)
             uri = tracking_uri(config.tracking.uri)
             check_reachable(uri, uri_source(config.tracking.uri))
         except ConfigError as exc:
             raise SweepRefused(str(exc)) from None
         try:
-            self._open_parent(config, uri, jobs)
+            self._open_parent(config, uri, planned)
         except Exception as exc:
             raise SweepRefused(f"cannot start the sweep's MLflow parent run: {type(exc).__name__}: {exc}") from exc
 
-    def _open_parent(self, config: DictConfig, uri: str, jobs: list[list[str]] | None) -> None:
+    def _open_parent(self, config: DictConfig, uri: str, planned) -> None:
         from suite.tracking.owners import reap_dead_runs
         from suite.tracking.run_logger import start_run
 
@@ -69,11 +69,11 @@ class SweepCallback(Callback):
         sweep_dir.mkdir(parents=True, exist_ok=True)
         params = config.hydra.sweeper.get("params")
         swept = OmegaConf.to_container(params, resolve=False) if params else {}
-        total = None if jobs is None else len(jobs)
-        name = parent_name(config.sweep.name, varied_keys(jobs) if jobs is not None else list(swept), total)
+        total = len(planned.jobs) if planned is not None and planned.complete else None
+        name = parent_name(config.sweep.name, varied_keys(planned.jobs) if planned is not None else list(swept), total)
         self.parent = start_run(uri, config.tracking.experiment, name, {
             Tag.SWEEP: SWEEP_PARENT, Tag.SWEEP_DIR: sweep_dir, Tag.HOST: socket.gethostname(),
-            Tag.NOTE: f"Sweep in progress: {total or '?'} jobs; its verdicts appear here when it ends."})
+            Tag.NOTE: f"Sweep in progress: {total or 'an adaptive number of'} jobs; its verdicts appear here when it ends."})
         self.parent.log_params({Param.OVERRIDES: " ".join(config.hydra.overrides.task) or "(none)",
                                 **{f"{Param.SWEPT_PREFIX}{k}": v for k, v in swept.items()}})
         # Runs a hard-killed earlier sweep left RUNNING: end them, so they are trained again (the new
@@ -150,9 +150,11 @@ def varied_keys(jobs: list[list[str]]) -> list[str]:
 
 
 def parent_name(preset: str | None, swept: list[str], total: int | None) -> str:
-    """What the sweep varied, for the runs table: `default: task×cell×sweep.rung×seed, 108 jobs (11-27 15:20)`."""
+    """What the sweep varied, for the runs table: `default: task×cell×sweep.rung×seed, 108 jobs (11-27 15:20)`;
+    `..., adaptive` when the sweeper decides the jobs as it goes."""
     what = "×".join(swept) or "one job"
-    return f"{preset or 'adhoc'}: {what}, {total or '?'} jobs ({time.strftime('%m-%d %H:%M')})"
+    count = f"{total} jobs" if total is not None else "adaptive"
+    return f"{preset or 'adhoc'}: {what}, {count} ({time.strftime('%m-%d %H:%M')})"
 
 
 def description(summary, no_run: list[str]) -> str:

@@ -18,10 +18,14 @@ TOTAL_FILE = "jobs_total"
 
 
 def write_parent(sweep_dir: str | Path, parent_run_id: str, total_jobs: int | None) -> None:
-    sweep_dir = Path(sweep_dir)
-    (sweep_dir / PARENT_FILE).write_text(parent_run_id)
+    (Path(sweep_dir) / PARENT_FILE).write_text(parent_run_id)
     if total_jobs is not None:
-        (sweep_dir / TOTAL_FILE).write_text(str(total_jobs))
+        write_total(sweep_dir, total_jobs)
+
+
+def write_total(sweep_dir: str | Path, total_jobs: int) -> None:
+    """The number of jobs the jobs' progress lines count against (an adaptive sweeper raises it)."""
+    (Path(sweep_dir) / TOTAL_FILE).write_text(str(total_jobs))
 
 
 def parent_run_id(sweep_dir: str | Path) -> str | None:

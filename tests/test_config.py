@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
+from omegaconf import OmegaConf, open_dict
 
 from suite.config import validate
 from suite.errors import ConfigError
@@ -154,21 +154,22 @@ def test_a_cell_knob_override_reaches_the_model():
 
 PRESETS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 PRESET_JOBS = {"default": 108, "lr_tune": 48, "paper": 480, "param_matched": 108, "smoke": 18}
+ADAPTIVE = {"horizon": 108}  # jobs of round 0: 3 cells x 3 sizes x 3 seeds x 4 lags
 
 
 def test_every_preset_is_listed_here():
-    assert PRESETS == sorted(PRESET_JOBS)
+    assert PRESETS == sorted({**PRESET_JOBS, **ADAPTIVE})
 
 
-@pytest.mark.parametrize("preset", PRESETS)
+@pytest.mark.parametrize("preset", sorted(PRESET_JOBS))
 def test_every_preset_composes_and_each_job_resolves_its_lag(preset):
     from hydra import compose, initialize_config_dir
 
-    from suite.hydra_internals import job_composer, job_overrides
+    from suite.hydra_internals import job_composer, planned_jobs
 
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         config = compose(config_name="config", overrides=[f"experiment={preset}"], return_hydra_config=True)
-        jobs = job_overrides(config)
+        jobs = planned_jobs(config).jobs
         assert len(jobs) == PRESET_JOBS[preset]
         compose_job = job_composer(config)
         lags = set()
@@ -179,3 +180,28 @@ def test_every_preset_composes_and_each_job_resolves_its_lag(preset):
             assert cfg.threads == 1  # several jobs side by side: one torch thread each
             lags.add((cfg.task.name, cfg.seq_len))
     assert len(lags) == sum(len(v) for k, v in cfg.sweep.ladders.items() if any(t == k for t, _ in lags))
+
+
+def horizon_round_0(*overrides: str):
+    """The horizon preset's round-0 jobs and the launching process's config."""
+    from suite.hydra_internals import planned_jobs
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        config = compose(config_name="config", overrides=["experiment=horizon", *overrides], return_hydra_config=True)
+        with open_dict(config):
+            config.hydra.overrides.task = ["experiment=horizon", *overrides]
+        return planned_jobs(config), config
+
+
+def test_the_horizon_preset_searches_every_group_from_one_ladder():
+    planned, config = horizon_round_0()
+    assert not planned.complete and len(planned.jobs) == ADAPTIVE["horizon"]
+    assert {o for job in planned.jobs for o in job if o.startswith("seq_len=")} == {
+        f"seq_len={t}" for t in (10, 30, 90, 200)}
+    assert config.hydra.sweeper._target_.endswith("HorizonSweeper")
+    assert config.train.steps == 2000 and config.threads == 1  # the default sweep's budget, a thread per worker
+    # a GPU's ladder reaches further; a narrowed search is one group, all seeds
+    cuda, _ = horizon_round_0("device=cuda:1")
+    assert max(int(o.split("=")[1]) for job in cuda.jobs for o in job if o.startswith("seq_len=")) == 810
+    one, _ = horizon_round_0("cell=rnn", "hidden=64")
+    assert len(one.jobs) == 4 * 3 and all("cell=rnn" in job and "hidden=64" in job for job in one.jobs)

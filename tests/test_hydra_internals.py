@@ -4,7 +4,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf, open_dict
 
 import suite.config  # noqa: F401  (registers the schemas)
-from suite.hydra_internals import BASIC_SWEEPER, job_composer, job_overrides
+from suite.hydra_internals import BASIC_SWEEPER, job_composer, planned_jobs
 from tests.conftest import ROOT
 
 OVERRIDES = ["task=memory,adding", "cell=rnn,lstm", "seed=0,1", "train.lr=0.01"]
@@ -18,11 +18,11 @@ def sweep_config(overrides, preset=()):
     return config
 
 
-def test_job_overrides_are_the_basic_sweepers_cartesian_product():
+def test_planned_jobs_are_the_basic_sweepers_cartesian_product():
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         config = sweep_config(OVERRIDES)
         assert config.hydra.sweeper._target_ == BASIC_SWEEPER  # what run.py sweeps with by default
-        jobs = job_overrides(config)
+        jobs = planned_jobs(config).jobs
     assert len(jobs) == 8
     assert jobs[0] == ["task=memory", "cell=rnn", "seed=0", "train.lr=0.01"]
     assert {tuple(j) for j in jobs} == {(f"task={t}", f"cell={c}", f"seed={s}", "train.lr=0.01")
@@ -33,7 +33,7 @@ def test_each_composed_job_equals_what_hydra_composes_for_it():
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         config = sweep_config(OVERRIDES[:2], preset=["experiment=smoke"])
         compose_job = job_composer(config)
-        for overrides in job_overrides(config):
+        for overrides in planned_jobs(config).jobs:
             ours = compose_job(overrides)
             hydras = compose(config_name="config", overrides=overrides)
             with open_dict(ours):
@@ -46,4 +46,4 @@ def test_another_sweeper_means_no_jobs_known_up_front():
         config = sweep_config(OVERRIDES)
         with open_dict(config):
             config.hydra.sweeper._target_ = "some.other.Sweeper"
-        assert job_overrides(config) is None
+        assert planned_jobs(config) is None

@@ -145,13 +145,16 @@ def test_task_tables(points):
 def test_horizons(points):
     hz = analysis.horizons(points).set_index(["task", "cell", "hidden"])
     rnn, lstm, gru = (hz.loc[("memory", c, 64)] for c in ("rnn", "lstm", "gru"))
-    assert (rnn.longest_solved, rnn.horizon, rnn.first_failed, rnn.lags_tried) == (20, "20", 100, [20, 100, 200])
-    assert (lstm.longest_solved, lstm.horizon) == (200, "≥ 200") and pd.isna(lstm.first_failed)
-    assert (gru.horizon, gru.first_failed) == ("100", 200)
+    assert (rnn.longest_solved, rnn.horizon, rnn.first_failed, rnn.lags_tried) == (20, "20–100", 100, [20, 100, 200])
+    assert (rnn.ratio, rnn.solved_lower, rnn.solved_upper, rnn.monotone) == (5.0, "3/3", "0/3", True)
+    assert (lstm.longest_solved, lstm.horizon, lstm.solved_lower) == (200, "≥ 200", "3/3")
+    assert pd.isna(lstm.first_failed) and pd.isna(lstm.solved_upper) and math.isnan(lstm.ratio)
+    assert (gru.horizon, gru.first_failed, gru.solved_upper) == ("100–200", 200, "1/3")
     copy = hz.loc[("copy", "rnn", 64)]
-    assert copy.horizon == "none" and pd.isna(copy.longest_solved) and copy.first_failed == 5
+    assert copy.horizon == "< 5" and pd.isna(copy.longest_solved) and copy.first_failed == 5
+    # a lag failed below a solved one: the bracket is the longest solved lag's, the failure is named
     mixed = hz.loc[("adding", "rnn", 64)]
-    assert (mixed.horizon, mixed.first_failed, mixed.monotone) == ("≥ 100", 50, False)
+    assert (mixed.horizon, mixed.monotone, mixed.not_solved_below) == ("≥ 100", False, [50])
     assert str(hz["longest_solved"].dtype) == "Int64"
 
 
@@ -186,8 +189,7 @@ def test_verdict_per_hidden_size_and_a_lone_cell():
     points = analysis.point_table(frames.runs_frame(pd.DataFrame(rows)))
     assert render.verdicts(points) == [
         "copy: lstm fails at every lag tried (from T=10, 0/3 solved)",
-        "memory: rnn solves up to T=20 (3/3) but fails from T=50 (0/3 solved) [h=32]",
-        "memory: rnn solves every lag tried (up to T=50, 3/3) [h=128]",
+        "memory: rnn's horizon grows with size: 20–50 at h=32, ≥ 50 at h=128",
     ]
 
 
@@ -306,3 +308,41 @@ def test_gradient_ratio_column_and_why_lines():
     # runs without diagnostics: no column text, no why lines
     plain = analysis.point_table(frames.runs_frame(pd.DataFrame([run("memory", "rnn", 50, 0, "solved")])))
     assert render.gradient_lines(plain) == [] and "∇" not in render.task_tables(plain)["memory"].iloc[0, 0]
+
+
+# -- horizons across hidden sizes (a horizon search's summary) ------------------------------
+def search_rows(edges: dict[tuple[str, int], float], lags=(10, 30, 52, 90, 200), odd=()) -> list[dict]:
+    """Runs of a horizon search: a cell at a size solves (every seed) below its edge, fails from it;
+    `odd` lists (cell, hidden, lag) points that fail anyway (non-monotone)."""
+    rows = []
+    for (cell, hidden), edge in edges.items():
+        for lag in lags:
+            ok = lag < edge and (cell, hidden, lag) not in odd
+            rows += outcomes("memory", cell, lag, *(OK3 if ok else NO3), hidden=hidden)
+    return rows
+
+
+def test_size_verdicts_name_the_trend_and_only_claim_what_the_brackets_show():
+    edges = {("rnn", 32): 40, ("rnn", 64): 60, ("rnn", 128): 100,  # brackets 30–52, 52–90, 90–200: grows
+             ("lstm", 32): 1e9, ("lstm", 64): 1e9, ("lstm", 128): 1e9,  # ≥ 200 at every size
+             ("gru", 32): 100, ("gru", 64): 40, ("gru", 128): 1e9}  # 90–200, 30–52, ≥ 200: no clear trend
+    points = analysis.point_table(frames.runs_frame(pd.DataFrame(search_rows(edges, odd={("rnn", 64, 30)}))))
+    assert render.verdicts(points) == [
+        "memory: rnn's horizon grows with size: 30–52 at h=32, 52–90 at h=64, 90–200 at h=128 "
+        "(non-monotone: h=64: not solved at T=30); lstm ≥ 200 at every size (h=32,64,128); "
+        "gru's horizon: 90–200 at h=32, 30–52 at h=64, ≥ 200 at h=128 (no clear trend with size)"]
+    shrinking = {("rnn", 32): 100, ("rnn", 64): 100, ("rnn", 128): 40}
+    points = analysis.point_table(frames.runs_frame(pd.DataFrame(search_rows(shrinking))))
+    assert render.verdicts(points) == ["memory: rnn's horizon shrinks with size: 90–200 at h=32, 90–200 at h=64, "
+                                       "30–52 at h=128"]
+
+
+def test_a_search_summary_draws_horizon_against_size(tmp_path):
+    edges = {("rnn", 32): 40, ("rnn", 64): 60, ("lstm", 32): 1e9, ("lstm", 64): 1e9, ("gru", 32): 5, ("gru", 64): 5}
+    paths = store.write_summary(pd.DataFrame(search_rows(edges)), tmp_path)
+    assert paths["horizons.png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    hz = pd.read_csv(paths["horizons.csv"]).set_index(["cell", "hidden"])
+    assert list(hz["horizon"]) == ["30–52", "≥ 200", "< 10", "52–90", "≥ 200", "< 10"]
+    assert (hz.loc[("rnn", 32), "solved_lower"], hz.loc[("rnn", 32), "solved_upper"]) == ("3/3", "0/3")
+    # one hidden size: no such figure
+    assert "horizons.png" not in store.write_summary(pd.DataFrame(search_rows({("rnn", 64): 60})), tmp_path / "one")

@@ -9,7 +9,9 @@ from pathlib import Path
 
 from suite.summary.store import SummaryError, summarise_store
 
-README_START, README_END = "<!-- summary:start -->", "<!-- summary:end -->"
+
+def markers(block: str) -> tuple[str, str]:
+    return f"<!-- {block}:start -->", f"<!-- {block}:end -->"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,8 +21,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--experiment", help="summarise every run of this experiment")
     parser.add_argument("--tracking-uri", help="MLflow URI (default: $MLFLOW_TRACKING_URI, else the project's mlflow.db)")
     parser.add_argument("--out", default="summary", help="folder for the files (default: ./summary)")
-    parser.add_argument("--readme", help="also replace the block between the summary markers of this Markdown "
-                                         "file with the printed summary and a link to the plot")
+    parser.add_argument("--readme", help="also replace the block between the markers <!-- BLOCK:start --> and "
+                                         "<!-- BLOCK:end --> of this Markdown file with the printed summary and "
+                                         "a link to the plot")
+    parser.add_argument("--block", default="summary", help="the README block's name (default: summary)")
     args = parser.parse_args(argv)
     if not (args.parent_run_id or args.experiment):
         parser.error("give --parent-run-id or --experiment")
@@ -35,21 +39,29 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     print(f"files written to {Path(args.out).resolve()}")
     if args.readme:
-        embed_in_readme(Path(args.readme), text, Path(args.out) / "success.png")
+        # the horizon figure where the sweep tried several hidden sizes, else success against lag
+        plot = next(p for p in (Path(args.out) / "horizons.png", Path(args.out) / "success.png") if p.exists())
+        try:
+            embed_in_readme(Path(args.readme), text, plot, args.block)
+        except SummaryError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         print(f"summary embedded in {args.readme}")
     return 0
 
 
-def embed_in_readme(readme: Path, text: str, plot: Path) -> None:
-    """Put the summary, exactly as printed, between the markers, so the README never shows numbers
-    typed by hand."""
+def embed_in_readme(readme: Path, text: str, plot: Path, block: str = "summary") -> None:
+    """Put the summary, exactly as printed, between the block's markers, so the README never shows
+    numbers typed by hand."""
+    start, end = markers(block)
     doc = readme.read_text(encoding="utf-8")
-    if README_START not in doc or README_END not in doc:
-        raise SummaryError(f"{readme}: no {README_START} ... {README_END} block to replace")
-    head, rest = doc.split(README_START, 1)
-    _, tail = rest.split(README_END, 1)
+    if start not in doc or end not in doc:
+        raise SummaryError(f"{readme}: no {start} ... {end} block to replace")
+    head, rest = doc.split(start, 1)
+    _, tail = rest.split(end, 1)
     link = Path(os.path.relpath(plot.resolve(), readme.resolve().parent)).as_posix()
-    block = f"{README_START}\n```text\n{text.rstrip()}\n```\n\n![success rate against lag]({link})\n{README_END}"
+    what = "horizon against hidden size" if plot.name == "horizons.png" else "success rate against lag"
+    block = f"{start}\n```text\n{text.rstrip()}\n```\n\n![{what}]({link})\n{end}"
     readme.write_text(head + block + tail, encoding="utf-8")
 
 

@@ -10,19 +10,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from suite.horizon import FAILED, NONE, SOLVED, Bracket, bracket, majority
 from suite.record import Outcome
 from suite.summary.frame import POINT_KEYS, cells_in_order, latest_per_seed, sorted_rows
 
-SOLVED, FAILED, NONE = "solved", "failed", "none"  # a lag's majority state
-
 
 # -- points and horizons -------------------------------------------------------------
-def majority(n_solved: int, n_failed: int, n_seeds: int) -> str:
-    """"solved" / "failed" / "none" by strict majority of the seeds tried (see the package doc)."""
-    if 2 * n_solved > n_seeds:
-        return SOLVED
-    return FAILED if 2 * n_failed > n_seeds else NONE
-
 
 def point_table(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per (task, seq_len, hidden, cell) over its seeds (latest run per seed).
@@ -53,24 +46,33 @@ def point_table(runs: pd.DataFrame) -> pd.DataFrame:
     return sorted_rows(pd.DataFrame(rows), POINT_KEYS)
 
 
-def horizons(points: pd.DataFrame) -> pd.DataFrame:
-    """One row per (task, cell, hidden): longest_solved, horizon ('none', '≥ T' or 'T'),
-    first_failed (shortest lag a majority failed; NA if none), lags_tried, monotone
-    (False when some lag fails below a solved one)."""
-    rows = []
+HORIZON_COLUMNS = ["task", "cell", "hidden", "horizon", "ratio", "solved_lower", "solved_upper", "monotone",
+                   "not_solved_below", "lags_tried", "longest_solved", "first_failed"]
+
+
+def brackets(points: pd.DataFrame) -> dict[tuple[str, str, int], tuple[Bracket, pd.DataFrame]]:
+    """{(task, cell, hidden): (its Bracket, its points by lag)} (suite/horizon.py's rule)."""
+    found = {}
     for (task, cell, hidden), g in points.groupby(["task", "cell", "hidden"], sort=False):
-        g = g.sort_values("seq_len")
-        lags, states = [int(x) for x in g["seq_len"]], list(g["majority"])
-        solved = [t for t, s in zip(lags, states) if s == SOLVED]
-        failed = [t for t, s in zip(lags, states) if s == FAILED]
-        horizon = "none" if not solved else f"≥ {lags[-1]}" if states[-1] == SOLVED else str(max(solved))
-        rows.append({"task": task, "cell": cell, "hidden": hidden,
-                     "longest_solved": max(solved) if solved else pd.NA, "horizon": horizon,
-                     "first_failed": min(failed) if failed else pd.NA, "lags_tried": lags,
-                     "monotone": not (solved and failed and min(failed) < max(solved))})
-    frame = pd.DataFrame(rows, columns=["task", "cell", "hidden", "longest_solved", "horizon", "first_failed",
-                                        "lags_tried", "monotone"])
-    frame = frame.astype({"longest_solved": "Int64", "first_failed": "Int64"})
+        g = g.sort_values("seq_len").set_index("seq_len", drop=False)
+        found[(task, cell, int(hidden))] = (bracket({int(t): s for t, s in g["majority"].items()}), g)
+    return found
+
+
+def horizons(points: pd.DataFrame) -> pd.DataFrame:
+    """One row per (task, cell, hidden): horizon ('52–59', '≥ 270' or '< 10'), ratio (upper / lower
+    lag of a bracket), solved_lower / solved_upper (seeds solved / tried at the bracket's two lags),
+    monotone and not_solved_below (lags not solved below the longest solved one), lags_tried,
+    longest_solved and first_failed (the bracket's lags; NA where it is open)."""
+    rows = []
+    for (task, cell, hidden), (b, g) in brackets(points).items():
+        at = lambda lag: f"{int(g.loc[lag, 'n_solved'])}/{int(g.loc[lag, 'n_seeds'])}" if lag else pd.NA  # noqa
+        rows.append({"task": task, "cell": cell, "hidden": hidden, "horizon": b.text(), "ratio": b.ratio,
+                     "solved_lower": at(b.solved), "solved_upper": at(b.failed), "monotone": b.monotone,
+                     "not_solved_below": list(b.not_solved_below), "lags_tried": list(b.lags),
+                     "longest_solved": b.solved if b.solved else pd.NA, "first_failed": b.failed if b.failed else pd.NA})
+    frame = pd.DataFrame(rows, columns=HORIZON_COLUMNS).astype({"longest_solved": "Int64", "first_failed": "Int64",
+                                                                "ratio": float})
     return sorted_rows(frame, ["task", "hidden", "cell"])
 
 
@@ -102,7 +104,6 @@ class GroupVerdict:
 
     task: str
     hidden: int
-    several_hidden: bool  # the task was tried at more than one hidden size
     lags: tuple[int, ...]
     cells: tuple[CellVerdict, ...]
 
@@ -139,9 +140,47 @@ def judge(points: pd.DataFrame) -> list[GroupVerdict]:
         for hidden in hiddens:
             hp = tp[tp["hidden"] == hidden]
             cells = tuple(cell_verdict(c, hp[hp["cell"] == c].sort_values("seq_len")) for c in cells_in_order(hp))
-            groups.append(GroupVerdict(task=task, hidden=int(hidden), several_hidden=len(hiddens) > 1,
+            groups.append(GroupVerdict(task=task, hidden=int(hidden),
                                        lags=tuple(int(t) for t in sorted(hp["seq_len"].unique())), cells=cells))
     return groups
+
+
+@dataclass(frozen=True)
+class SizeVerdict:
+    """How one cell's horizon changes with its hidden size on one task (sizes ascending).
+
+    trend: 'same' (one bracket at every size), 'grows' / 'shrinks' (each size's bracket lies at or
+    above / below the previous one's, and at least one apart), 'unclear' (brackets overlap otherwise).
+    """
+
+    cell: str
+    sizes: tuple[int, ...]
+    brackets: tuple[Bracket, ...]
+    trend: str
+
+
+def size_trend(found: list[Bracket]) -> str:
+    if len({b.text() for b in found}) == 1:
+        return "same"
+    pairs = list(zip(found, found[1:]))
+    up = [a.text() == b.text() or a.interval()[1] <= b.interval()[0] for a, b in pairs]
+    down = [a.text() == b.text() or b.interval()[1] <= a.interval()[0] for a, b in pairs]
+    return "grows" if all(up) else "shrinks" if all(down) else "unclear"
+
+
+def size_verdicts(points: pd.DataFrame) -> dict[str, list[SizeVerdict]]:
+    """Per task tried at two or more hidden sizes, a SizeVerdict per cell (cells in the suite's order)."""
+    found = brackets(points)
+    verdicts = {}
+    for task, tp in points.groupby("task", sort=False):
+        if tp["hidden"].nunique() < 2:
+            continue
+        verdicts[task] = []
+        for cell in cells_in_order(tp):
+            sizes = tuple(sorted(int(h) for h in tp.loc[tp["cell"] == cell, "hidden"].unique()))
+            chosen = tuple(found[(task, cell, h)][0] for h in sizes)
+            verdicts[task].append(SizeVerdict(cell, sizes, chosen, size_trend(list(chosen))))
+    return verdicts
 
 
 # -- the gradient story ----------------------------------------------------------------

@@ -111,3 +111,36 @@ def plot_gradients(profiles: dict, path: str | Path) -> Path:
         ax.legend(fontsize="small")
     fig.savefig(path, dpi=110)
     return Path(path)
+
+
+def plot_horizons(verdicts: dict, path: str | Path) -> Path:
+    """Horizon against hidden size (log-log), one panel per task, a line per cell. A bracket is an
+    error bar from its longer to its shorter lag, through their geometric mean; '≥ T' an arrow up
+    from T, '< T' an arrow down from T. verdicts: analysis.size_verdicts."""
+    from suite.horizon import ABOVE, BELOW
+
+    fig, axes = _panels(max(len(verdicts), 1))
+    for ax, (task, cells) in zip(axes, verdicts.items()):
+        sizes = sorted({h for v in cells for h in v.sizes})
+        for i, v in enumerate(cells):
+            style = _style(v.cell)
+            shift = 1.06 ** (i - (len(cells) - 1) / 2)  # cells side by side, not on top of each other
+            xs = [h * shift for h in v.sizes]
+            ys = [b.solved if b.kind == ABOVE else b.failed if b.kind == BELOW else math.sqrt(b.solved * b.failed)
+                  for b in v.brackets]
+            ax.plot(xs, ys, color=style["color"], marker=style["marker"], label=v.cell, lw=1.2)
+            for x, y, b in zip(xs, ys, v.brackets):
+                if b.kind == ABOVE or b.kind == BELOW:  # open-ended: an arrow the way the horizon lies
+                    ax.annotate("", xy=(x, y * (1.6 if b.kind == ABOVE else 1 / 1.6)), xytext=(x, y),
+                                arrowprops={"arrowstyle": "->", "color": style["color"], "lw": 1.4})
+                else:
+                    ax.errorbar([x], [y], yerr=[[y - b.solved], [b.failed - y]], color=style["color"], capsize=3,
+                                lw=1.2)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.minorticks_off()
+        ax.set_xticks(sizes, [str(h) for h in sizes])
+        ax.set(title=task, xlabel="hidden size", ylabel="horizon: lag T (log)")
+        ax.legend(fontsize="small")
+    fig.savefig(path, dpi=110)
+    return Path(path)

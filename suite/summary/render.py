@@ -9,8 +9,10 @@ import math
 import numpy as np
 import pandas as pd
 
+from suite.horizon import FAILED, NONE, SOLVED
 from suite.record import Outcome
-from suite.summary.analysis import FAILED, NONE, SOLVED, CellVerdict, GroupVerdict, gradient_ratios, horizons, judge
+from suite.summary.analysis import (CellVerdict, GroupVerdict, SizeVerdict, gradient_ratios, horizons, judge,
+                                    size_verdicts)
 from suite.summary.frame import cells_in_order
 
 BAD_OUTCOMES = [Outcome.CRASHED, Outcome.DIVERGED]
@@ -63,8 +65,10 @@ def lags_text(lags) -> str:
 
 
 def horizons_text(points: pd.DataFrame) -> pd.DataFrame:
-    """analysis.horizons with lags_tried written '20,100,200' (as in horizons.csv and the tables)."""
-    return horizons(points).assign(lags_tried=lambda f: f["lags_tried"].map(lags_text))
+    """analysis.horizons with lag lists written '20,100,200' and the ratio to 3 digits (horizons.csv, the tables)."""
+    return horizons(points).assign(lags_tried=lambda f: f["lags_tried"].map(lags_text),
+                                   not_solved_below=lambda f: f["not_solved_below"].map(lags_text),
+                                   ratio=lambda f: f["ratio"].map(lambda r: f"{r:.3g}" if np.isfinite(r) else ""))
 
 
 def markdown_table(df: pd.DataFrame, index: bool = True) -> str:
@@ -107,13 +111,33 @@ def verdict_line(group: GroupVerdict) -> str:
         body = f"every cell solves every lag tried (up to T={lags[-1]})"
     else:
         body = ", ".join(cell_sentence(v) for v in group.cells)
-    return f"{group.task}: {body}" + (f" [h={group.hidden}]" if group.several_hidden else "")
+    return f"{group.task}: {body}"
+
+
+def size_sentence(v: SizeVerdict) -> str:
+    """One cell's horizon across hidden sizes (see verdicts)."""
+    each = ", ".join(f"{b.text()} at h={h}" for h, b in zip(v.sizes, v.brackets))
+    if v.trend == "same":
+        text = f"{v.cell} {v.brackets[0].text()} at every size (h={','.join(map(str, v.sizes))})"
+    elif v.trend == "unclear":
+        text = f"{v.cell}'s horizon: {each} (no clear trend with size)"
+    else:
+        text = f"{v.cell}'s horizon {v.trend} with size: {each}"
+    odd = [f"h={h}: not solved at T={lags_text(b.not_solved_below)}" for h, b in zip(v.sizes, v.brackets)
+           if not b.monotone]
+    return text + (f" (non-monotone: {'; '.join(odd)})" if odd else "")
 
 
 def verdicts(points: pd.DataFrame) -> list[str]:
-    """One line per task (per task and hidden size when a task has several: suffix ' [h=H]').
+    """One line per task.
 
-    Per cell, from the majority state of each lag tried (package doc), in lag order:
+    A task tried at two or more hidden sizes: its cells' horizons (brackets, suite/horizon.py) by size:
+      "memory: rnn's horizon grows with size: 30–52 at h=32, 52–68 at h=64, 68–78 at h=128;
+       lstm ≥ 270 at every size (h=32,64,128)"
+    with "shrinks", "(no clear trend with size)" when brackets overlap, and "(non-monotone: h=64:
+    not solved at T=30)" when a lag below the longest solved one was not solved.
+    A task tried at one hidden size: per cell, from the majority state of each lag tried (package
+    doc), in lag order:
       every lag solved           -> "lstm solves every lag tried (up to T=200, 3/3)"
       every lag failed           -> "rnn fails at every lag tried (from T=20, 0/3 solved)"
       solved up to a lag, failed at every longer one
@@ -124,7 +148,15 @@ def verdicts(points: pd.DataFrame) -> list[str]:
     cells that all fail (all solve) every lag: "every cell fails at every lag tried (T=5..50)"
     ("every cell solves every lag tried (up to T=200)").
     """
-    return [verdict_line(group) for group in judge(points)]
+    by_size = size_verdicts(points)
+    lines, done = [], set()
+    for group in judge(points):
+        if group.task not in by_size:
+            lines.append(verdict_line(group))
+        elif group.task not in done:
+            done.add(group.task)
+            lines.append(f"{group.task}: " + "; ".join(size_sentence(v) for v in by_size[group.task]))
+    return lines
 
 
 def gradient_lines(points: pd.DataFrame, reference: str = "rnn") -> list[str]:
@@ -156,8 +188,10 @@ def _sections(points: pd.DataFrame, runs: pd.DataFrame, h1: str, h2: str, h3: st
     hz = horizons_text(points)
     for task, table in task_tables(points).items():
         parts += [f"{h2}{task} ({baseline_text(table.attrs['baseline_loss'])})", markdown_table(table),
-                  f"{h3}{task}: horizons (longest lag solved by a majority of seeds)",
-                  markdown_table(hz[hz["task"] == task].drop(columns=["task", "longest_solved"]), index=False)]
+                  f"{h3}{task}: horizons (the longest lag a majority of seeds solved – the next lag tried; "
+                  "solved_lower/upper: seeds that solved those two lags)",
+                  markdown_table(hz[hz["task"] == task].drop(columns=["task", "longest_solved", "first_failed"]),
+                                 index=False)]
         bad = problem_runs(runs[runs["task"] == task])
         if bad:
             parts += [f"{h3}{task}: crashed and diverged runs", "\n".join(f"- {b}" for b in bad)]

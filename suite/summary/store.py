@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 
 from suite.record import Metric, Outcome
-from suite.summary.analysis import gradient_points, point_table, representative_runs
+from suite.summary.analysis import gradient_points, point_table, representative_runs, size_verdicts
 from suite.summary.frame import RUN_COLUMNS, runs_frame
-from suite.summary.plots import plot_curves, plot_gradients, plot_success
+from suite.summary.plots import plot_curves, plot_gradients, plot_horizons, plot_success
 from suite.summary.render import format_text, horizons_text, render_markdown, verdicts
 from suite.tracking import queries
 
@@ -30,7 +30,7 @@ def write_summary(runs_df: pd.DataFrame, out_dir: str | Path,
                   profiles: dict | None = None, points: pd.DataFrame | None = None,
                   reference: str = "rnn") -> dict[str, Path]:
     """summary.csv, runs.csv, horizons.csv, summary.md, success.png (and curves.png given histories,
-    gradients.png given profiles)."""
+    gradients.png given profiles, horizons.png when a task was tried at several hidden sizes)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     runs = _tidy(runs_df)
@@ -45,6 +45,9 @@ def write_summary(runs_df: pd.DataFrame, out_dir: str | Path,
     horizons_text(points).to_csv(paths["horizons.csv"], index=False)
     paths["summary.md"].write_text(render_markdown(points, runs, reference), encoding="utf-8")
     plot_success(points, paths["success.png"])
+    by_size = size_verdicts(points)
+    if by_size:
+        paths["horizons.png"] = plot_horizons(by_size, out / "horizons.png")
     if histories:
         paths["curves.png"] = plot_curves(histories, runs, out / "curves.png")
     if profiles:

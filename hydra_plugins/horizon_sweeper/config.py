@@ -1,0 +1,28 @@
+"""The horizon sweeper's config, registered as `hydra/sweeper=horizon` the way Hydra's own
+sweeper plugins register theirs (Hydra imports every module under hydra_plugins/ when it starts).
+The knobs' defaults and meaning are suite/horizon.py's SearchSettings; the README's "Where
+exactly: the horizon search" shows them in use."""
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+from hydra.core.config_store import ConfigStore
+
+from suite.horizon import SearchSettings
+
+DEFAULTS = SearchSettings()
+
+
+@dataclass
+class HorizonSweeperConf:
+    _target_: str = "hydra_plugins.horizon_sweeper.horizon_sweeper.HorizonSweeper"
+    params: Optional[Dict[str, str]] = None  # the groups and seeds, as the basic sweeper's params
+    ladder: List[int] = field(default_factory=lambda: list(DEFAULTS.ladder))
+    ladders: Dict[str, List[int]] = field(default_factory=dict)
+    resolution: float = DEFAULTS.resolution
+    max_rounds: int = DEFAULTS.max_rounds
+    lag: str = DEFAULTS.lag
+    seed: str = DEFAULTS.seed
+
+
+ConfigStore.instance().store(group="hydra/sweeper", name="horizon", node=HorizonSweeperConf,
+                             provider="rnn-memory-suite")
