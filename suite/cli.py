@@ -23,7 +23,7 @@ from omegaconf.errors import OmegaConfBaseException
 # so a typo is reported in under half a second.
 from suite.config import validate
 from suite.errors import (EXIT_CONFIG_ERROR, EXIT_INTERRUPTED, EXIT_JOBS_FAILED, EXIT_TRACKING_LOST, ConfigError,
-                          SweepRefused, one_line)
+                          JobStopped, SweepRefused, one_line)
 from suite.record import Artifact, Metric, Outcome, Result
 from suite.sweep_folder import SweepReport, parent_run_id, progress_text, write_result
 from suite.tracking.links import browse_lines
@@ -64,6 +64,8 @@ def sweep_job(cfg: DictConfig, hydra_cfg) -> dict:
     in its result.json) and the rest of the sweep goes on. Returns its result (what result.json
     holds), which the launcher hands back to the sweeper (the horizon sweeper reads the outcome)."""
     output_dir, number = hydra_cfg.runtime.output_dir, hydra_cfg.job.num
+    if os.environ.get("SUBMITIT_EXECUTOR") == "slurm":  # exported by submitit's sbatch script
+        end_run_when_slurm_stops_the_job()
     try:
         validate(cfg)
         from suite.job import run_job
@@ -76,7 +78,7 @@ def sweep_job(cfg: DictConfig, hydra_cfg) -> dict:
         write_result(output_dir, result)
         log.error("job #%s: %s", number, result[Result.ERROR])
         return result
-    except Exception as exc:
+    except (Exception, JobStopped) as exc:
         log.exception("job #%s (%s) crashed", number, cfg.run_name)
         result = {Result.RUN_ID: None, Result.OUTCOME: Outcome.CRASHED, Result.ERROR: f"{type(exc).__name__}: {exc}",
                   Result.JOB: number}
@@ -90,6 +92,38 @@ def sweep_job(cfg: DictConfig, hydra_cfg) -> dict:
 def exit_with(status: int, message: str) -> None:
     print(f"error: {message}", file=sys.stderr)
     sys.exit(status)
+
+
+def end_run_when_slurm_stops_the_job() -> None:
+    """A job SLURM stops ends its run KILLED, with the reason, instead of FAILED or left RUNNING.
+
+    submitit ignores SIGTERM (it waits for SIGUSR2 to requeue), so SLURM's SIGKILL, KillWait
+    seconds later, would leave the run RUNNING with no reason given. SIGUSR2, the time-limit
+    warning `signal_delay_s` before --time, reaches submitit's handler, which requeues where it
+    can (preemption) and otherwise raises UncompletedJobError: that one means KILLED too.
+    """
+    from submitit.core.utils import UncompletedJobError
+
+    signal.signal(signal.SIGTERM, _stopped_by_slurm)
+    submitits = signal.getsignal(signal.SIGUSR2)
+    if not callable(submitits):
+        return
+
+    def time_limit_warning(signum, frame) -> None:
+        try:
+            submitits(signum, frame)
+        except UncompletedJobError as exc:
+            raise JobStopped(f"SLURM's time-limit warning (SIGUSR2, signal_delay_s before --time): {exc}") from None
+
+    signal.signal(signal.SIGUSR2, time_limit_warning)
+
+
+def _stopped_by_slurm(signum, frame) -> None:
+    # SLURM sends SIGTERM more than once (to the step's tasks, and again through srun): a second
+    # one raised while the run is being ended would cut that short and lose the reason.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise JobStopped("SLURM stopped the job (SIGTERM: scancel, its time limit, or preemption); "
+                     "the next sweep trains it again")
 
 
 def _interrupt(signum, frame) -> None:

@@ -17,6 +17,16 @@ class ConfigError(ValueError):
     """A bad config value, reported as one line: `key=value: what is allowed`."""
 
 
+class JobStopped(BaseException):
+    """The scheduler is ending this job (SLURM's SIGTERM: scancel, its time limit, preemption).
+
+    Raised from a signal handler, anywhere in training or logging: a BaseException, so that no
+    library's `except Exception` (MLflow wraps its store's errors so) turns it into another error.
+    The job's run ends KILLED with this reason, and the job then returns like any crashed job, so
+    the rest of the sweep and its summary go on.
+    """
+
+
 class SweepRefused(BaseException):
     """A sweep stopped before it created anything (a bad job config, no tracking store).
 

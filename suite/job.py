@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from suite.components import build_model, build_task
 from suite.config import flatten, on_this_machine
 from suite.diagnostics import GradientDiagnostics
+from suite.errors import JobStopped
 from suite.model import count_parameters
 from suite.privacy import redact
 from suite.record import Artifact, Metric, Outcome, Param, Result, Tag, config_hash
@@ -102,7 +103,7 @@ def run_job(cfg: DictConfig, output_dir: str | Path | None = None, parent_run_id
                         output_dir) as run:
             run_id = run.run_id
             result = train_logged(cfg, job, resolved, run, output_dir, progress)
-    except Exception as exc:
+    except (Exception, JobStopped) as exc:
         write_result(output_dir, {Result.RUN_ID: run_id, Result.RUN_NAME: cfg.run_name,
                                   Result.OUTCOME: Outcome.CRASHED, Result.ERROR: f"{type(exc).__name__}: {exc}"})
         raise

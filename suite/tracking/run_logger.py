@@ -19,6 +19,7 @@ from pathlib import Path
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH
 
+from suite.errors import JobStopped
 from suite.privacy import redact, redact_all
 from suite.record import Tag
 from suite.tracking.owners import owner_tags
@@ -138,7 +139,21 @@ class RunLogger:
             digest = hashlib.sha256(source.encode()).hexdigest()[:8]
             dataset = Dataset(name=description["name"], digest=digest, source_type="synthetic", source=source)
             inputs.append(DatasetInput(dataset, [InputTag("mlflow.data.context", context)]))
-        self._send(self.client.log_inputs, self.run_id, inputs)
+        self._send(self._log_inputs, inputs)
+
+    def _log_inputs(self, inputs) -> None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.log_inputs(self.run_id, inputs)
+        except MlflowException as exc:
+            # MLflow inserts a dataset its experiment lacks, so two runs starting at once with the same
+            # dataset (the eval data of jobs differing in the cell or train.steps) race on that row and
+            # the loser's insert fails (seen: SQLite, two jobs SLURM started in the same second). Once
+            # more, the row exists and is only linked to the run.
+            if not any(race in str(exc) for race in ("UNIQUE constraint failed", "duplicate key value")):
+                raise
+            self.client.log_inputs(self.run_id, inputs)
 
     def end(self, status: str, error: str | None = None) -> None:
         """Send what is buffered and end the run with `status` (and the error that ended it)."""
@@ -185,14 +200,17 @@ def mlflow_run(uri: str, experiment: str, run_name: str, tags: dict[str, object]
     """Open a run and make sure it never stays RUNNING while this process lives.
 
     Normal exit: FINISHED. An exception: FAILED with the error as a tag, then it
-    propagates. Ctrl-C: KILLED. A hard kill leaves it RUNNING with its owner recorded,
-    for suite/tracking/owners.py to end later.
+    propagates. Ctrl-C, or the scheduler stopping the job: KILLED. A hard kill leaves it
+    RUNNING with its owner recorded, for suite/tracking/owners.py to end later.
     """
     logger = start_run(uri, experiment, run_name, tags, parent_run_id, local_dir)
     try:
         yield logger
     except KeyboardInterrupt:
         logger.end("KILLED", "interrupted (KeyboardInterrupt)")
+        raise
+    except JobStopped as exc:
+        logger.end("KILLED", str(exc))
         raise
     except BaseException as exc:
         logger.end("FAILED", f"{type(exc).__name__}: {exc}"[:5000])
