@@ -369,3 +369,14 @@ def test_the_readmes_result_blocks_say_what_their_summary_files_say():
         verdicts = md.split("## Verdicts", 1)[1].split("\n## ", 1)[0].strip().splitlines()
         assert verdicts and all(line in printed for line in verdicts), (block, verdicts)
         assert f"](docs/{folder}/" in printed
+
+
+def test_a_swept_knob_makes_variants_and_a_null_one_reads_null():
+    """The recipe axis: `cell.forget_bias=null,chrono` gives two groups; null is not logged as a param."""
+    rows = []
+    for lag, chrono, naive in ((10, OK3, OK3), (30, OK3, NO3), (90, OK3, NO3)):
+        rows += [{**r, "params.cell.forget_bias": "chrono"} for r in outcomes("memory", "lstm", lag, *chrono)]
+        rows += outcomes("memory", "lstm", lag, *naive)  # forget_bias=null: no such param
+    runs = frames.runs_frame(pd.DataFrame(rows))
+    hz = analysis.horizons(analysis.point_table(runs)).set_index("cell")["horizon"].to_dict()
+    assert hz == {"lstm (cell.forget_bias=chrono)": "≥ 90", "lstm (cell.forget_bias=null)": "10–30"}

@@ -128,7 +128,9 @@ def _with_variants(cells: pd.Series, df: pd.DataFrame, tasks: pd.Series) -> pd.S
     prefix = param("")
     params = [c for c in df.columns if c.startswith(prefix) and is_variant_param(c[len(prefix):])]
     for _, rows in df.groupby([tasks, cells]).groups.items():
-        group = df.loc[rows, params].astype(str)
+        group = df.loc[rows, params]
+        # a knob set to null is not logged (MLflow params cannot be null): its runs read `=null`, as typed
+        group = group.astype(object).where(group.notna(), "null").astype(str)
         varied = [c for c in params if group[c].nunique() > 1]
         if varied:
             labels.loc[rows] = cells.loc[rows] + " (" + group[varied].apply(
