@@ -172,19 +172,23 @@ class Search:
     def __init__(self, grid: list[list[str]], settings: SearchSettings, default_task: str | None = None):
         self.settings = settings
         self.rounds = 0  # rounds launched after round 0
-        given = [t for t in dict.fromkeys(_value(o) for job in grid for o in job if _key(o) == settings.lag)]
+        given = {lag for _, lag, _ in map(self._split, grid) if lag is not None}
         ladder_given = _lags(settings.lag, sorted(_whole(settings.lag, t) for t in given)) if given else None
         self.groups: dict[tuple[str, ...], list[str | None]] = {}  # group -> its seeds (None: no seed override)
         self.ladders: dict[tuple[str, ...], tuple[int, ...]] = {}
-        for job in grid:
-            group = tuple(o for o in job if _key(o) not in (settings.lag, settings.seed))
-            seed = next((_value(o) for o in job if _key(o) == settings.seed), None)
+        for group, _, seed in map(self._split, grid):
             seeds = self.groups.setdefault(group, [])
             if seed not in seeds:
                 seeds.append(seed)
             task = next((_value(o) for o in group if _key(o) == "task"), default_task)
             self.ladders[group] = ladder_given or settings.ladder_for(task)
         self.outcomes: dict[tuple[str, ...], dict[int, dict[str | None, str]]] = {g: {} for g in self.groups}
+
+    def _split(self, overrides: list[str]) -> tuple[tuple[str, ...], str | None, str | None]:
+        """A job's overrides -> (its group, its lag, its seed), the last two as written (None: absent)."""
+        find = lambda key: next((_value(o) for o in overrides if _key(o) == key), None)  # noqa: E731
+        group = tuple(o for o in overrides if _key(o) not in (self.settings.lag, self.settings.seed))
+        return group, find(self.settings.lag), find(self.settings.seed)
 
     def job(self, group: tuple[str, ...], lag: int, seed: str | None) -> list[str]:
         return [*group, f"{self.settings.lag}={lag}", *([f"{self.settings.seed}={seed}"] if seed is not None else [])]
@@ -199,10 +203,8 @@ class Search:
 
     def record(self, overrides: list[str], outcome: str) -> None:
         """One job's outcome (Outcome.*; a job that returned nothing: Outcome.CRASHED)."""
-        group = tuple(o for o in overrides if _key(o) not in (self.settings.lag, self.settings.seed))
-        lag = int(next(_value(o) for o in overrides if _key(o) == self.settings.lag))
-        seed = next((_value(o) for o in overrides if _key(o) == self.settings.seed), None)
-        self.outcomes[group].setdefault(lag, {})[seed] = outcome
+        group, lag, seed = self._split(overrides)
+        self.outcomes[group].setdefault(int(lag), {})[seed] = outcome
 
     def bracket(self, group: tuple[str, ...]) -> Bracket:
         return bracket({lag: state_of(list(by_seed.values())) for lag, by_seed in self.outcomes[group].items()})

@@ -117,11 +117,15 @@ def plot_horizons(verdicts: dict, path: str | Path) -> Path:
     """Horizon against hidden size (log-log), one panel per task, a line per cell. A bracket is an
     error bar from its longer to its shorter lag, through their geometric mean; '≥ T' an arrow up
     from T, '< T' an arrow down from T. verdicts: analysis.size_verdicts."""
+    from matplotlib.ticker import LogLocator, NullLocator, ScalarFormatter
+
     from suite.horizon import ABOVE, BELOW
 
+    arrow = 1.7  # how far an open-ended horizon's arrow reaches, as a factor of its lag
     fig, axes = _panels(max(len(verdicts), 1))
     for ax, (task, cells) in zip(axes, verdicts.items()):
         sizes = sorted({h for v in cells for h in v.sizes})
+        ends = []
         for i, v in enumerate(cells):
             style = _style(v.cell)
             shift = 1.06 ** (i - (len(cells) - 1) / 2)  # cells side by side, not on top of each other
@@ -130,17 +134,24 @@ def plot_horizons(verdicts: dict, path: str | Path) -> Path:
                   for b in v.brackets]
             ax.plot(xs, ys, color=style["color"], marker=style["marker"], label=v.cell, lw=1.2)
             for x, y, b in zip(xs, ys, v.brackets):
-                if b.kind == ABOVE or b.kind == BELOW:  # open-ended: an arrow the way the horizon lies
-                    ax.annotate("", xy=(x, y * (1.6 if b.kind == ABOVE else 1 / 1.6)), xytext=(x, y),
+                if b.kind in (ABOVE, BELOW):  # open-ended: an arrow the way the horizon lies
+                    tip = y * arrow if b.kind == ABOVE else y / arrow
+                    ax.annotate("", xy=(x, tip), xytext=(x, y),
                                 arrowprops={"arrowstyle": "->", "color": style["color"], "lw": 1.4})
+                    ends += [y, tip]
                 else:
                     ax.errorbar([x], [y], yerr=[[y - b.solved], [b.failed - y]], color=style["color"], capsize=3,
                                 lw=1.2)
+                    ends += [b.solved, b.failed]
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.minorticks_off()
+        ax.set_ylim(min(ends) / 1.2, max(ends) * 1.2)  # arrows do not widen the axis by themselves
+        ax.xaxis.set_minor_locator(NullLocator())
         ax.set_xticks(sizes, [str(h) for h in sizes])
-        ax.set(title=task, xlabel="hidden size", ylabel="horizon: lag T (log)")
+        ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))  # 10, 20, 50, 100, ...: lags read as numbers
+        ax.yaxis.set_major_formatter(ScalarFormatter())
+        ax.yaxis.set_minor_locator(NullLocator())
+        ax.set(title=f"{task}: horizon (bracket; arrow: ≥ / <)", xlabel="hidden size", ylabel="lag T")
         ax.legend(fontsize="small")
     fig.savefig(path, dpi=110)
     return Path(path)
