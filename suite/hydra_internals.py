@@ -46,15 +46,15 @@ def planned_jobs(config: DictConfig) -> Planned | None:
     """The jobs known up front under the basic sweeper (all) and the horizon sweeper (round 0);
     None under another sweeper."""
     sweeper = config.hydra.sweeper
+    if sweeper.get("_target_") not in (BASIC_SWEEPER, HORIZON_SWEEPER):
+        return None  # another sweeper's params may use sweep syntax the basic sweeper cannot split
     jobs = grid(sweeper.get("params"), config.hydra.overrides.task)
     if sweeper.get("_target_") == BASIC_SWEEPER:
         return Planned(jobs, complete=True)
-    if sweeper.get("_target_") == HORIZON_SWEEPER:
-        from suite.horizon import Search, SearchSettings
+    from suite.horizon import Search, SearchSettings
 
-        return Planned(Search(jobs, SearchSettings.from_config(sweeper), default_choice(config, "task")).first_round(),
-                       complete=False)
-    return None
+    search = Search(jobs, SearchSettings.from_config(sweeper), default_choice(config, "task"))
+    return Planned(search.first_round(), complete=False)
 
 
 def job_composer(config: DictConfig):

@@ -46,4 +46,5 @@ def test_another_sweeper_means_no_jobs_known_up_front():
         config = sweep_config(OVERRIDES)
         with open_dict(config):
             config.hydra.sweeper._target_ = "some.other.Sweeper"
+            config.hydra.sweeper.params = {"train.lr": "interval(0.001, 0.01)"}  # e.g. Optuna's syntax
         assert planned_jobs(config) is None
