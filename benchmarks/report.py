@@ -123,8 +123,22 @@ def gpu() -> list[str]:
             f"{float(r['gpu_speedup']):.0f}× the CPU | `gpu_check.py` | {r['kernel']} | < 3 min |" for r in found]
 
 
+SCRIPTS = ("overhead", "throughput", "datagen", "sweep_walltime", "summary_speed", "threads")
+
+
+def machines() -> str:
+    """Which machine measured what: scripts rerun on another machine say so."""
+    by_machine: dict[str, list[str]] = {}
+    for name in SCRIPTS:
+        if (RESULTS / f"{name}.machine.txt").exists():
+            by_machine.setdefault(machine(name), []).append(f"{name}.py")
+    if len(by_machine) == 1:
+        return next(iter(by_machine))
+    return "; ".join(f"{where} ({', '.join(names)})" for where, names in by_machine.items())
+
+
 def table() -> str:
-    lines = [f"Measured on: {machine('overhead')}. Regenerate: run the scripts, then "
+    lines = [f"Measured on: {machines()}. Regenerate: run the scripts, then "
              "`python benchmarks/report.py --readme README.md`.", "",
              "| what | script (`python benchmarks/...`) | measured | goal |", "|---|---|---|---|"]
     for part in (overhead, throughput, datagen, sweeps, summary, threads, gpu):
