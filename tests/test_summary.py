@@ -344,8 +344,9 @@ def test_a_search_summary_draws_horizon_against_size(tmp_path):
     hz = pd.read_csv(paths["horizons.csv"]).set_index(["cell", "hidden"])
     assert list(hz["horizon"]) == ["30–52", "≥ 200", "< 10", "52–90", "≥ 200", "< 10"]
     assert (hz.loc[("rnn", 32), "solved_lower"], hz.loc[("rnn", 32), "solved_upper"]) == ("3/3", "0/3")
-    # one hidden size: no such figure
-    assert "horizons.png" not in store.write_summary(pd.DataFrame(search_rows({("rnn", 64): 60})), tmp_path / "one")
+    # one hidden size: no such figure, and none left over from the earlier summary in the same folder
+    assert "horizons.png" not in store.write_summary(pd.DataFrame(search_rows({("rnn", 64): 60})), tmp_path)
+    assert not (tmp_path / "horizons.png").exists()
 
 
 def test_embed_in_a_named_readme_block(tmp_path):

@@ -52,7 +52,14 @@ def write_summary(runs_df: pd.DataFrame, out_dir: str | Path,
         paths["curves.png"] = plot_curves(histories, runs, out / "curves.png")
     if profiles:
         paths["gradients.png"] = plot_gradients(profiles, out / "gradients.png")
+    # A figure an earlier summary drew into this folder and this one did not would pass for this one's
+    # (python -m suite.summary --readme links horizons.png when it is there).
+    for name in OPTIONAL_FIGURES - set(paths):
+        (out / name).unlink(missing_ok=True)
     return paths
+
+
+OPTIONAL_FIGURES = {"horizons.png", "curves.png", "gradients.png"}
 
 
 POINT_RESULTS = ["task", "cell", "seq_len", "majority", "success", "loss_norm", "metric", "steps_to_solve",
