@@ -22,6 +22,7 @@ class Tag:
     CELL, TASK, SEQ_LEN, HIDDEN, SEED = "cell", "task", "seq_len", "hidden", "seed"
     DEVICE = "device"
     CONFIG_HASH = "config_hash"  # what resume matches on: record.config_hash
+    CODE_HASH = "code_hash"  # and the code that decides the result (suite/fingerprint.py)
     OUTCOME = "outcome"  # Outcome.SOLVED | FAILED | DIVERGED, set when training ends
     ERROR = "error"  # why a run ended FAILED or KILLED
     # the task's own metric and its direction, so the summary never names a concrete task
@@ -75,6 +76,8 @@ class Param:
     N_PARAMS = "n_params"
     BASELINE_LOSS = "baseline_loss"
     INPUT_LENGTH = "input_length"
+    # the distance the task's information travels (tasks.base.Lag), in time steps
+    LAG_MIN, LAG_MEAN, LAG_MAX = "lag_min", "lag_mean", "lag_max"
     OVERRIDES = "overrides"  # a sweep's parent run: the command line's overrides
     SWEPT_PREFIX = "swept."  # a sweep's parent run: what each swept key took, e.g. swept.cell = rnn,lstm,gru
 

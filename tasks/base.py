@@ -10,10 +10,23 @@ from __future__ import annotations
 import math
 import zlib
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 
 import torch
 
 SPLITS = ("train", "eval")
+
+
+@dataclass(frozen=True)
+class Lag:
+    """The distance the task's information must travel, in time steps: the index of the output
+    that needs it minus the index of the input that holds it, over the task's sampler (smallest,
+    mean, largest). `seq_len` is the input length; this is what a horizon is stated in, so that
+    horizons compare across tasks."""
+
+    min: float
+    mean: float
+    max: float
 
 
 class TaskConfigError(ValueError):
@@ -106,6 +119,18 @@ class Task(ABC):
     @abstractmethod
     def baseline_loss(self) -> float:
         """Expected loss of the best predictor that remembers nothing."""
+
+    @property
+    def lag(self) -> Lag | None:
+        """The distance the information must travel (see Lag); None: the task does not say, and its
+        horizons are stated in seq_len alone."""
+        return None
+
+    def memory_loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The part of the loss that depends on the information at `remember_at` (what the gradient
+        diagnostics differentiate). The whole loss for a task scored at the last step; a task scored at
+        every step keeps only the outputs that need the remembered information."""
+        return self.loss(output, target)
 
     def solved(self, metrics: dict[str, float]) -> bool:
         value = metrics[self.metric]
