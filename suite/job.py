@@ -19,11 +19,12 @@ from suite.components import build_model, build_task
 from suite.config import flatten, on_this_machine
 from suite.diagnostics import GradientDiagnostics
 from suite.errors import JobStopped
+from suite.fingerprint import CODE_UNKNOWN, changed_modules, code_hash, code_modules, modules_text, parse_modules
 from suite.model import count_parameters
 from suite.privacy import redact
 from suite.record import Artifact, Metric, Outcome, Param, Result, Tag, config_hash
 from suite.sweep_folder import write_result
-from suite.tracking.queries import finished_run_with_hash
+from suite.tracking.queries import finished_run_with_tags
 from suite.tracking.run_logger import RunLogger, mlflow_run
 from suite.tracking.store import check_reachable, open_experiment, tracking_uri, uri_source
 from suite.train import train
@@ -41,6 +42,11 @@ class Prepared:
     task: Task
     model: torch.nn.Module
     n_params: int
+    code: dict[str, str]  # the code that decides the result, module by module (suite/fingerprint.py)
+
+    @property
+    def code_hash(self) -> str:
+        return code_hash(self.code)
 
 
 def prepare(cfg: DictConfig) -> Prepared:
@@ -51,7 +57,7 @@ def prepare(cfg: DictConfig) -> Prepared:
     task = build_task(cfg.task)
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, task).to(device)
-    return Prepared(device, uri, task, model, count_parameters(model))
+    return Prepared(device, uri, task, model, count_parameters(model), code_modules(task, model))
 
 
 def make_fault(fault_cfg, run_name: str):
@@ -92,8 +98,9 @@ def run_job(cfg: DictConfig, output_dir: str | Path | None = None, parent_run_id
     job = prepare(cfg)
     resolved = OmegaConf.to_container(cfg, resolve=True)
     chash = config_hash(resolved, job.device.type)
+    code_changed = None
     if sweeping and cfg.resume:
-        reused = reuse_finished_run(cfg, job.uri, chash)
+        reused, code_changed = reuse_finished_run(cfg, job, chash)
         if reused is not None:
             write_result(output_dir, reused)
             return reused
@@ -109,21 +116,31 @@ def run_job(cfg: DictConfig, output_dir: str | Path | None = None, parent_run_id
         raise
     if run.lost:
         result[Result.TRACKING_LOST] = run.lost
+    if code_changed:
+        result[Result.CODE_CHANGED] = code_changed
     write_result(output_dir, result)
     return result
 
 
-def reuse_finished_run(cfg: DictConfig, uri: str, chash: str) -> dict | None:
-    """The result of a FINISHED run with the same config hash, if the store has one."""
-    client, experiment_id = open_experiment(uri, cfg.tracking.experiment)
-    previous = finished_run_with_hash(client, experiment_id, chash)
+def reuse_finished_run(cfg: DictConfig, job: Prepared, chash: str) -> tuple[dict | None, list[str] | None]:
+    """(the result of a FINISHED run with the same config trained by the same code, None) if the store
+    has one; else (None, the code that changed since a FINISHED run of the same config) or (None, None)."""
+    client, experiment_id = open_experiment(job.uri, cfg.tracking.experiment)
+    previous = finished_run_with_tags(client, experiment_id, {Tag.CONFIG_HASH: chash, Tag.CODE_HASH: job.code_hash})
     if previous is None:
-        return None
+        older = finished_run_with_tags(client, experiment_id, {Tag.CONFIG_HASH: chash})
+        if older is None:
+            return None, None
+        before = older.data.tags.get(Tag.CODE_MODULES)
+        changed = changed_modules(parse_modules(before), job.code) if before else [CODE_UNKNOWN]
+        log.info("%s: finished run %s was trained by other code (%s): training again", cfg.run_name,
+                 older.info.run_id, ", ".join(changed))
+        return None, changed
     log.info("%s: reusing finished run %s (%s); resume=false retrains", cfg.run_name, previous.info.run_id,
              previous.data.tags.get(Tag.OUTCOME, "unknown"))
     return {Result.RUN_ID: previous.info.run_id, Result.RUN_NAME: cfg.run_name, Result.REUSED: True,
             Result.OUTCOME: previous.data.tags.get(Tag.OUTCOME, "unknown"), Result.EXPERIMENT_ID: experiment_id,
-            Result.TRACKING_URI: redact(uri), **previous.data.metrics}
+            Result.TRACKING_URI: redact(job.uri), **previous.data.metrics}, None
 
 
 def run_tags(cfg: DictConfig, job: Prepared, chash: str) -> dict[str, object]:
@@ -131,6 +148,7 @@ def run_tags(cfg: DictConfig, job: Prepared, chash: str) -> dict[str, object]:
     return {
         Tag.CELL: cfg.cell.name, Tag.TASK: task.name, Tag.SEQ_LEN: task.seq_len, Tag.HIDDEN: cfg.hidden,
         Tag.SEED: cfg.seed, Tag.DEVICE: job.device.type, Tag.CONFIG_HASH: chash,
+        Tag.CODE_HASH: job.code_hash, Tag.CODE_MODULES: modules_text(job.code),
         # what the summary needs to know of the task, so it never names a concrete one
         Tag.TASK_METRIC: task.metric, Tag.TASK_HIGHER_IS_BETTER: task.higher_is_better,
     }
@@ -146,7 +164,7 @@ def train_logged(cfg: DictConfig, job: Prepared, resolved: dict, run: RunLogger,
     # `threads` is the count torch uses, whatever the config asked.
     run.log_params({**{k: v for k, v in flatten(resolved).items() if v is not None},
                     "threads": torch.get_num_threads(), Param.N_PARAMS: job.n_params,
-                    Param.BASELINE_LOSS: task.baseline_loss, Param.INPUT_LENGTH: task.length})
+                    Param.BASELINE_LOSS: task.baseline_loss, Param.INPUT_LENGTH: task.length, **lag_params(task)})
     run.log_datasets(datasets(cfg, resolved))
     run.log_text(config_text, Artifact.CONFIG)
     log.info("run %s: %s params on %s, baseline loss %.4f", cfg.run_name, job.n_params, job.device,
@@ -175,6 +193,12 @@ def train_logged(cfg: DictConfig, job: Prepared, resolved: dict, run: RunLogger,
              trained.steps, trained.seconds, task.metric, trained.final.get(task.metric, float("nan")),
              trained.final.get("loss_norm", float("nan")))
     return result
+
+
+def lag_params(task: Task) -> dict[str, float]:
+    """How far the task's information travels (tasks.base.Lag), when the task says."""
+    lag = task.lag
+    return {} if lag is None else {Param.LAG_MIN: lag.min, Param.LAG_MEAN: lag.mean, Param.LAG_MAX: lag.max}
 
 
 def description(cfg: DictConfig, task: Task, trained) -> str:

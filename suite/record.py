@@ -23,6 +23,7 @@ class Tag:
     DEVICE = "device"
     CONFIG_HASH = "config_hash"  # what resume matches on: record.config_hash
     CODE_HASH = "code_hash"  # and the code that decides the result (suite/fingerprint.py)
+    CODE_MODULES = "code_modules"  # that code, module by module ('suite.train=1a2b3c4d ...'): what changed
     OUTCOME = "outcome"  # Outcome.SOLVED | FAILED | DIVERGED, set when training ends
     ERROR = "error"  # why a run ended FAILED or KILLED
     # the task's own metric and its direction, so the summary never names a concrete task
@@ -99,6 +100,7 @@ class Result:
 
     RUN_ID, RUN_NAME, OUTCOME = "run_id", "run_name", "outcome"
     REUSED = "reused"  # a finished run of an earlier sweep stands in for this job
+    CODE_CHANGED = "code_changed"  # a finished run of the same config was trained by other code: what changed
     ERROR = "error"
     TRACKING_LOST = "tracking_lost"  # why the tracking server stopped answering (python -m suite.reimport)
     JOB = "job"  # the job's number in its sweep, when it made no run

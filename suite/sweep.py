@@ -27,7 +27,7 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from suite.errors import ConfigError, SweepRefused
+from suite.errors import ComponentBug, ConfigError, SweepRefused
 from suite.record import SWEEP_PARENT, Artifact, Metric, Outcome, Param, Result, Tag
 from suite.sweep_folder import SweepReport, job_results, write_parent
 
@@ -55,6 +55,9 @@ class SweepCallback(Callback):
             uri = tracking_uri(config.tracking.uri)
             check_reachable(uri, uri_source(config.tracking.uri))
         except ConfigError as exc:
+            raise SweepRefused(str(exc)) from None
+        except ComponentBug as exc:  # a task's or cell's own code raised: its traceback, then the one line
+            log.exception("building a job's task or cell raised")
             raise SweepRefused(str(exc)) from None
         try:
             self._open_parent(config, uri, planned)
@@ -95,6 +98,7 @@ class SweepCallback(Callback):
         results = job_results(report.sweep_dir)
         report.jobs = len(results)
         report.reused = sum(bool(r.get(Result.REUSED)) for r in results)
+        report.retrained = sum(bool(r.get(Result.CODE_CHANGED)) for r in results)
         report.crashed = sum(r.get(Result.OUTCOME) == Outcome.CRASHED or not r.get(Result.RUN_ID) for r in results)
         report.tracking_lost = sum(bool(r.get(Result.TRACKING_LOST)) for r in results)
         status, error = "FAILED", None
@@ -124,6 +128,7 @@ class SweepCallback(Callback):
                                   [r[Result.RUN_ID] for r in results if r.get(Result.RUN_ID)], out)
         no_run = [f"job #{r.get(Result.JOB, '?')} made no run: {r.get(Result.ERROR, '')}"
                   for r in results if not r.get(Result.RUN_ID)]
+        no_run += retrained_lines(results)
         report.summary = "\n".join([summary.text, *no_run])
         for path in summary.paths.values():
             self.parent.log_artifact(path, Artifact.SUMMARY_DIR)
@@ -135,8 +140,18 @@ class SweepCallback(Callback):
             Metric.JOBS: report.jobs, Metric.JOBS_REUSED: report.reused, Metric.JOBS_CRASHED: report.crashed,
             Metric.RUNS_SOLVED: outcomes.get(Outcome.SOLVED, 0), Metric.RUNS_FAILED: outcomes.get(Outcome.FAILED, 0),
             Metric.RUNS_DIVERGED: outcomes.get(Outcome.DIVERGED, 0)})
-        log.info("sweep summary in %s (%d jobs, %d reused, %d crashed)", out, report.jobs, report.reused,
-                 report.crashed)
+        log.info("sweep summary in %s (%d jobs, %d reused, %d trained again on changed code, %d crashed)", out,
+                 report.jobs, report.reused, report.retrained, report.crashed)
+
+
+def retrained_lines(results: list[dict]) -> list[str]:
+    """'3 job(s) not reused, trained again: their finished runs were trained by other code (suite.train)'."""
+    changed = [r[Result.CODE_CHANGED] for r in results if r.get(Result.CODE_CHANGED)]
+    if not changed:
+        return []
+    modules = sorted({m for c in changed for m in c})
+    return [f"{len(changed)} job(s) not reused, trained again: their finished runs were trained by other code "
+            f"({', '.join(modules)})"]
 
 
 def varied_keys(jobs: list[list[str]]) -> list[str]:

@@ -72,6 +72,7 @@ class SweepReport:
     ended: bool = False  # the sweep ran to its end and the parent run was ended
     jobs: int = 0
     reused: int = 0
+    retrained: int = 0  # jobs whose config had a finished run, trained by other code: trained again
     crashed: int = 0  # jobs that crashed or made no run
     tracking_lost: int = 0  # jobs whose tracking server went away mid-run
     summary: str | None = None  # the summary's text, for the CLI to print

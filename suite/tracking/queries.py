@@ -28,11 +28,14 @@ def _children_of(parent_run_id: str) -> str:
     return f"tags.{Tag.PARENT} = {_quoted(parent_run_id)}"
 
 
-def finished_run_with_hash(client, experiment_id: str, config_hash: str):
-    """The latest FINISHED run with this config hash, if any (resume)."""
+def _tags_are(tags: dict[str, str]) -> str:
+    return " and ".join(f"tags.{name} = {_quoted(value)}" for name, value in tags.items())
+
+
+def finished_run_with_tags(client, experiment_id: str, tags: dict[str, str]):
+    """The latest FINISHED run with these tags (resume: the config hash and the code hash), if any."""
     runs = client.search_runs([experiment_id], max_results=1, order_by=["attributes.start_time DESC"],
-                              filter_string=f"tags.{Tag.CONFIG_HASH} = {_quoted(config_hash)} and "
-                                            f"{_status_is('FINISHED')}")
+                              filter_string=f"{_tags_are(tags)} and {_status_is('FINISHED')}")
     return runs[0] if runs else None
 
 
@@ -102,9 +105,10 @@ def metric_history(client, run_id: str, key: str) -> list[tuple[int, float]]:
     return [(m.step, m.value) for m in client.get_metric_history(run_id, key)]
 
 
-def read_artifact(client, run_id: str, artifact_uri: str, path: str, read):
+def read_artifact(client, run_id: str, artifact_uri: str, path: str, read, missing_ok: bool = True):
     """`read(local path)` of one artifact: in place from a local artifact store (no copy: MLflow's
-    download costs ~15 ms a file), else downloaded. None when the run has no such artifact."""
+    download costs ~15 ms a file), else downloaded. None when the run has no such artifact or it
+    cannot be read, unless `missing_ok` is false: then the error is raised."""
     from mlflow.exceptions import MlflowException
 
     try:
@@ -113,7 +117,9 @@ def read_artifact(client, run_id: str, artifact_uri: str, path: str, read):
         with tempfile.TemporaryDirectory() as tmp:
             return read(client.download_artifacts(run_id, path, tmp))
     except (MlflowException, OSError):
-        return None
+        if missing_ok:
+            return None
+        raise
 
 
 def profile_path() -> str:
@@ -121,10 +127,11 @@ def profile_path() -> str:
 
 
 def summarised_run_ids(client, parent_run_id: str) -> list[str]:
-    """The run ids in a sweep parent's summary/runs.csv (reused runs of earlier sweeps included)."""
+    """The run ids in a sweep parent's summary/runs.csv (reused runs of earlier sweeps included).
+    Raises MlflowException or OSError when the file cannot be read (missing, or the server failed)."""
     import pandas as pd
 
     run = client.get_run(parent_run_id)
-    ids = read_artifact(client, parent_run_id, run.info.artifact_uri,
-                        f"{Artifact.SUMMARY_DIR}/{Artifact.RUNS_CSV}", lambda p: pd.read_csv(p, usecols=["run_id"]))
-    return [] if ids is None else [str(r) for r in ids["run_id"].dropna()]
+    ids = read_artifact(client, parent_run_id, run.info.artifact_uri, f"{Artifact.SUMMARY_DIR}/{Artifact.RUNS_CSV}",
+                        lambda p: pd.read_csv(p, usecols=["run_id"]), missing_ok=False)
+    return [str(r) for r in ids["run_id"].dropna()]
