@@ -5,10 +5,9 @@ size) so that a bad value in job #97 stops the sweep before job #0 trains.
 """
 from __future__ import annotations
 
-from hydra.errors import InstantiationException
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from suite.construct import construct
 from suite.errors import ConfigError
 from tasks.base import Task, TaskConfigError
 
@@ -25,24 +24,17 @@ def config_source(group: str) -> str:
 
 
 def build_task(task_cfg: DictConfig) -> Task:
-    """Instantiate the task config's `_target_`; any mistake is one line naming the file and field."""
+    """Instantiate the task config's `_target_`; a mistake in the config is one line naming the file and
+    field, a bug in the task's class a ComponentBug with its traceback (suite/construct.py)."""
     source = config_source("task")
     for key in ("_target_", "name"):
         if key not in task_cfg:
             raise ConfigError(f"task.{key} is missing in {source}: every task config needs `_target_` "
                               "(a tasks.base.Task subclass) and `name`")
-    target = task_cfg._target_
-    try:
-        task = instantiate(task_cfg)
-    except InstantiationException as exc:
-        cause = exc.__cause__
-        if isinstance(cause, TaskConfigError):
-            raise ConfigError(f"{cause} (in {source})") from None
-        reason = f"{type(cause).__name__}: {cause}" if cause is not None else str(exc)
-        raise ConfigError(f"task._target_={target!r} in {source}: {reason.splitlines()[0]}") from None
+    task = construct("task", task_cfg, f" in {source}", config_errors=(TaskConfigError,))
     if not isinstance(task, Task):
-        raise ConfigError(f"task._target_={target!r} in {source}: {type(task).__name__} is not a subclass of "
-                          "tasks.base.Task (the task contract)")
+        raise ConfigError(f"task._target_={task_cfg._target_!r} in {source}: {type(task).__name__} is not a subclass "
+                          "of tasks.base.Task (the task contract)")
     return task
 
 

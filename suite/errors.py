@@ -17,6 +17,11 @@ class ConfigError(ValueError):
     """A bad config value, reported as one line: `key=value: what is allowed`."""
 
 
+class ComponentBug(Exception):
+    """A task's or cell's own code raised while it was being built: a bug in that class, not in the
+    config. Not a ConfigError, so its traceback (chained to the original exception) is shown."""
+
+
 class JobStopped(BaseException):
     """The scheduler is ending this job (SLURM's SIGTERM: scancel, its time limit, preemption).
 

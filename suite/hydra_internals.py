@@ -81,3 +81,11 @@ def job_composer(config: DictConfig):
         return cfg
 
     return compose
+
+
+def locate(path: str):
+    """The object a dotted `_target_` names, imported as Hydra's instantiate would (ImportError if it
+    cannot be; hydra.utils.get_class would also log the error, which breaks a one-line message)."""
+    from hydra._internal.utils import _locate
+
+    return _locate(path)

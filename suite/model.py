@@ -56,17 +56,14 @@ SUITE_CELL_KEYS = ("_target_", "name", "layers")
 
 
 def custom_cell(cell_cfg: dict, input_size: int, hidden: int) -> nn.Module:
-    """Instantiate `cell._target_` with torch's recurrent arguments plus its own config keys."""
-    from hydra.utils import instantiate
+    """Instantiate `cell._target_` with torch's recurrent arguments plus its own config keys; a mistake in
+    the config is one line, a bug in the cell's class a ComponentBug with its traceback."""
+    from suite.construct import construct
 
     own = {k: v for k, v in cell_cfg.items() if k not in SUITE_CELL_KEYS}
     target = cell_cfg["_target_"]
-    try:
-        module = instantiate({"_target_": target, **own}, input_size=input_size, hidden_size=hidden,
-                             num_layers=cell_cfg.get("layers", 1), batch_first=True)
-    except Exception as exc:
-        cause = exc.__cause__ or exc
-        raise ConfigError(f"cell._target_={target!r}: {type(cause).__name__}: {cause}".splitlines()[0]) from None
+    module = construct("cell", {"_target_": target, **own}, input_size=input_size, hidden_size=hidden,
+                       num_layers=cell_cfg.get("layers", 1), batch_first=True)
     if not isinstance(module, nn.Module):
         raise ConfigError(f"cell._target_={target!r}: expected a torch.nn.Module, got {type(module).__name__}")
     return module

@@ -58,6 +58,9 @@ BROKEN = {
     "not_a_task": ("_target_: collections.OrderedDict\nname: broken\nseq_len: ${seq_len}\n",
                    "is not a subclass of tasks.base.Task"),
     "bad_knob": ("_target_: my_tasks.DelayedXor\nname: broken\nseq_len: 0\n", "task.seq_len=0"),
+    "unknown_knob": ("_target_: my_tasks.DelayedXor\nname: broken\nseq_len: ${seq_len}\nwidth: 3\n",
+                     "task._target_='my_tasks.DelayedXor' in task/broken.yaml: got an unexpected keyword argument "
+                     "'width'"),
 }
 
 
@@ -72,6 +75,22 @@ def test_a_broken_task_config_fails_in_one_line_before_training(extension, case)
     assert len(lines) == 1 and expected in lines[0], proc.stderr
     runs = store_runs(extension)
     assert runs is None or len(runs) == 0
+
+
+def test_a_bug_in_a_task_class_shows_its_traceback_and_whose_bug_it_is(extension):
+    """Not a config error: the traceback reaches the task's own line, and the last line names its class."""
+    code = (extension / "my_ext/my_tasks.py").read_text()
+    (extension / "my_ext/my_tasks.py").write_text(code.replace(
+        "        super().__init__(seq_len, solve_threshold, name)",
+        "        super().__init__(seq_len, solve_threshold, name)\n        self.scale = 1 / (seq_len - seq_len)", 1))
+    args = [f"hydra.searchpath=[file://{extension}/my_ext/conf]", "task=delayed_xor", "seq_len=20"]
+    proc = run_cli(args, extension, env={"PYTHONPATH": str(extension / "my_ext")})
+    assert proc.returncode not in (0, 2), proc.stderr[-2000:]  # 2 says "fix your config": it is not
+    assert "self.scale = 1 / (seq_len - seq_len)" in proc.stderr and "ZeroDivisionError" in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "a bug in my_tasks.DelayedXor, not in the config" in last, proc.stderr[-2000:]
+    runs = store_runs(extension)
+    assert runs is None or len(runs) == 0  # nothing half-logged
 
 
 @pytest.mark.parametrize("task", ["memory_k16", "copy_long_alphabet", "temporal_order"])
