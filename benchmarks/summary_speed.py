@@ -166,7 +166,7 @@ def main() -> None:
         text_only = t
         t, _ = timed(lambda: store.summarise_store(uri, experiment=EXPERIMENT), args.repeats)
         rows.append({"what": "summarise_store(experiment): text only", "seconds": t})
-        t, found = timed(lambda: store.search_store(uri, parent_run_id=parent), args.repeats)
+        t, (found, _) = timed(lambda: store.search_store(uri, parent_run_id=parent), args.repeats)
         rows.append({"what": "  fetch: search_store(parent_run_id)", "seconds": t})
         fetch = t
 

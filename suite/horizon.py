@@ -1,15 +1,19 @@
 """A cell's memory horizon: the bracket of lags around it, and the adaptive search that narrows it.
 
 The majority rule decides each lag (suite/summary's docstring): solved when a strict majority of
-the seeds tried solved it. A group's *bracket* is [the longest lag solved, the shortest longer
-lag not solved]; a lag not solved below the longest solved one makes the group non-monotone,
-which is reported, never smoothed over. The summary reads brackets off the runs; the horizon
-sweeper (hydra_plugins/horizon_sweeper) uses the same rule to choose what to train next:
+the seeds tried solved it, failed when a strict majority failed, else *unresolved* (a tie, or
+crashed seeds: a crash is evidence of neither). A group's *bracket* is [the longest lag solved,
+the shortest longer lag failed]; unresolved lags bound nothing and are named beside it; a lag
+failed below the longest solved one makes the group non-monotone, which is reported, never
+smoothed over. The summary reads brackets off the runs; the horizon sweeper
+(hydra_plugins/horizon_sweeper) uses the same rule to choose what to train next:
 
   round 0   every group's ladder of lags, all seeds
-  round k   one lag per group still bracketed wider than `resolution`: the bracket's midpoint in
-            log space, all seeds; groups solved at the ladder's top ("≥ T_max") or failed at its
-            bottom ("< T_min") stop after round 0
+  round k   per group, an unresolved lag with crashed seeds is tried once more (its finished seeds
+            are reused, its crashed ones retrain); and one lag per group still bracketed wider than
+            `resolution`: the bracket's midpoint in log space, all seeds. Groups solved at the
+            ladder's top ("≥ T_max") or failed at its bottom ("< T_min") stop after round 0; a group
+            with no lag decided either way is "unresolved", never "< T_min"
 
 A group is one job's overrides without the lag and the seed: task × cell × hidden × whatever
 else the sweep varies. Nothing here imports torch, MLflow or Hydra's internals.
@@ -23,8 +27,8 @@ from dataclasses import dataclass, field
 from suite.errors import ConfigError
 from suite.record import Outcome
 
-SOLVED, FAILED, NONE = "solved", "failed", "none"  # a lag's majority state
-BETWEEN, ABOVE, BELOW = "between", "above", "below"  # a bracket's kind
+SOLVED, FAILED, NONE = "solved", "failed", "none"  # a lag's majority state (none: unresolved)
+BETWEEN, ABOVE, BELOW, UNRESOLVED = "between", "above", "below", "unresolved"  # a bracket's kind
 
 
 def majority(n_solved: int, n_failed: int, n_seeds: int) -> str:
@@ -41,14 +45,21 @@ def state_of(outcomes: list[str]) -> str:
     return majority(solved, failed, len(outcomes))
 
 
+def crashed_in(outcomes: list[str]) -> int:
+    """Seeds that made no result (crashed, or a job that returned none): evidence of neither outcome."""
+    return sum(o not in (Outcome.SOLVED, Outcome.FAILED, Outcome.DIVERGED) for o in outcomes)
+
+
 @dataclass(frozen=True)
 class Bracket:
     """Where a group's horizon lies, from the majority state of every lag tried.
 
-    between: solved up to `solved`, not solved at `failed` (the next lag tried above it);
-    above:   solved at every lag from `solved` up, the top one tried ("≥ solved");
-    below:   no lag solved, the shortest tried is `failed` ("< failed").
-    not_solved_below: lags below `solved` that were not solved (the group is then non-monotone).
+    between:    solved up to `solved`, failed at `failed` (the next lag failed above it);
+    above:      solved at `solved`, no longer lag failed ("≥ solved");
+    below:      no lag solved, the shortest failed is `failed` ("< failed");
+    unresolved: no lag decided either way (ties, crashes).
+    not_solved_below: lags below `solved` that failed (the group is then non-monotone);
+    unresolved: lags with no majority either way, which bound nothing.
     """
 
     kind: str
@@ -56,6 +67,7 @@ class Bracket:
     failed: int | None
     lags: tuple[int, ...]
     not_solved_below: tuple[int, ...] = ()
+    unresolved: tuple[int, ...] = ()
 
     @property
     def monotone(self) -> bool:
@@ -71,29 +83,36 @@ class Bracket:
             return float(self.solved), math.inf
         if self.kind == BELOW:
             return 0.0, float(self.failed)
+        if self.kind == UNRESOLVED:
+            return 0.0, math.inf
         return float(self.solved), float(self.failed)
 
-    def text(self) -> str:
-        """'52–59', '≥ 270' or '< 10'."""
+    def text(self, name=str) -> str:
+        """'52–59', '≥ 270', '< 10' or 'unresolved', each lag written by `name` (e.g. as a distance)."""
         if self.kind == ABOVE:
-            return f"≥ {self.solved}"
+            return f"≥ {name(self.solved)}"
         if self.kind == BELOW:
-            return f"< {self.failed}"
-        return f"{self.solved}–{self.failed}"
+            return f"< {name(self.failed)}"
+        if self.kind == UNRESOLVED:
+            return UNRESOLVED
+        return f"{name(self.solved)}–{name(self.failed)}"
 
 
 def bracket(states: dict[int, str]) -> Bracket:
     """The bracket of one group, from {lag: majority state} (at least one lag)."""
     lags = tuple(sorted(states))
     solved = [t for t in lags if states[t] == SOLVED]
+    failed = [t for t in lags if states[t] == FAILED]
+    unresolved = tuple(t for t in lags if states[t] == NONE)
     if not solved:
-        return Bracket(BELOW, None, lags[0], lags)
+        return Bracket(BELOW, None, min(failed), lags, (), unresolved) if failed else \
+            Bracket(UNRESOLVED, None, None, lags, (), unresolved)
     longest = max(solved)
-    below = tuple(t for t in lags if t < longest and states[t] != SOLVED)
-    longer = [t for t in lags if t > longest]
+    below = tuple(t for t in failed if t < longest)
+    longer = [t for t in failed if t > longest]
     if not longer:
-        return Bracket(ABOVE, longest, None, lags, below)
-    return Bracket(BETWEEN, longest, min(longer), lags, below)
+        return Bracket(ABOVE, longest, None, lags, below, unresolved)
+    return Bracket(BETWEEN, longest, min(longer), lags, below, unresolved)
 
 
 def midpoint(b: Bracket, resolution: float) -> int | None:
@@ -183,6 +202,7 @@ class Search:
             task = next((_value(o) for o in group if _key(o) == "task"), default_task)
             self.ladders[group] = ladder_given or settings.ladder_for(task)
         self.outcomes: dict[tuple[str, ...], dict[int, dict[str | None, str]]] = {g: {} for g in self.groups}
+        self.retried: set[tuple[tuple[str, ...], int]] = set()  # unresolved lags tried a second time
 
     def _split(self, overrides: list[str]) -> tuple[tuple[str, ...], str | None, str | None]:
         """A job's overrides -> (its group, its lag, its seed), the last two as written (None: absent)."""
@@ -215,10 +235,15 @@ class Search:
         if self.rounds >= self.settings.max_rounds:
             return []
         lags = {}
-        for group in self.groups:
-            lag = midpoint(self.bracket(group), self.settings.resolution) if self.outcomes[group] else None
-            if lag is not None and lag not in self.outcomes[group]:
-                lags[group] = [lag]
+        for group, by_lag in self.outcomes.items():
+            # a crash says nothing: such a lag is tried once more (its finished seeds are reused)
+            again = [t for t, by_seed in by_lag.items() if (group, t) not in self.retried
+                     and state_of(list(by_seed.values())) == NONE and crashed_in(list(by_seed.values()))]
+            self.retried.update((group, t) for t in again)
+            lag = midpoint(self.bracket(group), self.settings.resolution) if by_lag else None
+            chosen = again + ([lag] if lag is not None and lag not in by_lag else [])
+            if chosen:
+                lags[group] = chosen
         if lags:
             self.rounds += 1
         return self._jobs(lags)
@@ -232,7 +257,9 @@ class Search:
             if not self.outcomes[group]:
                 continue
             b = self.bracket(group)
-            note = f" (non-monotone: not solved at T={','.join(map(str, b.not_solved_below))})" if not b.monotone else ""
+            note = f" (non-monotone: failed at T={','.join(map(str, b.not_solved_below))})" if not b.monotone else ""
+            if b.unresolved:
+                note += f" (unresolved: T={','.join(map(str, b.unresolved))})"
             name = " ".join(o for o in group if _key(o) in varied) or "(one group)"
             lines.append(f"{name}: {self.settings.lag} {b.text()}{note}")
         return lines

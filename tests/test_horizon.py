@@ -10,17 +10,22 @@ from omegaconf import OmegaConf
 
 from hydra_plugins.horizon_sweeper.horizon_sweeper import HorizonSweeper
 from suite.errors import ConfigError
-from suite.horizon import ABOVE, BELOW, BETWEEN, FAILED, NONE, SOLVED, Search, SearchSettings, bracket, midpoint
+from suite.horizon import (ABOVE, BELOW, BETWEEN, FAILED, NONE, SOLVED, UNRESOLVED, Search, SearchSettings, bracket,
+                           midpoint)
 
 
 def test_bracket_kinds():
     b = bracket({10: SOLVED, 30: SOLVED, 90: FAILED, 270: FAILED})
     assert (b.kind, b.solved, b.failed, b.text(), b.ratio, b.monotone) == (BETWEEN, 30, 90, "30–90", 3.0, True)
     assert bracket({10: SOLVED, 30: SOLVED}).text() == "≥ 30" and bracket({10: SOLVED}).kind == ABOVE
-    assert bracket({10: FAILED, 30: NONE}).text() == "< 10" and bracket({10: NONE}).kind == BELOW
-    # a lag not solved below a solved one: bracketed at the longest solved lag, the odd lag kept
+    assert bracket({10: FAILED, 30: NONE}).text() == "< 10"
+    # a lag with no majority (a tie, crashed seeds) is evidence of neither: it bounds nothing
+    assert bracket({10: NONE}).kind == UNRESOLVED and bracket({10: NONE, 30: NONE}).text() == "unresolved"
+    assert bracket({10: NONE, 30: FAILED}).text() == "< 30" and bracket({10: NONE, 30: FAILED}).unresolved == (10,)
+    assert bracket({10: SOLVED, 30: NONE, 90: FAILED}).text() == "10–90"
+    # a lag failed below a solved one: bracketed at the longest solved lag, the odd lag kept
     odd = bracket({10: SOLVED, 30: FAILED, 90: SOLVED, 270: NONE})
-    assert (odd.text(), odd.not_solved_below, odd.monotone) == ("90–270", (30,), False)
+    assert (odd.text(), odd.not_solved_below, odd.monotone, odd.unresolved) == ("≥ 90", (30,), False, (270,))
 
 
 def test_midpoint_in_log_space_until_resolution():
@@ -100,20 +105,15 @@ def run_sweeper(tmp_path, launcher, arguments, **settings) -> HorizonSweeper:
     return sweeper
 
 
-def brackets_of(launcher: FakeLauncher) -> dict[str, str]:
-    """Each cell's bracket from the outcomes in the fake store (as the summary reads them from the runs)."""
-    states: dict[str, dict[int, list[str]]] = {}
-    for key, outcome in launcher.store.items():
-        job = dict(o.split("=", 1) for o in key)
-        states.setdefault(job["cell"], {}).setdefault(int(job["seq_len"]), []).append(outcome)
-    return {cell: bracket({t: SOLVED if o.count("solved") >= 2 else FAILED for t, o in by_lag.items()}).text()
-            for cell, by_lag in states.items()}
+def brackets_of(sweeper: HorizonSweeper) -> dict[str, str]:
+    """Each cell's bracket as the search itself decided it (state_of, majority and bracket of suite/horizon.py)."""
+    search = sweeper.search
+    return {dict(o.split("=", 1) for o in group)["cell"]: search.bracket(group).text() for group in search.groups}
 
 
 def test_brackets_converge_on_each_groups_threshold(tmp_path):
     launcher = FakeLauncher(solved_below({"rnn": 57, "lstm": math.inf, "gru": 5}))
-    run_sweeper(tmp_path, launcher, [])
-    found = brackets_of(launcher)
+    found = brackets_of(run_sweeper(tmp_path, launcher, []))
     assert found["lstm"] == "≥ 270" and found["gru"] == "< 10"  # settled by the ladder: no more jobs
     lower, upper = map(int, found["rnn"].split("–"))
     assert lower < 57 <= upper and upper / lower <= 1.15
@@ -125,9 +125,9 @@ def test_brackets_converge_on_each_groups_threshold(tmp_path):
 
 def test_round_limit_is_honoured(tmp_path):
     launcher = FakeLauncher(solved_below({"rnn": 57, "lstm": 200, "gru": 20}))
-    run_sweeper(tmp_path, launcher, [], max_rounds=1)
+    sweeper = run_sweeper(tmp_path, launcher, [], max_rounds=1)
     assert len(launcher.batches) == 2 and launcher.batches[1] == 3 * 3  # three brackets, one round
-    assert brackets_of(launcher) == {"rnn": "52–90", "lstm": "156–270", "gru": "17–30"}
+    assert brackets_of(sweeper) == {"rnn": "52–90", "lstm": "156–270", "gru": "17–30"}
 
 
 def test_a_non_monotone_group_is_reported_with_its_lags(tmp_path, caplog):
@@ -135,26 +135,26 @@ def test_a_non_monotone_group_is_reported_with_its_lags(tmp_path, caplog):
         return "solved" if job["cell"] == "rnn" and int(job["seq_len"]) in (10, 90, 156) else "failed"
     launcher = FakeLauncher(rule)
     with caplog.at_level("INFO"):
-        run_sweeper(tmp_path, launcher, [])
-    assert brackets_of(launcher)["rnn"].startswith("156–")  # bisected above the longest lag solved
-    assert "cell=rnn: seq_len 156–" in caplog.text and "(non-monotone: not solved at T=30)" in caplog.text
+        sweeper = run_sweeper(tmp_path, launcher, [])
+    assert brackets_of(sweeper)["rnn"].startswith("156–")  # bisected above the longest lag solved
+    assert "cell=rnn: seq_len 156–" in caplog.text and "(non-monotone: failed at T=30)" in caplog.text
     assert "cell=lstm: seq_len < 10" in caplog.text
 
 
 def test_resume_after_a_kill_trains_only_the_missing_jobs(tmp_path):
     rule = solved_below({"rnn": 57, "lstm": 120, "gru": 5})
     whole = FakeLauncher(rule)
-    run_sweeper(tmp_path / "whole", whole, [])
+    whole_search = run_sweeper(tmp_path / "whole", whole, [])
     store: dict = {}
     killed = FakeLauncher(rule, store, stop_after=len(whole.trained) - 4)  # killed in its last rounds
     with pytest.raises(KeyboardInterrupt):
         run_sweeper(tmp_path / "killed", killed, [])
     again = FakeLauncher(rule, store)
-    run_sweeper(tmp_path / "again", again, [])
+    again_search = run_sweeper(tmp_path / "again", again, [])
     assert len(again.trained) == 4  # only what the killed search had not trained
     assert not set(again.trained) & set(killed.trained)
     assert sorted(killed.trained + again.trained) == sorted(whole.trained)
-    assert brackets_of(again) == brackets_of(whole)
+    assert brackets_of(again_search) == brackets_of(whole_search)
 
 
 def test_a_job_that_raised_counts_as_crashed_not_failed(tmp_path):
@@ -171,3 +171,37 @@ def test_a_job_that_raised_counts_as_crashed_not_failed(tmp_path):
     assert search.outcomes[group][30] == {"0": "crashed", "1": "solved", "2": "solved"}
     # 2 of 3 seeds are still a majority either way: the crashed seed is no evidence, and the bracket stands
     assert search.bracket(group).text() == "52–59" and launcher.batches == [12, 3, 3, 3]
+
+
+def test_crashes_and_ties_bound_nothing_and_end_no_search(tmp_path):
+    """A lag whose seeds crashed is tried once more (crashed seeds retrain, finished ones are reused), never
+    read as failed; a group with no lag decided is 'unresolved', not '< 10'; a tie is reported as it is."""
+    attempts: dict[tuple, int] = {}
+
+    class CrashingTwice(FakeLauncher):  # the gru crashes everywhere; the rnn's seeds 0 and 1 crash once at T=10
+        def launch(self, job_overrides, initial_job_idx):
+            returns = super().launch(job_overrides, initial_job_idx)
+            for ret, overrides in zip(returns, job_overrides):
+                key = tuple(sorted(overrides))
+                attempts[key] = attempts.get(key, 0) + 1
+                first_rnn_10 = {"cell=rnn", "seq_len=10"} <= set(overrides) and "seed=2" not in overrides \
+                    and attempts[key] == 1
+                if "cell=gru" in overrides or first_rnn_10:
+                    ret.status, ret.return_value = JobStatus.FAILED, RuntimeError("out of memory")
+                    self.store.pop(key, None)  # a crashed run is not FINISHED: resume trains it again
+            return returns
+    launcher = CrashingTwice(solved_below({"rnn": 57, "lstm": 1000, "gru": 1000}))
+    sweeper = run_sweeper(tmp_path, launcher, [])
+    found, search = brackets_of(sweeper), sweeper.search
+    assert found["gru"] == "unresolved"  # was '< 10': every seed crashed, nothing is known
+    assert all(search.outcomes[("cell=gru",)][t] == {"0": "crashed", "1": "crashed", "2": "crashed"}
+               for t in (10, 30, 90, 270))
+    assert attempts[("cell=gru", "seed=0", "seq_len=10")] == 2  # tried once more, then left unresolved
+    # the rnn's T=10 (1 solved, 2 crashed: no majority) was tried again and solved 3/3; its search went on
+    assert search.outcomes[("cell=rnn",)][10] == {"0": "solved", "1": "solved", "2": "solved"}
+    lower, upper = map(int, found["rnn"].split("–"))
+    assert lower < 57 <= upper and upper / lower <= 1.15
+    assert [line for line in search.report() if "gru" in line] == \
+        ["cell=gru: seq_len unresolved (unresolved: T=10,30,90,270)"]
+    tie = bracket({10: SOLVED, 30: NONE})
+    assert (tie.text(), tie.unresolved) == ("≥ 10", (30,))

@@ -160,7 +160,7 @@ def test_horizons(points):
 
 def test_verdicts(points):
     assert render.verdicts(points) == [
-        "adding: rnn mixed (solves T=20,100; fails T=50), lstm solves every lag tried (up to T=100, 2/3)",
+        "adding: rnn mixed (solves T=20,100; fails T=50), lstm solves every lag tried (up to T=100, 2/3, 1 crashed)",
         "copy: every cell fails at every lag tried (T=5..50)",
         "memory: rnn solves up to T=20 (3/3) but fails from T=100 (0/3 solved), "
         "lstm solves every lag tried (up to T=200, 3/3), gru solves up to T=100 (2/3) but fails from T=200 (1/3 solved)",
@@ -189,7 +189,7 @@ def test_verdict_per_hidden_size_and_a_lone_cell():
     points = analysis.point_table(frames.runs_frame(pd.DataFrame(rows)))
     assert render.verdicts(points) == [
         "copy: lstm fails at every lag tried (from T=10, 0/3 solved)",
-        "memory: rnn's horizon grows with size: 20–50 at h=32, ≥ 50 at h=128",
+        "memory: rnn's horizon grows with size: T 20–50 at h=32, T ≥ 50 at h=128",
     ]
 
 
@@ -271,6 +271,7 @@ def test_summarise_store_reads_only_the_children(tmp_path):
                               tags={"task": "memory", "cell": "gru", "seq_len": "20", "hidden": "16", "seed": "0",
                                     "outcome": "solved"}).info.run_id
     client.set_terminated(stray, "FINISHED")
+    client.log_metric(parent, "jobs_reused", 0)  # a finished sweep that reused nothing: no runs.csv needed
     client.set_terminated(parent, "FINISHED")
 
     runs, text = store.summarise_store(uri, parent_run_id=parent)
@@ -289,6 +290,43 @@ def test_summarise_store_reads_only_the_children(tmp_path):
     assert {p.name for p in out.iterdir()} == {"summary.csv", "runs.csv", "horizons.csv", "summary.md",
                                               "success.png", "curves.png"}
     assert set(pd.read_csv(out / "runs.csv")["run_id"]) == set(children)
+
+
+@pytest.mark.cli
+def test_a_summary_that_cannot_read_some_runs_says_so_or_stops(tmp_path):
+    """A re-summary never leaves runs out silently: a parent whose runs.csv cannot be read (or lists runs
+    the store no longer has) stops with the count and the reason, or with --allow-partial says so first."""
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    client = MlflowClient(uri)
+    exp = client.create_experiment("sweep-test", artifact_location=(tmp_path / "art").as_uri())
+    parent = client.create_run(exp, run_name="sweep").info.run_id
+    tags = {"mlflow.parentRunId": parent, "task": "memory", "cell": "rnn", "seq_len": "20", "hidden": "16",
+            "seed": "0", "task_metric": "accuracy", "outcome": "solved"}
+    child = client.create_run(exp, run_name="rnn-memory-T20-h16-s0", tags=tags).info.run_id
+    client.set_terminated(child, "FINISHED")
+    client.log_metric(parent, "jobs_reused", 2)  # it reused 2 runs of earlier sweeps, but wrote no runs.csv
+    client.set_terminated(parent, "FINISHED")
+    with pytest.raises(store.SummaryError, match=r"runs.csv cannot be read .* its 2 reused run\(s\) are left out; "
+                                                 r"1 child run\(s\) read"):
+        store.summarise_store(uri, parent_run_id=parent)
+    runs, text = store.summarise_store(uri, parent_run_id=parent, allow_partial=True)
+    assert text.startswith("PARTIAL SUMMARY: the parent run's summary/runs.csv cannot be read") and len(runs) == 1
+    # a runs.csv listing a run the store does not have (deleted): counted, named
+    csv = tmp_path / "runs.csv"
+    pd.DataFrame({"run_id": [child, "0123456789abcdef"]}).to_csv(csv, index=False)
+    client.log_artifact(parent, str(csv), "summary")
+    with pytest.raises(store.SummaryError, match="1 of the 2 runs the parent's runs.csv lists are not in the store"):
+        store.summarise_store(uri, parent_run_id=parent)
+    proc = subprocess.run([sys.executable, "-m", "suite.summary", "--parent-run-id", parent, "--tracking-uri", uri,
+                           "--out", str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "--allow-partial" in proc.stderr and proc.stderr.count("\n") == 1
+    proc = subprocess.run([sys.executable, "-m", "suite.summary", "--parent-run-id", parent, "--tracking-uri", uri,
+                           "--out", str(tmp_path / "out"), "--allow-partial"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.startswith("PARTIAL SUMMARY: 1 of the 2 runs"), proc.stderr[-2000:]
+    assert (tmp_path / "out" / "summary.md").read_text().startswith("PARTIAL SUMMARY")
 
 
 def test_gradient_ratio_column_and_why_lines():
@@ -328,13 +366,13 @@ def test_size_verdicts_name_the_trend_and_only_claim_what_the_brackets_show():
              ("gru", 32): 100, ("gru", 64): 40, ("gru", 128): 1e9}  # 90–200, 30–52, ≥ 200: no clear trend
     points = analysis.point_table(frames.runs_frame(pd.DataFrame(search_rows(edges, odd={("rnn", 64, 30)}))))
     assert render.verdicts(points) == [
-        "memory: rnn's horizon grows with size: 30–52 at h=32, 52–90 at h=64, 90–200 at h=128 "
-        "(non-monotone: h=64: not solved at T=30); lstm ≥ 200 at every size (h=32,64,128); "
-        "gru's horizon: 90–200 at h=32, 30–52 at h=64, ≥ 200 at h=128 (no clear trend with size)"]
+        "memory: rnn's horizon grows with size: T 30–52 at h=32, T 52–90 at h=64, T 90–200 at h=128 "
+        "(non-monotone: h=64: failed at T=30); lstm T ≥ 200 at every size (h=32,64,128); "
+        "gru's horizon: T 90–200 at h=32, T 30–52 at h=64, T ≥ 200 at h=128 (no clear trend with size)"]
     shrinking = {("rnn", 32): 100, ("rnn", 64): 100, ("rnn", 128): 40}
     points = analysis.point_table(frames.runs_frame(pd.DataFrame(search_rows(shrinking))))
-    assert render.verdicts(points) == ["memory: rnn's horizon shrinks with size: 90–200 at h=32, 90–200 at h=64, "
-                                       "30–52 at h=128"]
+    assert render.verdicts(points) == ["memory: rnn's horizon shrinks with size: T 90–200 at h=32, T 90–200 at h=64, "
+                                       "T 30–52 at h=128"]
 
 
 def test_a_search_summary_draws_horizon_against_size(tmp_path):

@@ -25,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
                                          "<!-- BLOCK:end --> of this Markdown file with the printed summary and "
                                          "a link to the plot")
     parser.add_argument("--block", default="summary", help="the README block's name (default: summary)")
+    parser.add_argument("--allow-partial", action="store_true",
+                        help="summarise what can be read when some of the sweep's runs cannot be (the summary's "
+                             "first line says what is left out); without it that is an error")
     args = parser.parse_args(argv)
     if not (args.parent_run_id or args.experiment):
         parser.error("give --parent-run-id or --experiment")
@@ -32,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
 
     uri = tracking_uri(args.tracking_uri)
     try:
-        _, text = summarise_store(uri, args.experiment, args.parent_run_id, out_dir=args.out)
+        _, text = summarise_store(uri, args.experiment, args.parent_run_id, out_dir=args.out,
+                                  allow_partial=args.allow_partial)
     except SummaryError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -38,6 +38,7 @@ def point_table(runs: pd.DataFrame) -> pd.DataFrame:
             "n_diverged": int(counts.get(Outcome.DIVERGED, 0)), "n_crashed": int(counts.get(Outcome.CRASHED, 0)),
             "steps_to_solve": g.loc[g["outcome"] == Outcome.SOLVED, "steps_to_solve"].median(),
             "baseline_loss": g["baseline_loss"].median(), "n_runs": int(repeats[key]),
+            **{c: g[c].median() for c in LAG_COLUMNS},
             "grad_log10_ratio": finite(done["grad_log10_ratio"]).median(),
             "majority": majority(n_solved, n_failed, n_seeds),
         })
@@ -46,8 +47,35 @@ def point_table(runs: pd.DataFrame) -> pd.DataFrame:
     return sorted_rows(pd.DataFrame(rows), POINT_KEYS)
 
 
-HORIZON_COLUMNS = ["task", "cell", "hidden", "horizon", "ratio", "solved_lower", "solved_upper", "monotone",
-                   "not_solved_below", "lags_tried", "longest_solved", "first_failed"]
+LAG_COLUMNS = ["lag_min", "lag_mean", "lag_max"]  # how far the task's information travels (tasks.base.Lag)
+
+
+def lag_distances(points: pd.DataFrame) -> dict[str, dict[int, float]]:
+    """{task: {seq_len: d}}, d the mean distance its information travels, for the tasks whose every
+    point says (runs of a task that declares no `lag`, or older runs, leave their task out)."""
+    if "lag_mean" not in points.columns:
+        return {}
+    found = {}
+    for task, g in points.groupby("task", sort=False):
+        by_lag = g.groupby("seq_len")["lag_mean"].median()
+        if by_lag.notna().all():
+            found[task] = {int(t): float(d) for t, d in by_lag.items()}
+    return found
+
+
+def distance_text(d: float) -> str:
+    """A distance as written: whole steps as integers (49), a mean over sequences to one decimal (37.2)."""
+    return f"{d:.0f}" if float(d).is_integer() else f"{d:.1f}"
+
+
+def seeds_text(solved: int, seeds: int, crashed: int, word: str = "") -> str:
+    """'2/3', or '2/3, 1 crashed' ('0/3 solved, 1 crashed' with word ' solved'): a crashed seed is in
+    the count but neither solved nor failed."""
+    return f"{solved}/{seeds}{word}" + (f", {crashed} crashed" if crashed else "")
+
+
+HORIZON_COLUMNS = ["task", "cell", "hidden", "horizon", "horizon_d", "ratio", "solved_lower", "solved_upper",
+                   "monotone", "not_solved_below", "unresolved", "lags_tried", "longest_solved", "first_failed"]
 
 
 def brackets(points: pd.DataFrame) -> dict[tuple[str, str, int], tuple[Bracket, pd.DataFrame]]:
@@ -60,16 +88,24 @@ def brackets(points: pd.DataFrame) -> dict[tuple[str, str, int], tuple[Bracket, 
 
 
 def horizons(points: pd.DataFrame) -> pd.DataFrame:
-    """One row per (task, cell, hidden): horizon ('52–59', '≥ 270' or '< 10'), ratio (upper / lower
-    lag of a bracket), solved_lower / solved_upper (seeds solved / tried at the bracket's two lags),
-    monotone and not_solved_below (lags not solved below the longest solved one), lags_tried,
-    longest_solved and first_failed (the bracket's lags; NA where it is open)."""
+    """One row per (task, cell, hidden): horizon in seq_len T ('52–59', '≥ 270', '< 10' or 'unresolved'),
+    horizon_d the same in the distance d the task's information travels (lag_distances; NA when the
+    task does not say), ratio (upper / lower lag of a bracket), solved_lower / solved_upper (seeds
+    solved / tried at the bracket's two lags, crashed seeds named), monotone and not_solved_below
+    (lags failed below the longest solved one), unresolved (lags with no majority: ties or crashes,
+    which bound nothing), lags_tried, longest_solved and first_failed (the bracket's lags; NA where
+    it is open)."""
     rows = []
+    distances = lag_distances(points)
     for (task, cell, hidden), (b, g) in brackets(points).items():
-        at = lambda lag: f"{int(g.loc[lag, 'n_solved'])}/{int(g.loc[lag, 'n_seeds'])}" if lag else pd.NA  # noqa
-        rows.append({"task": task, "cell": cell, "hidden": hidden, "horizon": b.text(), "ratio": b.ratio,
+        at = lambda lag: seeds_text(int(g.loc[lag, "n_solved"]), int(g.loc[lag, "n_seeds"]),  # noqa: E731
+                                    int(g.loc[lag, "n_crashed"])) if lag else pd.NA
+        d = distances.get(task)
+        rows.append({"task": task, "cell": cell, "hidden": hidden, "horizon": b.text(),
+                     "horizon_d": b.text(lambda t: distance_text(d[t])) if d else pd.NA, "ratio": b.ratio,
                      "solved_lower": at(b.solved), "solved_upper": at(b.failed), "monotone": b.monotone,
-                     "not_solved_below": list(b.not_solved_below), "lags_tried": list(b.lags),
+                     "not_solved_below": list(b.not_solved_below), "unresolved": list(b.unresolved),
+                     "lags_tried": list(b.lags),
                      "longest_solved": b.solved if b.solved else pd.NA, "first_failed": b.failed if b.failed else pd.NA})
     frame = pd.DataFrame(rows, columns=HORIZON_COLUMNS).astype({"longest_solved": "Int64", "first_failed": "Int64",
                                                                 "ratio": float})
@@ -92,10 +128,19 @@ class CellVerdict:
     states: tuple[str, ...]
     solved: tuple[int, ...]
     seeds: tuple[int, ...]
+    crashed: tuple[int, ...] = ()  # seeds with no result at each lag (in `seeds`, neither solved nor failed)
     split: int | None = None  # solves_then_fails: the index of the first lag not solved
 
     def lags_where(self, state: str) -> list[int]:
         return [t for t, s in zip(self.lags, self.states) if s == state]
+
+    def count(self, i: int, word: str = "") -> str:
+        """'2/3' or '2/3, 1 crashed' at the i-th lag ('0/3 solved, 1 crashed' with word ' solved')."""
+        return seeds_text(self.solved[i], self.seeds[i], self.crashed[i] if self.crashed else 0, word)
+
+    def solved_from(self, i: int) -> list[int]:
+        """The indices from i on where some seed solved (a lag failed by majority may still have some)."""
+        return [j for j in range(i, len(self.lags)) if self.solved[j]]
 
 
 @dataclass(frozen=True)
@@ -119,7 +164,7 @@ def cell_verdict(cell: str, g: pd.DataFrame) -> CellVerdict:
     """The verdict for one cell's points sorted by lag."""
     lags, states = tuple(int(t) for t in g["seq_len"]), tuple(g["majority"])
     data = dict(cell=cell, lags=lags, states=states, solved=tuple(int(s) for s in g["n_solved"]),
-                seeds=tuple(int(n) for n in g["n_seeds"]))
+                seeds=tuple(int(n) for n in g["n_seeds"]), crashed=tuple(int(n) for n in g["n_crashed"]))
     if all(s == SOLVED for s in states):
         return CellVerdict(kind="all_solved", **data)
     if all(s == FAILED for s in states):

@@ -17,12 +17,14 @@ KEPT_STATUS = ("FINISHED", "FAILED", "KILLED")  # RUNNING/SCHEDULED runs have no
 CRASH_STATUS = ("FAILED", "KILLED")
 POINT_KEYS = ["task", "seq_len", "hidden", "cell"]
 RUN_COLUMNS = ["task", "cell", "seq_len", "hidden", "seed", "outcome", "loss_norm", "metric", "steps_to_solve",
-               "baseline_loss", "grad_log10_ratio", "run_id", "run_name", "error", "status", "start_time"]
+               "baseline_loss", "lag_min", "lag_mean", "lag_max", "grad_log10_ratio", "run_id", "run_name", "error",
+               "status", "start_time", "code_hash"]
 
 # Params that vary from run to run by design: the point's coordinates (config keys) and per-run values.
 POINT_PARAMS = ("seq_len", "task.seq_len", "seed", "hidden", "device")
 # Params the job derives from the config rather than sets.
-DERIVED_PARAMS = (Param.N_PARAMS, Param.BASELINE_LOSS, Param.INPUT_LENGTH)
+DERIVED_PARAMS = (Param.N_PARAMS, Param.BASELINE_LOSS, Param.INPUT_LENGTH, Param.LAG_MIN, Param.LAG_MEAN,
+                  Param.LAG_MAX)
 
 
 def tag(name: str) -> str:
@@ -91,10 +93,14 @@ def runs_frame(df: pd.DataFrame | None) -> pd.DataFrame:
         "loss_norm": _number(_col(df, metric(Metric.EVAL_LOSS_NORM))), "metric": np.nan,
         "steps_to_solve": _number(_col(df, metric(Metric.STEPS_TO_SOLVE))),
         "baseline_loss": _number(_col(df, param(Param.BASELINE_LOSS))),
+        # how far the task's information travels (tasks.base.Lag); NaN for a task that does not say
+        "lag_min": _number(_col(df, param(Param.LAG_MIN))), "lag_mean": _number(_col(df, param(Param.LAG_MEAN))),
+        "lag_max": _number(_col(df, param(Param.LAG_MAX))),
         "grad_log10_ratio": _number(_col(df, metric(Metric.GRAD_LOG10_RATIO))),
         "run_id": _text(_col(df, "run_id")), "run_name": _text(_col(df, tag(Tag.RUN_NAME))),
         "error": _text(_col(df, tag(Tag.ERROR))), "status": status,
         "start_time": pd.to_datetime(_col(df, "start_time"), errors="coerce", utc=True),
+        "code_hash": _text(_col(df, tag(Tag.CODE_HASH))),  # '' for runs from before code fingerprints
         # where fetch_profiles finds the gradient profile; not written to runs.csv (it holds local paths)
         "artifact_uri": _text(_col(df, "artifact_uri")),
     })

@@ -9,10 +9,12 @@ import math
 import numpy as np
 import pandas as pd
 
+from dataclasses import dataclass, field
+
 from suite.horizon import FAILED, NONE, SOLVED
 from suite.record import Outcome
-from suite.summary.analysis import (CellVerdict, GroupVerdict, SizeVerdict, gradient_ratios, horizons, judge,
-                                    size_verdicts)
+from suite.summary.analysis import (CellVerdict, GroupVerdict, SizeVerdict, distance_text, gradient_ratios, horizons,
+                                    judge, lag_distances, size_verdicts)
 from suite.summary.frame import cells_in_order
 
 BAD_OUTCOMES = [Outcome.CRASHED, Outcome.DIVERGED]
@@ -64,6 +66,63 @@ def lags_text(lags) -> str:
     return ",".join(str(t) for t in lags)
 
 
+@dataclass(frozen=True)
+class LagNames:
+    """How one task's lags are written in verdicts: as the distance d its information travels
+    (tasks.base.Lag, the mean over the task's sampler), so that horizons compare across tasks; as
+    T, the seq_len knob, for a task that does not say how far (distances empty)."""
+
+    distances: dict[int, float] = field(default_factory=dict)  # seq_len -> d
+
+    @property
+    def symbol(self) -> str:
+        return "d" if self.distances else "T"
+
+    def num(self, t: int) -> str:
+        return distance_text(self.distances[t]) if self.distances else str(t)
+
+    def at(self, t: int) -> str:
+        return f"{self.symbol}={self.num(t)}"
+
+    def many(self, lags) -> str:
+        return f"{self.symbol}={','.join(self.num(t) for t in lags)}"
+
+    def span(self, lags) -> str:
+        return f"{self.symbol}={self.num(lags[0])}..{self.num(lags[-1])}" if len(lags) > 1 else self.at(lags[0])
+
+
+def lag_relation(points: pd.DataFrame) -> str | None:
+    """How d relates to T for one task's points: 'd = T−1' when every sequence's information travels
+    the same distance, else 'd = the mean over sequences, e.g. 25–49 (mean 37.2) at T=50'; None when
+    the task does not say."""
+    if not lag_distances(points):
+        return None
+    rows = points.drop_duplicates("seq_len").sort_values("seq_len")
+    offsets = {round(r.lag_mean - r.seq_len, 9) for r in rows.itertuples()}
+    if (rows["lag_min"] == rows["lag_max"]).all() and len(offsets) == 1:
+        offset = offsets.pop()
+        return "d = T" + ("" if offset == 0 else f"{'+' if offset > 0 else '−'}{distance_text(abs(offset))}")
+    r = rows.iloc[-1]
+    return (f"d = the mean over sequences, e.g. {distance_text(r.lag_min)}–{distance_text(r.lag_max)} "
+            f"(mean {distance_text(r.lag_mean)}) at T={int(r.seq_len)}")
+
+
+def lag_names(points: pd.DataFrame) -> dict[str, LagNames]:
+    return {task: LagNames(d) for task, d in lag_distances(points).items()}
+
+
+def lags_line(points: pd.DataFrame) -> str | None:
+    """'Lags are the distance d from the information to its answer, in steps: memory d = T−1; ...'."""
+    relations = [(task, lag_relation(g)) for task, g in points.groupby("task", sort=False)]
+    said = [f"{task} {rel}" for task, rel in relations if rel]
+    if not said:
+        return None
+    plain = [task for task, rel in relations if not rel]
+    return ("Lags are written as d, the distance in steps from the information to the output that needs it "
+            f"(T is the seq_len knob): {'; '.join(said)}" +
+            (f"; {', '.join(plain)} declare no distance: T" if plain else "") + ".")
+
+
 def horizons_text(points: pd.DataFrame) -> pd.DataFrame:
     """analysis.horizons with lag lists written '20,100,200' and the ratio to 3 digits (horizons.csv, the tables)."""
     return horizons(points).assign(lags_tried=lambda f: f["lags_tried"].map(lags_text),
@@ -83,85 +142,105 @@ def markdown_table(df: pd.DataFrame, index: bool = True) -> str:
 
 
 # -- verdicts --------------------------------------------------------------------------
-def cell_sentence(v: CellVerdict) -> str:
+def _solved_above(v: CellVerdict, i: int, names: LagNames) -> str:
+    """'; 1/3 at d=199': seeds that solved lags from the i-th on, where the majority failed."""
+    above = [f"{v.count(j)} at {names.at(v.lags[j])}" for j in v.solved_from(i)]
+    return f"; solved above it: {', '.join(above)}" if above else ""
+
+
+def cell_sentence(v: CellVerdict, names: LagNames = LagNames()) -> str:
     """One cell's verdict in words (see verdicts)."""
-    count = [f"{s}/{n}" for s, n in zip(v.solved, v.seeds)]
     if v.kind == "all_solved":
-        return f"{v.cell} solves every lag tried (up to T={v.lags[-1]}, {count[-1]})"
+        return f"{v.cell} solves every lag tried (up to {names.at(v.lags[-1])}, {v.count(len(v.lags) - 1)})"
     if v.kind == "all_failed":
-        return f"{v.cell} fails at every lag tried (from T={v.lags[0]}, {count[0]} solved)"
+        return (f"{v.cell} fails at every lag tried (from {names.at(v.lags[0])}, {v.count(0, ' solved')}"
+                f"{_solved_above(v, 1, names)})")
     if v.kind == "solves_then_fails":
         k = v.split
-        return (f"{v.cell} solves up to T={v.lags[k - 1]} ({count[k - 1]}) "
-                f"but fails from T={v.lags[k]} ({count[k]} solved)")
+        return (f"{v.cell} solves up to {names.at(v.lags[k - 1])} ({v.count(k - 1)}) "
+                f"but fails from {names.at(v.lags[k])} ({v.count(k, ' solved')}{_solved_above(v, k + 1, names)})")
     if v.kind == "no_majority":
-        return f"{v.cell} has no majority at any lag tried (T={lags_text(v.lags)})"
+        return f"{v.cell} has no majority at any lag tried ({names.many(v.lags)})"
     groups = [(word, v.lags_where(state)) for word, state in (("solves", SOLVED), ("fails", FAILED),
                                                               ("no majority at", NONE))]
-    return f"{v.cell} mixed ({'; '.join(f'{w} T={lags_text(ts)}' for w, ts in groups if ts)})"
+    crashed = [f"{c} crashed at {names.at(t)}" for t, c in zip(v.lags, v.crashed) if c]
+    return (f"{v.cell} mixed ({'; '.join(f'{w} {names.many(ts)}' for w, ts in groups if ts)}"
+            f"{'; ' + ', '.join(crashed) if crashed else ''})")
 
 
-def verdict_line(group: GroupVerdict) -> str:
+def verdict_line(group: GroupVerdict, names: LagNames = LagNames()) -> str:
     lags = group.lags
-    span = f"T={lags[0]}..{lags[-1]}" if len(lags) > 1 else f"T={lags[0]}"
     common = group.common_kind()
-    if common == "all_failed":
-        body = f"every cell fails at every lag tried ({span})"
+    if common == "all_failed" and not any(sum(c.solved) for c in group.cells):
+        body = f"every cell fails at every lag tried ({names.span(lags)})"
     elif common == "all_solved":
-        body = f"every cell solves every lag tried (up to T={lags[-1]})"
+        body = f"every cell solves every lag tried (up to {names.at(lags[-1])})"
     else:
-        body = ", ".join(cell_sentence(v) for v in group.cells)
+        body = ", ".join(cell_sentence(v, names) for v in group.cells)
     return f"{group.task}: {body}"
 
 
-def size_sentence(v: SizeVerdict) -> str:
+def size_sentence(v: SizeVerdict, names: LagNames = LagNames()) -> str:
     """One cell's horizon across hidden sizes (see verdicts)."""
-    each = ", ".join(f"{b.text()} at h={h}" for h, b in zip(v.sizes, v.brackets))
+    text_of = lambda b: f"{names.symbol} {b.text(names.num)}"  # noqa: E731
+    each = ", ".join(f"{text_of(b)} at h={h}" for h, b in zip(v.sizes, v.brackets))
     if v.trend == "same":
-        text = f"{v.cell} {v.brackets[0].text()} at every size (h={','.join(map(str, v.sizes))})"
+        text = f"{v.cell} {text_of(v.brackets[0])} at every size (h={','.join(map(str, v.sizes))})"
     elif v.trend == "unclear":
         text = f"{v.cell}'s horizon: {each} (no clear trend with size)"
     else:
         text = f"{v.cell}'s horizon {v.trend} with size: {each}"
-    odd = [f"h={h}: not solved at T={lags_text(b.not_solved_below)}" for h, b in zip(v.sizes, v.brackets)
+    odd = [f"h={h}: failed at {names.many(b.not_solved_below)}" for h, b in zip(v.sizes, v.brackets)
            if not b.monotone]
-    return text + (f" (non-monotone: {'; '.join(odd)})" if odd else "")
+    open_ = [f"h={h}: no majority at {names.many(b.unresolved)}" for h, b in zip(v.sizes, v.brackets)
+             if b.unresolved]
+    return (text + (f" (non-monotone: {'; '.join(odd)})" if odd else "")
+            + (f" (unresolved: {'; '.join(open_)})" if open_ else ""))
 
 
 def verdicts(points: pd.DataFrame) -> list[str]:
-    """One line per task.
+    """One line per task, its lags written as the distance d its information travels (LagNames; T
+    for a task that does not say; `lags_line` says how d relates to T).
 
     A task tried at two or more hidden sizes: its cells' horizons (brackets, suite/horizon.py) by size:
-      "memory: rnn's horizon grows with size: 30–52 at h=32, 52–68 at h=64, 68–78 at h=128;
-       lstm ≥ 270 at every size (h=32,64,128)"
-    with "shrinks", "(no clear trend with size)" when brackets overlap, and "(non-monotone: h=64:
-    not solved at T=30)" when a lag below the longest solved one was not solved.
+      "memory: rnn's horizon grows with size: d 29–51 at h=32, d 51–67 at h=64, d 67–77 at h=128;
+       lstm d ≥ 199 at every size (h=32,64,128)"
+    with "shrinks", "(no clear trend with size)" when brackets overlap, "(non-monotone: h=64:
+    failed at d=29)" when a lag below the longest solved one failed, and "(unresolved: h=64: no
+    majority at d=89)" for lags that bound nothing (ties, crashes).
     A task tried at one hidden size: per cell, from the majority state of each lag tried (package
     doc), in lag order:
-      every lag solved           -> "lstm solves every lag tried (up to T=200, 3/3)"
-      every lag failed           -> "rnn fails at every lag tried (from T=20, 0/3 solved)"
+      every lag solved           -> "lstm solves every lag tried (up to d=199, 3/3)"
+      every lag failed           -> "rnn fails at every lag tried (from d=19, 0/3 solved)"
       solved up to a lag, failed at every longer one
-                                 -> "rnn solves up to T=50 (3/3) but fails from T=100 (0/3 solved)"
-      no majority at any lag     -> "gru has no majority at any lag tried (T=50,100)"
-      anything else              -> "rnn mixed (solves T=20,100; fails T=50; no majority at T=200)"
-    The count is solved/seeds at the lag named. Cells are joined by ", ". With two or more
-    cells that all fail (all solve) every lag: "every cell fails at every lag tried (T=5..50)"
-    ("every cell solves every lag tried (up to T=200)").
+                                 -> "rnn solves up to d=49 (3/3) but fails from d=99 (0/3 solved;
+                                     solved above it: 1/3 at d=199)"
+      no majority at any lag     -> "gru has no majority at any lag tried (d=49,99)"
+      anything else              -> "rnn mixed (solves d=19,99; fails d=49; no majority at d=199)"
+    The count is solved/seeds at the lag named, with the crashed seeds named ("2/3 (1 crashed)"): a
+    crash is neither outcome. A lag failed by majority still names the seeds that solved it or a
+    longer lag ("solved above it"). With two or more cells that all fail (all solve) every lag and
+    no seed solved anything: "every cell fails at every lag tried (d=4..49)" ("every cell solves
+    every lag tried (up to d=199)").
     """
     by_size = size_verdicts(points)
+    names = lag_names(points)
     lines, done = [], set()
     for group in judge(points):
+        named = names.get(group.task, LagNames())
         if group.task not in by_size:
-            lines.append(verdict_line(group))
+            lines.append(verdict_line(group, named))
         elif group.task not in done:
             done.add(group.task)
-            lines.append(f"{group.task}: " + "; ".join(size_sentence(v) for v in by_size[group.task]))
+            lines.append(f"{group.task}: " + "; ".join(size_sentence(v, named) for v in by_size[group.task]))
     return lines
 
 
 def gradient_lines(points: pd.DataFrame, reference: str = "rnn") -> list[str]:
-    """'memory, T=200: rnn 10^-6.8, lstm 10^-0.4, gru 10^-1.2', from the runs' own measurements."""
-    return [f"{task}, T={lag}, h={hidden}: " + ", ".join(f"{cell} 10^{ratio:.1f}" for cell, ratio in values)
+    """'memory, d=199 (T=200), h=64: rnn 10^-6.8, lstm 10^-0.4, gru 10^-1.2', from the runs' own measurements."""
+    names = lag_names(points)
+    where = lambda task, t: (f"{names[task].at(t)} (T={t})" if task in names else f"T={t}")  # noqa: E731
+    return [f"{task}, {where(task, lag)}, h={hidden}: " + ", ".join(f"{cell} 10^{ratio:.1f}" for cell, ratio in values)
             for task, lag, hidden, values in gradient_ratios(points, reference)]
 
 
@@ -174,13 +253,19 @@ def problem_runs(runs: pd.DataFrame) -> list[str]:
             for r in bad.itertuples()]
 
 
-def _sections(points: pd.DataFrame, runs: pd.DataFrame, h1: str, h2: str, h3: str, reference: str) -> str:
+def _sections(points: pd.DataFrame, runs: pd.DataFrame, h1: str, h2: str, h3: str, reference: str,
+              partial: str | None = None) -> str:
+    lead = f"PARTIAL SUMMARY: {partial}.\n\n" if partial else ""
     if points.empty:
-        return f"{h1}Sweep summary\n\nNo finished runs.\n"
+        return f"{lead}{h1}Sweep summary\n\nNo finished runs.\n"
     n_bad = runs["outcome"].isin(BAD_OUTCOMES).sum()
     parts = [f"{h1}Sweep summary", f"{len(runs)} runs, {len(points)} points, {n_bad} crashed or diverged. "
-             "Cells: solved/seeds · mean eval loss ÷ memoryless baseline (1.00 = learned nothing).",
+             "Cells: solved/seeds · mean eval loss ÷ memoryless baseline (1.00 = learned nothing)." +
+             code_versions_text(runs),
              f"{h2}Verdicts", "\n".join(f"- {v}" for v in verdicts(points))]
+    lags = lags_line(points)
+    if lags:
+        parts.append(lags)
     gradients = gradient_lines(points, reference)
     if gradients:
         parts += [f"{h2}Why: the gradient reaching the first step (‖∂L/∂h_1‖ ÷ ‖∂L/∂h_T‖, median over seeds)",
@@ -188,20 +273,35 @@ def _sections(points: pd.DataFrame, runs: pd.DataFrame, h1: str, h2: str, h3: st
     hz = horizons_text(points)
     for task, table in task_tables(points).items():
         parts += [f"{h2}{task} ({baseline_text(table.attrs['baseline_loss'])})", markdown_table(table),
-                  f"{h3}{task}: horizons (the longest lag a majority of seeds solved – the next lag tried; "
-                  "solved_lower/upper: seeds that solved those two lags)",
+                  f"{h3}{task}: horizons (the longest lag a majority of seeds solved – the next lag a majority "
+                  "failed, in T and in d; solved_lower/upper: seeds that solved those two lags; unresolved: lags "
+                  "with no majority either way, ties or crashes, which bound nothing)",
                   markdown_table(hz[hz["task"] == task].drop(columns=["task", "longest_solved", "first_failed"]),
                                  index=False)]
         bad = problem_runs(runs[runs["task"] == task])
         if bad:
             parts += [f"{h3}{task}: crashed and diverged runs", "\n".join(f"- {b}" for b in bad)]
-    return "\n\n".join(parts) + "\n"
+    return lead + "\n\n".join(parts) + "\n"
 
 
-def render_markdown(points: pd.DataFrame, runs: pd.DataFrame, reference: str = "rnn") -> str:
-    return _sections(points, runs, "# ", "## ", "### ", reference)
+def code_versions_text(runs: pd.DataFrame) -> str:
+    """' These runs were trained by 2 versions of the code: …' when they were (suite/fingerprint.py), else ''."""
+    if "code_hash" not in runs.columns or runs.empty:
+        return ""
+    counts = runs["code_hash"].replace("", "unknown (before fingerprints)").value_counts()
+    if len(counts) < 2:
+        return ""
+    each = ", ".join(f"{code}: {n} runs" for code, n in counts.items())
+    return (f" These runs were trained by {len(counts)} versions of the code ({each}): compare them with care, "
+            "or resume the sweep to retrain the old ones.")
 
 
-def format_text(points: pd.DataFrame, runs: pd.DataFrame, reference: str = "rnn") -> str:
+def render_markdown(points: pd.DataFrame, runs: pd.DataFrame, reference: str = "rnn",
+                    partial: str | None = None) -> str:
+    """The summary as Markdown; `partial` (what runs could not be read) leads it."""
+    return _sections(points, runs, "# ", "## ", "### ", reference, partial)
+
+
+def format_text(points: pd.DataFrame, runs: pd.DataFrame, reference: str = "rnn", partial: str | None = None) -> str:
     """The same content for a terminal: plain headings, the tables as pipe tables."""
-    return _sections(points, runs, "== ", "-- ", "", reference)
+    return _sections(points, runs, "== ", "-- ", "", reference, partial)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from suite.record import Metric, Outcome
+from suite.record import Artifact, Metric, Outcome
 from suite.summary.analysis import gradient_points, point_table, representative_runs, size_verdicts
 from suite.summary.frame import RUN_COLUMNS, runs_frame
 from suite.summary.plots import plot_curves, plot_gradients, plot_horizons, plot_success
@@ -28,7 +28,7 @@ def _tidy(runs_df: pd.DataFrame) -> pd.DataFrame:
 def write_summary(runs_df: pd.DataFrame, out_dir: str | Path,
                   histories: dict[str, list[tuple[int, float]]] | None = None,
                   profiles: dict | None = None, points: pd.DataFrame | None = None,
-                  reference: str = "rnn") -> dict[str, Path]:
+                  reference: str = "rnn", partial: str | None = None) -> dict[str, Path]:
     """summary.csv, runs.csv, horizons.csv, summary.md, success.png (and curves.png given histories,
     gradients.png given profiles, horizons.png when a task was tried at several hidden sizes)."""
     out = Path(out_dir)
@@ -43,7 +43,7 @@ def write_summary(runs_df: pd.DataFrame, out_dir: str | Path,
     runs[results_first([c for c in RUN_COLUMNS if c in runs], RUN_RESULTS)].to_csv(paths["runs.csv"], index=False,
                                                                                   float_format="%.4g")
     horizons_text(points).to_csv(paths["horizons.csv"], index=False)
-    paths["summary.md"].write_text(render_markdown(points, runs, reference), encoding="utf-8")
+    paths["summary.md"].write_text(render_markdown(points, runs, reference, partial), encoding="utf-8")
     plot_success(points, paths["success.png"])
     by_size = size_verdicts(points)
     if by_size:
@@ -106,8 +106,11 @@ def fetch_profiles(client, runs: pd.DataFrame, points: pd.DataFrame, reference: 
 
 
 # -- the store ---------------------------------------------------------------------------
-def search_store(tracking_uri: str, experiment: str | None = None, parent_run_id: str | None = None) -> pd.DataFrame:
-    """search_runs' DataFrame: the children of `parent_run_id`, else every run of `experiment`."""
+def search_store(tracking_uri: str, experiment: str | None = None,
+                 parent_run_id: str | None = None) -> tuple[pd.DataFrame, str | None]:
+    """(search_runs' DataFrame, what could not be read or None): the children of `parent_run_id` and the
+    runs of earlier sweeps it reused (listed in its summary/runs.csv), else every run of `experiment`."""
+    from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
     if parent_run_id and not parent_run_id.isalnum():  # it goes inside a quoted filter string
@@ -120,46 +123,56 @@ def search_store(tracking_uri: str, experiment: str | None = None, parent_run_id
         raise SummaryError(f"experiment {experiment!r} not found in {tracking_uri}" if experiment
                            else f"run {parent_run_id!r} not found in {tracking_uri}")
     if not parent_run_id:
-        return queries.experiment_frame(tracking_uri, experiment_id)
+        return queries.experiment_frame(tracking_uri, experiment_id), None
     found = queries.children_frame(tracking_uri, experiment_id, parent_run_id)
-    # A resumed sweep reused finished runs of earlier sweeps: the parent lists them.
-    reused = set(_listed_run_ids(client, parent_run_id)) - set(found.get("run_id", []))
-    return pd.concat([found, queries.runs_frame_by_id(tracking_uri, experiment_id, sorted(reused))],
-                     ignore_index=True)
-
-
-def _listed_run_ids(client, parent_run_id: str) -> list[str]:
-    """The run ids in the parent's summary/runs.csv, if the sweep got as far as writing it."""
-    from mlflow.exceptions import MlflowException
-
+    children = set(found.get("run_id", []))
+    # A resumed sweep reused finished runs of earlier sweeps: the parent lists them in its runs.csv.
     try:
-        return queries.summarised_run_ids(client, parent_run_id)
-    except MlflowException:  # no such run in this experiment's store
-        return []
+        listed = set(queries.summarised_run_ids(client, parent_run_id))
+    except (MlflowException, OSError) as exc:
+        reused = client.get_run(parent_run_id).data.metrics.get(Metric.JOBS_REUSED)
+        if reused == 0:  # the sweep finished and reused nothing: its children are all of it
+            return found, None
+        count = f"its {int(reused)} reused run(s)" if reused else "the runs it reused from earlier sweeps, if any,"
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return found, (f"the parent run's {Artifact.SUMMARY_DIR}/{Artifact.RUNS_CSV} cannot be read ({reason}), so "
+                       f"{count} are left out; {len(children)} child run(s) read")
+    wanted = sorted(listed - children)
+    reused = queries.runs_frame_by_id(tracking_uri, experiment_id, wanted)
+    missing = set(wanted) - set(reused.get("run_id", []))
+    problem = (f"{len(missing)} of the {len(listed)} runs the parent's {Artifact.RUNS_CSV} lists are not in the store "
+               f"(deleted?): {', '.join(sorted(missing)[:5])}{' …' if len(missing) > 5 else ''}") if missing else None
+    return pd.concat([found, reused], ignore_index=True), problem
 
 
 def summarise_runs(client, runs: pd.DataFrame, out_dir: str | Path | None = None,
                    max_curves: int = 12, reference: str = "rnn",
-                   points: pd.DataFrame | None = None) -> tuple[str, dict[str, Path]]:
+                   points: pd.DataFrame | None = None, partial: str | None = None) -> tuple[str, dict[str, Path]]:
     """(text summary, files written) for tidy runs (and their point table, when already made); with
-    out_dir, the files, learning curves and gradient profiles too (fetched from the store through `client`)."""
+    out_dir, the files, learning curves and gradient profiles too (fetched from the store through `client`).
+    `partial` says what runs are missing: it leads the summary."""
     points = point_table(runs) if points is None else points
     paths = {}
     if out_dir is not None:
         histories = fetch_histories(client, representative_runs(runs, max_curves, points))
         profiles = fetch_profiles(client, runs, points, reference)
-        paths = write_summary(runs, out_dir, histories, profiles, points, reference)
-    return format_text(points, runs, reference), paths
+        paths = write_summary(runs, out_dir, histories, profiles, points, reference, partial)
+    return format_text(points, runs, reference, partial), paths
 
 
 def summarise_store(tracking_uri: str, experiment: str | None = None, parent_run_id: str | None = None,
                     out_dir: str | Path | None = None, max_curves: int = 12,
-                    reference: str = "rnn") -> tuple[pd.DataFrame, str]:
-    """(tidy runs, text summary) from the store; with out_dir, also the files and learning curves."""
+                    reference: str = "rnn", allow_partial: bool = False) -> tuple[pd.DataFrame, str]:
+    """(tidy runs, text summary) from the store; with out_dir, also the files and learning curves.
+    Runs that cannot be read stop it (SummaryError, with the count and the reason) unless
+    `allow_partial`: then the summary's first line says what is left out."""
     from mlflow.tracking import MlflowClient
 
-    runs = runs_frame(search_store(tracking_uri, experiment, parent_run_id))
-    text, _ = summarise_runs(MlflowClient(tracking_uri), runs, out_dir, max_curves, reference)
+    frame, problem = search_store(tracking_uri, experiment, parent_run_id)
+    if problem and not allow_partial:
+        raise SummaryError(f"{problem}; the verdicts would leave them out (--allow-partial summarises what was read)")
+    runs = runs_frame(frame)
+    text, _ = summarise_runs(MlflowClient(tracking_uri), runs, out_dir, max_curves, reference, partial=problem)
     return runs, text
 
 
