@@ -419,3 +419,47 @@ def test_a_swept_knob_makes_variants_and_a_null_one_reads_null():
     runs = frames.runs_frame(pd.DataFrame(rows))
     hz = analysis.horizons(analysis.point_table(runs)).set_index("cell")["horizon"].to_dict()
     assert hz == {"lstm (cell.forget_bias=chrono)": "≥ 90", "lstm (cell.forget_bias=null)": "10–30"}
+
+
+def with_lag(rows, offset=-1.0, spread=0.0):
+    """The rows as a task that declares its lag (tasks.base.Lag) logs it: d = T + offset, ± spread."""
+    return [{**r, "params.lag_mean": str(int(r["tags.seq_len"]) + offset),
+             "params.lag_min": str(int(r["tags.seq_len"]) + offset - spread),
+             "params.lag_max": str(int(r["tags.seq_len"]) + offset + spread)} if "tags.seq_len" in r else r
+            for r in rows]
+
+
+def test_verdicts_state_lags_as_the_distance_the_information_travels():
+    rows = with_lag(outcomes("memory", "rnn", 20, *OK3) + outcomes("memory", "rnn", 100, *NO3)
+                    + outcomes("memory", "rnn", 200, "solved", "failed", "failed"))  # memory: d = T - 1
+    rows += with_lag(outcomes("adding", "rnn", 20, *OK3) + outcomes("adding", "rnn", 50, *NO3),
+                     offset=-5.25, spread=4.75)  # a distance that varies within the task's sequences
+    rows += outcomes("mine", "rnn", 20, *OK3)  # a task that declares no lag: stated in T
+    points = analysis.point_table(frames.runs_frame(pd.DataFrame(rows)))
+    assert render.verdicts(points) == [
+        "adding: rnn solves up to d=14.8 (3/3) but fails from d=44.8 (0/3 solved)",
+        "memory: rnn solves up to d=19 (3/3) but fails from d=99 (0/3 solved; solved above it: 1/3 at d=199)",
+        "mine: rnn solves every lag tried (up to T=20, 3/3)"]
+    line = render.lags_line(points)
+    assert "memory d = T−1" in line and "adding d = the mean over sequences, e.g. 40–49.5 (mean 44.8) at T=50" in line
+    assert "mine declare no distance: T" in line
+    hz = analysis.horizons(points).set_index("task")
+    assert (hz.loc["memory", "horizon"], hz.loc["memory", "horizon_d"]) == ("20–100", "19–99")
+    assert pd.isna(hz.loc["mine", "horizon_d"])
+    assert render.gradient_lines(points) == []  # no gradients measured: no why line
+    md = render.render_markdown(points, frames.runs_frame(pd.DataFrame(rows)))
+    assert line in md and "- memory: rnn solves up to d=19" in md
+
+
+def test_an_unresolved_horizon_is_said_and_left_off_the_figure(tmp_path):
+    rows = []
+    for hidden in (32, 64):
+        rows += outcomes("memory", "rnn", 10, *OK3, hidden=hidden) + outcomes("memory", "rnn", 30, *NO3, hidden=hidden)
+        rows += [run("memory", "gru", lag, s, None, hidden=hidden, status="FAILED", error="OOM")
+                 for lag in (10, 30) for s in range(3)]
+    paths = store.write_summary(pd.DataFrame(rows), tmp_path)
+    assert paths["horizons.png"].exists()
+    hz = pd.read_csv(paths["horizons.csv"]).set_index(["cell", "hidden"])
+    assert hz.loc[("gru", 32), "horizon"] == "unresolved" and hz.loc[("gru", 32), "solved_lower"] is np.nan
+    assert "gru unresolved at every size (h=32,64) (unresolved: h=32: no majority at T=10,30; h=64: no majority " \
+           "at T=10,30)" in (tmp_path / "summary.md").read_text()

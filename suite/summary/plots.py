@@ -119,7 +119,7 @@ def plot_horizons(verdicts: dict, path: str | Path) -> Path:
     from T, '< T' an arrow down from T. verdicts: analysis.size_verdicts."""
     from matplotlib.ticker import LogLocator, NullLocator, ScalarFormatter
 
-    from suite.horizon import ABOVE, BELOW
+    from suite.horizon import ABOVE, BELOW, UNRESOLVED
 
     arrow = 1.7  # how far an open-ended horizon's arrow reaches, as a factor of its lag
     fig, axes = _panels(max(len(verdicts), 1))
@@ -129,11 +129,13 @@ def plot_horizons(verdicts: dict, path: str | Path) -> Path:
         for i, v in enumerate(cells):
             style = _style(v.cell)
             shift = 1.06 ** (i - (len(cells) - 1) / 2)  # cells side by side, not on top of each other
-            xs = [h * shift for h in v.sizes]
+            # an unresolved horizon (no lag decided: ties, crashes) has no place on the axis: left out
+            shown = [(h * shift, b) for h, b in zip(v.sizes, v.brackets) if b.kind != UNRESOLVED]
+            xs = [x for x, _ in shown]
             ys = [b.solved if b.kind == ABOVE else b.failed if b.kind == BELOW else math.sqrt(b.solved * b.failed)
-                  for b in v.brackets]
+                  for _, b in shown]
             ax.plot(xs, ys, color=style["color"], marker=style["marker"], label=v.cell, lw=1.2)
-            for x, y, b in zip(xs, ys, v.brackets):
+            for x, y, (_, b) in zip(xs, ys, shown):
                 if b.kind in (ABOVE, BELOW):  # open-ended: an arrow the way the horizon lies
                     tip = y * arrow if b.kind == ABOVE else y / arrow
                     ax.annotate("", xy=(x, tip), xytext=(x, y),
@@ -145,7 +147,8 @@ def plot_horizons(verdicts: dict, path: str | Path) -> Path:
                     ends += [b.solved, b.failed]
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_ylim(min(ends) / 1.2, max(ends) * 1.2)  # arrows do not widen the axis by themselves
+        if ends:
+            ax.set_ylim(min(ends) / 1.2, max(ends) * 1.2)  # arrows do not widen the axis by themselves
         ax.xaxis.set_minor_locator(NullLocator())
         ax.set_xticks(sizes, [str(h) for h in sizes])
         ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))  # 10, 20, 50, 100, ...: lags read as numbers

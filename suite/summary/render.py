@@ -11,7 +11,7 @@ import pandas as pd
 
 from dataclasses import dataclass, field
 
-from suite.horizon import FAILED, NONE, SOLVED
+from suite.horizon import FAILED, NONE, SOLVED, UNRESOLVED
 from suite.record import Outcome
 from suite.summary.analysis import (CellVerdict, GroupVerdict, SizeVerdict, distance_text, gradient_ratios, horizons,
                                     judge, lag_distances, size_verdicts)
@@ -182,7 +182,7 @@ def verdict_line(group: GroupVerdict, names: LagNames = LagNames()) -> str:
 
 def size_sentence(v: SizeVerdict, names: LagNames = LagNames()) -> str:
     """One cell's horizon across hidden sizes (see verdicts)."""
-    text_of = lambda b: f"{names.symbol} {b.text(names.num)}"  # noqa: E731
+    text_of = lambda b: b.text() if b.kind == UNRESOLVED else f"{names.symbol} {b.text(names.num)}"  # noqa: E731
     each = ", ".join(f"{text_of(b)} at h={h}" for h, b in zip(v.sizes, v.brackets))
     if v.trend == "same":
         text = f"{v.cell} {text_of(v.brackets[0])} at every size (h={','.join(map(str, v.sizes))})"
