@@ -4,7 +4,13 @@ Input (length T + 2*n_copy): `n_copy` symbols drawn from 1..symbols, then T-1
 blanks (0), one delimiter (symbols+1), then `n_copy` blanks. The target is blank
 for the first T + n_copy positions, then the `n_copy` symbols. Cross-entropy at
 every position; accuracy only on the recalled positions (counting blanks would
-score a model that always says "blank" at T/(T+20)).
+score a model that always says "blank" at (T + n_copy)/(T + 2*n_copy)).
+
+Memoryless baseline (tasks.base.Task.baseline_loss): knowing t, the predictor says
+"blank" with certainty at the first T + n_copy positions (loss 0; the data symbols
+it sees there are not yet asked for); at the last n_copy positions it sees a blank
+and the symbol asked for is uniform over `symbols` K (loss ln K). Averaged over all
+T + 2*n_copy positions: n_copy * ln K / (T + 2*n_copy).
 """
 from __future__ import annotations
 
@@ -63,5 +69,5 @@ class CopyTask(Task):
 
     @property
     def baseline_loss(self) -> float:
-        # Predict blank with certainty, then a uniform guess over the symbols.
+        # Blank with certainty, then a uniform guess over the symbols (see the docstring).
         return self.n_copy * math.log(self.symbols) / self.length

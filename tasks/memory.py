@@ -2,8 +2,12 @@
 
 Position 0 holds one of `symbols` symbols; the other T-1 positions hold
 distractors from a disjoint alphabet of `distractors` symbols. At the last step
-the model classifies the first symbol. Chance is 1/symbols, and the memoryless
-loss is ln(symbols). The cheapest, clearest separation of RNN and LSTM.
+the model classifies the first symbol. The cheapest, clearest separation of RNN
+and LSTM.
+
+Memoryless baseline (tasks.base.Task.baseline_loss): at the last step (T >= 2) the
+predictor sees a distractor, independent of the uniform label: chance 1/symbols,
+loss ln(symbols).
 """
 from __future__ import annotations
 

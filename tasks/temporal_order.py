@@ -4,7 +4,14 @@ A sequence of distractors from a 4-symbol alphabet, in which one of two relevant
 symbols (X or Y) appears twice: once early (within 10-20% of the length) and once
 in the middle (within 50-60%). At the last step the model classifies the order,
 XX, XY, YX or YY. The paper used length 100-110; here `seq_len` T sets the length
-and the two windows scale with it. Chance is 1/4, the memoryless loss ln 4.
+and the two windows scale with it: the first symbol's index is uniform over
+[int(0.1 T), int(0.2 T)), the second's over [int(0.5 T), int(0.6 T)) (each at
+least one index wide).
+
+Memoryless baseline (tasks.base.Task.baseline_loss): the second window ends before
+T-1 for every T >= 10 (int(0.6 T) <= T-1 and int(0.5 T) + 1 <= T-1), so the last
+input is always a distractor, independent of the uniform label: chance 1/4, loss
+ln 4.
 """
 from __future__ import annotations
 
