@@ -12,6 +12,10 @@ value v, the best guess is v + 1/2 and the MSE is Var(U) = 1/12; otherwise the
 best guess is 1 (the mean of the sum) and the MSE is Var(U1 + U2) = 1/6. So the
 baseline is (1 - p)/6 + p/12 = 1/6 - p/12: 0.150 at T=10, 1/6 only as T grows.
 
+Lag (tasks.base.Lag): the first marked value travels farthest, from its index
+(uniform over [0, T//2)) to the last step T-1: from T - T//2 to T-1, on average
+T - 1 - (T//2 - 1)/2.
+
 Solved: MSE < 0.01, the threshold of the 1997 paper, whose target was
 0.5 + (X1 + X2)/4 with X uniform on [-1, 1], of variance 1/24: there 0.01 was 24%
 of the memoryless baseline. Here the target's variance is 1/6 and 0.01 is 6% of it
@@ -21,7 +25,7 @@ from __future__ import annotations
 
 import torch
 
-from tasks.base import Task, check_int
+from tasks.base import Lag, Task, check_int
 
 
 class AddingTask(Task):
@@ -75,3 +79,8 @@ class AddingTask(Task):
     def baseline_loss(self) -> float:
         p = 1.0 / (self.seq_len - self.seq_len // 2)  # the second marker is on the last step (see the docstring)
         return (1.0 - p) / 6.0 + p / 12.0
+
+    @property
+    def lag(self) -> Lag:
+        half = self.seq_len // 2  # the first marker's index is uniform over [0, half); asked for at T-1
+        return Lag(min=self.seq_len - half, mean=self.seq_len - 1 - (half - 1) / 2, max=self.seq_len - 1)

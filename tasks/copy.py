@@ -11,6 +11,9 @@ Memoryless baseline (tasks.base.Task.baseline_loss): knowing t, the predictor sa
 it sees there are not yet asked for); at the last n_copy positions it sees a blank
 and the symbol asked for is uniform over `symbols` K (loss ln K). Averaged over all
 T + 2*n_copy positions: n_copy * ln K / (T + 2*n_copy).
+
+Lag (tasks.base.Lag): data symbol i is at index i and asked for at index
+T + n_copy + i, so every symbol travels T + n_copy steps.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from tasks.base import Task, check_fraction, check_int, one_hot
+from tasks.base import Lag, Task, check_fraction, check_int, one_hot
 
 
 class CopyTask(Task):
@@ -71,3 +74,8 @@ class CopyTask(Task):
     def baseline_loss(self) -> float:
         # Blank with certainty, then a uniform guess over the symbols (see the docstring).
         return self.n_copy * math.log(self.symbols) / self.length
+
+    @property
+    def lag(self) -> Lag:
+        lag = self.seq_len + self.n_copy  # symbol i: at index i, asked for at index T + n_copy + i
+        return Lag(min=lag, mean=lag, max=lag)

@@ -8,12 +8,15 @@ and LSTM.
 Memoryless baseline (tasks.base.Task.baseline_loss): at the last step (T >= 2) the
 predictor sees a distractor, independent of the uniform label: chance 1/symbols,
 loss ln(symbols).
+
+Lag (tasks.base.Lag): the symbol at index 0 is asked for at index T-1: T-1 for
+every sequence.
 """
 from __future__ import annotations
 
 import torch
 
-from tasks.base import LastStepClassification, check_fraction, check_int, one_hot
+from tasks.base import Lag, LastStepClassification, check_fraction, check_int, one_hot
 
 
 class MemoryTask(LastStepClassification):
@@ -29,6 +32,10 @@ class MemoryTask(LastStepClassification):
     @property
     def input_size(self) -> int:
         return self.symbols + self.distractors
+
+    @property
+    def lag(self) -> Lag:
+        return Lag(min=self.seq_len - 1, mean=self.seq_len - 1, max=self.seq_len - 1)  # index 0 to index T-1
 
     @property
     def output_size(self) -> int:

@@ -1,4 +1,5 @@
-"""Task generators: shapes, labels, determinism, and baselines checked against the fitted memoryless predictor."""
+"""Task generators: shapes, labels, determinism, baselines checked against the fitted memoryless predictor,
+and lags checked against the distances in sampled sequences."""
 import math
 
 import pytest
@@ -254,4 +255,61 @@ def test_temporal_order_labels_by_hand():
         assert 10 <= t1 < 20 and 50 <= t2 < 60
         assert label.item() == 2 * (seq[t1].item() - X) + (seq[t2].item() - X)  # XX=0, XY=1, YX=2, YY=3
     assert set(y.tolist()) == {0, 1, 2, 3}
+
+
+# --- lags: the formula equals the distances measured in sampled sequences ---
+
+def measured_lags(task, x, y):
+    """Per sequence (per recalled symbol for copy): the index of the output that needs the information minus
+    the index of the input that holds it, recovered from the sampled inputs and targets."""
+    symbols, last = x.argmax(-1), task.length - 1
+    if isinstance(task, MemoryTask):
+        held = (symbols == y[:, None]).int().argmax(1)  # the target symbol's only place (distractors differ)
+        assert (symbols.gather(1, held[:, None]).squeeze(1) == y).all()
+        return last - held
+    if isinstance(task, AddingTask):
+        return last - x[..., 1].argmax(1)  # the first marker (argmax: the first 1)
+    if isinstance(task, TemporalOrderTask):
+        return last - (symbols >= X).int().argmax(1)  # the first relevant symbol, X or Y
+    if isinstance(task, CopyTask):
+        held = ((symbols >= 1) & (symbols <= task.symbols)).nonzero()[:, 1].view(len(x), task.n_copy)
+        asked = (y != 0).nonzero()[:, 1].view(len(x), task.n_copy)  # data symbols are never blank (0)
+        assert torch.equal(symbols.gather(1, held), y.gather(1, asked))  # the i-th held is the i-th asked
+        return (asked - held).flatten()
+    raise AssertionError(f"{type(task).__name__}: say where its information is held and asked for")
+
+
+LAG_CASES = {
+    "memory_T2": lambda: MemoryTask(seq_len=2),
+    "memory_T12": lambda: MemoryTask(seq_len=12),
+    "copy_T1_n3": lambda: CopyTask(seq_len=1, n_copy=3),
+    "copy_T12": lambda: CopyTask(seq_len=12),
+    "adding_T2": lambda: AddingTask(seq_len=2),
+    "adding_T3": lambda: AddingTask(seq_len=3),
+    "adding_T10": lambda: AddingTask(seq_len=10),
+    "adding_T13": lambda: AddingTask(seq_len=13),
+    "temporal_order_T10": lambda: TemporalOrderTask(seq_len=10),
+    "temporal_order_T37": lambda: TemporalOrderTask(seq_len=37),
+    "temporal_order_T100": lambda: TemporalOrderTask(seq_len=100),
+}
+
+
+@pytest.mark.parametrize("make", LAG_CASES.values(), ids=LAG_CASES.keys())
+def test_lag_is_the_distance_measured_in_sampled_sequences(make):
+    """Min and max exact (short T: 20,000 sequences draw every position of a window), the mean within 4
+    standard errors."""
+    task = make()
+    lags = measured_lags(task, *task.sample(20_000, task.generator("train", 0))).double()
+    assert (task.lag.min, task.lag.max) == (lags.min().item(), lags.max().item())
+    assert abs(task.lag.mean - lags.mean().item()) <= 4 * lags.std().item() / math.sqrt(len(lags)) + 1e-9
+
+
+def test_lags_by_formula():
+    memory, copy = MemoryTask(seq_len=50).lag, CopyTask(seq_len=50, n_copy=3).lag
+    assert (memory.min, memory.mean, memory.max) == (49, 49, 49)
+    assert (copy.min, copy.mean, copy.max) == (53, 53, 53)
+    adding = AddingTask(seq_len=50).lag
+    assert (adding.min, adding.mean, adding.max) == (25, 37, 49)
+    order = TemporalOrderTask(seq_len=100).lag
+    assert (order.min, order.mean, order.max) == (80, 84.5, 89)
 
