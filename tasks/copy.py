@@ -62,6 +62,10 @@ class CopyTask(Task):
     def loss(self, output, target):
         return F.cross_entropy(output.reshape(-1, output.shape[-1]), target.reshape(-1))
 
+    def memory_loss(self, output, target):
+        # Only the recalled positions need the remembered symbols; the blanks before them need only a clock.
+        return self.loss(output[:, -self.n_copy :], target[:, -self.n_copy :])
+
     def metrics(self, output, target):
         recalled = output[:, -self.n_copy :].argmax(-1) == target[:, -self.n_copy :]
         return {

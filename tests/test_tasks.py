@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from tasks.adding import AddingTask
 from tasks.base import LastStepClassification, TaskConfigError
@@ -313,3 +314,23 @@ def test_lags_by_formula():
     order = TemporalOrderTask(seq_len=100).lag
     assert (order.min, order.mean, order.max) == (80, 84.5, 89)
 
+
+# --- memory_loss: only the outputs that need the remembered information ---
+
+def test_copy_memory_loss_is_the_loss_on_the_recalled_positions():
+    task = CopyTask(seq_len=6, symbols=4, n_copy=3)
+    x, y = task.sample(16, task.generator("train", 0))
+    output = torch.randn(16, task.length, task.output_size, generator=torch.Generator().manual_seed(0))
+    recalled = F.cross_entropy(output[:, -3:].reshape(-1, task.output_size), y[:, -3:].reshape(-1))
+    assert task.memory_loss(output, y).item() == pytest.approx(recalled.item())
+    assert task.memory_loss(output, y).item() != pytest.approx(task.loss(output, y).item())
+    blanks_changed = output.clone()
+    blanks_changed[:, :-3] += 5.0 * torch.randn_like(blanks_changed[:, :-3])
+    assert task.memory_loss(blanks_changed, y).item() == pytest.approx(recalled.item())
+
+
+def test_memory_loss_of_a_last_step_task_is_its_loss():
+    task = MemoryTask(seq_len=5)
+    _, y = task.sample(8, task.generator("train", 0))
+    output = torch.randn(8, task.output_size)
+    assert task.memory_loss(output, y).item() == task.loss(output, y).item()
