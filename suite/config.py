@@ -81,7 +81,10 @@ class SweepConfig:
 class Config:
     task: Any = MISSING  # a conf/task/*.yaml: `_target_` names a tasks.base.Task subclass
     cell: Any = MISSING  # a conf/cell/*.yaml
-    seq_len: int = 50  # the time lag T to bridge
+    # The task's input length knob T (copy's input is T + 2 n_copy long). How far the task's information travels
+    # is the task's own lag (tasks.base.Task.lag): T-1 for memory, T+n_copy for copy, between T-T//2 and T-1 for
+    # adding, between T-int(0.2T) and T-1-int(0.1T) for temporal order.
+    seq_len: int = 50
     hidden: int = 64  # hidden units per layer
     seed: int = 0  # seeds the weights and the (task, split) data generators
     device: str = "auto"  # auto | cpu | cuda | cuda:N

@@ -118,7 +118,15 @@ class Task(ABC):
     @property
     @abstractmethod
     def baseline_loss(self) -> float:
-        """Expected loss of the best predictor that remembers nothing."""
+        """Expected loss of the best *memoryless* predictor, exactly (not a bound, not a limit for large T).
+
+        Memoryless, in this suite: at each scored output the predictor sees the current input and knows
+        the time step, but remembers no earlier input. A clock is not memory of content: knowing t costs
+        a network little (it can count), and neither does using what it sees now. A baseline that ignored
+        either would be beaten by a model that remembers nothing (copy: "blank" where the layout says so;
+        adding: the value under a marker on the last step), and loss below it would not show memory.
+        Each task derives its value in its docstring; tests/test_tasks.py fits this predictor (a table of
+        (t, current input) -> prediction) on sampled sequences and checks the formula against its loss."""
 
     @property
     def lag(self) -> Lag | None:
@@ -153,7 +161,10 @@ class LastStepClassification(Task):
 
     @property
     def baseline_loss(self) -> float:
-        return uniform_ce(self.output_size)  # a uniform guess: the best without memory of the cue
+        # A uniform guess, exactly when the last input (all a memoryless predictor sees) is independent of
+        # the label and the labels are uniform: true of memory and temporal order (their docstrings say why);
+        # a subclass whose last input tells something about the label must override this.
+        return uniform_ce(self.output_size)
 
 
 def one_hot(symbols: torch.Tensor, size: int) -> torch.Tensor:

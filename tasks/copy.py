@@ -4,7 +4,16 @@ Input (length T + 2*n_copy): `n_copy` symbols drawn from 1..symbols, then T-1
 blanks (0), one delimiter (symbols+1), then `n_copy` blanks. The target is blank
 for the first T + n_copy positions, then the `n_copy` symbols. Cross-entropy at
 every position; accuracy only on the recalled positions (counting blanks would
-score a model that always says "blank" at T/(T+20)).
+score a model that always says "blank" at (T + n_copy)/(T + 2*n_copy)).
+
+Memoryless baseline (tasks.base.Task.baseline_loss): knowing t, the predictor says
+"blank" with certainty at the first T + n_copy positions (loss 0; the data symbols
+it sees there are not yet asked for); at the last n_copy positions it sees a blank
+and the symbol asked for is uniform over `symbols` K (loss ln K). Averaged over all
+T + 2*n_copy positions: n_copy * ln K / (T + 2*n_copy).
+
+Lag (tasks.base.Lag): data symbol i is at index i and asked for at index
+T + n_copy + i, so every symbol travels T + n_copy steps.
 """
 from __future__ import annotations
 
@@ -13,7 +22,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from tasks.base import Task, check_fraction, check_int, one_hot
+from tasks.base import Lag, Task, check_fraction, check_int, one_hot
 
 
 class CopyTask(Task):
@@ -53,6 +62,10 @@ class CopyTask(Task):
     def loss(self, output, target):
         return F.cross_entropy(output.reshape(-1, output.shape[-1]), target.reshape(-1))
 
+    def memory_loss(self, output, target):
+        # Only the recalled positions need the remembered symbols; the blanks before them need only a clock.
+        return self.loss(output[:, -self.n_copy :], target[:, -self.n_copy :])
+
     def metrics(self, output, target):
         recalled = output[:, -self.n_copy :].argmax(-1) == target[:, -self.n_copy :]
         return {
@@ -63,5 +76,10 @@ class CopyTask(Task):
 
     @property
     def baseline_loss(self) -> float:
-        # Predict blank with certainty, then a uniform guess over the symbols.
+        # Blank with certainty, then a uniform guess over the symbols (see the docstring).
         return self.n_copy * math.log(self.symbols) / self.length
+
+    @property
+    def lag(self) -> Lag:
+        lag = self.seq_len + self.n_copy  # symbol i: at index i, asked for at index T + n_copy + i
+        return Lag(min=lag, mean=lag, max=lag)

@@ -2,14 +2,21 @@
 
 Position 0 holds one of `symbols` symbols; the other T-1 positions hold
 distractors from a disjoint alphabet of `distractors` symbols. At the last step
-the model classifies the first symbol. Chance is 1/symbols, and the memoryless
-loss is ln(symbols). The cheapest, clearest separation of RNN and LSTM.
+the model classifies the first symbol. The cheapest, clearest separation of RNN
+and LSTM.
+
+Memoryless baseline (tasks.base.Task.baseline_loss): at the last step (T >= 2) the
+predictor sees a distractor, independent of the uniform label: chance 1/symbols,
+loss ln(symbols).
+
+Lag (tasks.base.Lag): the symbol at index 0 is asked for at index T-1: T-1 for
+every sequence.
 """
 from __future__ import annotations
 
 import torch
 
-from tasks.base import LastStepClassification, check_fraction, check_int, one_hot
+from tasks.base import Lag, LastStepClassification, check_fraction, check_int, one_hot
 
 
 class MemoryTask(LastStepClassification):
@@ -25,6 +32,10 @@ class MemoryTask(LastStepClassification):
     @property
     def input_size(self) -> int:
         return self.symbols + self.distractors
+
+    @property
+    def lag(self) -> Lag:
+        return Lag(min=self.seq_len - 1, mean=self.seq_len - 1, max=self.seq_len - 1)  # index 0 to index T-1
 
     @property
     def output_size(self) -> int:

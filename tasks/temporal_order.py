@@ -4,13 +4,24 @@ A sequence of distractors from a 4-symbol alphabet, in which one of two relevant
 symbols (X or Y) appears twice: once early (within 10-20% of the length) and once
 in the middle (within 50-60%). At the last step the model classifies the order,
 XX, XY, YX or YY. The paper used length 100-110; here `seq_len` T sets the length
-and the two windows scale with it. Chance is 1/4, the memoryless loss ln 4.
+and the two windows scale with it: the first symbol's index is uniform over
+[int(0.1 T), int(0.2 T)), the second's over [int(0.5 T), int(0.6 T)) (each at
+least one index wide).
+
+Memoryless baseline (tasks.base.Task.baseline_loss): the second window ends before
+T-1 for every T >= 10 (int(0.6 T) <= T-1 and int(0.5 T) + 1 <= T-1), so the last
+input is always a distractor, independent of the uniform label: chance 1/4, loss
+ln 4.
+
+Lag (tasks.base.Lag): the first relevant symbol travels farthest, from its index t1
+to the last step T-1: from T - first[1] to T-1 - first[0], on average
+T-1 - (first[0] + first[1] - 1)/2 (T=100: 80 to 89, mean 84.5).
 """
 from __future__ import annotations
 
 import torch
 
-from tasks.base import LastStepClassification, check_fraction, check_int, one_hot
+from tasks.base import Lag, LastStepClassification, check_fraction, check_int, one_hot
 
 DISTRACTORS = 4  # a, b, c, d
 X, Y = DISTRACTORS, DISTRACTORS + 1  # the relevant symbols' indices in the one-hot input
@@ -29,6 +40,12 @@ class TemporalOrderTask(LastStepClassification):
     @property
     def input_size(self) -> int:
         return DISTRACTORS + 2
+
+    @property
+    def lag(self) -> Lag:
+        low, high = self.first  # t1 is uniform over [low, high); the order is asked for at T-1
+        last = self.seq_len - 1
+        return Lag(min=last - (high - 1), mean=last - (low + high - 1) / 2, max=last - low)
 
     @property
     def output_size(self) -> int:

@@ -1,22 +1,26 @@
-"""Task generators: shapes, labels, determinism, and baselines checked against the memoryless predictor."""
+"""Task generators: shapes, labels, determinism, baselines checked against the fitted memoryless predictor,
+and lags checked against the distances in sampled sequences."""
 import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from tasks.adding import AddingTask
-from tasks.base import TaskConfigError
+from tasks.base import LastStepClassification, TaskConfigError
 from tasks.copy import CopyTask
 from tasks.memory import MemoryTask
+from tasks.temporal_order import X, TemporalOrderTask
 
-TASKS = [
-    lambda: CopyTask(seq_len=12),
-    lambda: AddingTask(seq_len=12),
-    lambda: MemoryTask(seq_len=12),
-]
+TASKS = {
+    "copy": lambda: CopyTask(seq_len=12),
+    "adding": lambda: AddingTask(seq_len=12),
+    "memory": lambda: MemoryTask(seq_len=12),
+    "temporal_order": lambda: TemporalOrderTask(seq_len=12),
+}
 
 
-@pytest.mark.parametrize("make", TASKS)
+@pytest.mark.parametrize("make", TASKS.values(), ids=TASKS.keys())
 def test_shapes_and_dtypes(make):
     task = make()
     x, y = task.sample(5, task.generator("train", 0))
@@ -26,11 +30,14 @@ def test_shapes_and_dtypes(make):
         assert y.shape == (5, 1) and y.dtype == torch.float32
     elif isinstance(task, CopyTask):
         assert y.shape == (5, task.length) and y.dtype == torch.long
-    else:
+    elif isinstance(task, LastStepClassification):  # memory, temporal order: one class per sequence
         assert y.shape == (5,) and y.dtype == torch.long
+        assert ((0 <= y) & (y < task.output_size)).all()
+    else:
+        pytest.fail(f"{type(task).__name__}: say which target shape it has")
 
 
-@pytest.mark.parametrize("make", TASKS)
+@pytest.mark.parametrize("make", TASKS.values(), ids=TASKS.keys())
 def test_same_seed_same_data_other_seed_or_split_differs(make):
     task = make()
     a = task.sample(32, task.generator("train", 7))
@@ -71,8 +78,10 @@ def test_adding_labels_by_hand():
     assert ((values >= 0) & (values < 1)).all()
     assert (markers.sum(1) == 2).all()
     assert (markers[:, :5].sum(1) == 1).all() and (markers[:, 5:].sum(1) == 1).all()
-    first = values[0][markers[0] == 1]
-    assert y[0, 0].item() == pytest.approx(first.sum().item())
+    for row_values, row_markers, target in zip(values, markers, y):
+        first, second = row_markers.nonzero().flatten().tolist()
+        assert first < 5 <= second
+        assert target.item() == pytest.approx(row_values[first].item() + row_values[second].item())
 
 
 def test_memory_labels_by_hand():
@@ -94,35 +103,114 @@ def test_copy_recall_accuracy_ignores_blanks():
 
 # --- baselines: the formula equals the loss of the best memoryless predictor, fitted and measured ---
 
-def memoryless_prediction(task, n=20_000):
-    """The best predictor that ignores the input, fitted on training data: the mean target (regression)
-    or the log of each class's frequency, per scored position (classification)."""
-    _, y = task.sample(n, task.generator("train", 0))
+def scored_inputs(task, x):
+    """(time step, current input) of every scored output, flattened to match the flattened target: every step
+    of the sequence (loss_at "every") or the last one."""
+    if task.loss_at == "every":
+        return torch.arange(task.length).expand(len(x), -1), x
+    return torch.full((len(x), 1), task.length - 1), x[:, -1:]
+
+
+def fit_memoryless(task, n):
+    """The best predictor that sees the current input and knows t but remembers nothing earlier (the
+    meaning of tasks.base.Task.baseline_loss), fitted on n training sequences. Returns (predict, parameters):
+    predict maps inputs to outputs shaped for task.loss; parameters counts what was fitted.
+
+    Classification (one-hot inputs): the empirical class frequencies of each cell (t, x_t), the Bayes-optimal
+    table. Regression (adding): least squares on features of the last input (1, each channel, each product
+    of two channels), which hold the Bayes predictor E[y | v, m] = 1 + m (v - 1/2)."""
+    x, y = task.sample(n, task.generator("train", 0))
     if y.is_floating_point():
-        return y.mean(0)
-    counts = torch.nn.functional.one_hot(y, task.output_size).float().sum(0)
-    return torch.log((counts + 1e-6) / (counts + 1e-6).sum(-1, keepdim=True))
+        def features(x):
+            last = x[:, -1]
+            pairs = [last[:, i] * last[:, j] for i in range(last.shape[1]) for j in range(i + 1, last.shape[1])]
+            return torch.stack([torch.ones(len(x)), *last.T, *pairs], dim=1).double()
+
+        weights = torch.linalg.lstsq(features(x), y.double()).solution
+        return (lambda x: (features(x) @ weights).float()), weights.numel()
+
+    def cells(x):
+        t, current = scored_inputs(task, x)
+        return t * task.input_size + current.argmax(-1)
+
+    classes = task.output_size
+    counts = torch.bincount((cells(x) * classes + y.reshape(len(y), -1)).flatten(),
+                            minlength=task.length * task.input_size * classes).view(-1, classes).double()
+    seen = counts > 0
+    table = torch.log((counts + 1e-6) / (counts + 1e-6).sum(-1, keepdim=True)).float()  # unseen: ~ -inf
+    parameters = int((seen.sum(-1) - 1).clamp(min=0).sum())  # free class frequencies of the cells seen
+
+    def predict(x):
+        out = table[cells(x)]
+        return out if task.loss_at == "every" else out[:, -1]
+
+    return predict, parameters
 
 
-@pytest.mark.parametrize("make", [lambda: CopyTask(seq_len=50), lambda: AddingTask(seq_len=50),
-                                  lambda: MemoryTask(seq_len=50), lambda: MemoryTask(seq_len=20, symbols=5),
-                                  lambda: __import__("tasks.temporal_order", fromlist=["x"]).TemporalOrderTask(30)],
-                         ids=["copy", "adding", "memory", "memory_k5", "temporal_order"])
+def measure_memoryless(task, batches=20):
+    """(measured loss, tolerance): the fitted memoryless predictor's loss (task.loss) on fresh sequences, and
+    how far from the exact expectation it may fall: 4 standard errors of the evaluation's batch means, plus
+    twice the expected excess of a fitted table over the true one (about parameters / (2 * observations))."""
+    n = min(100_000, 4_000_000 // (task.length * task.input_size))  # a few tens of MB of one-hot inputs
+    predict, parameters = fit_memoryless(task, n)
+    x, y = task.sample(n, task.generator("eval", 0))
+    losses = torch.stack([task.loss(predict(xb), yb) for xb, yb in zip(x.chunk(batches), y.chunk(batches))])
+    observations = n * (task.length if task.loss_at == "every" else 1)
+    tolerance = 4 * losses.std().item() / math.sqrt(batches) + parameters / observations
+    return losses.mean().item(), tolerance
+
+
+BASELINE_CASES = {  # short lags, where the memoryless predictor's edge effects are largest
+    "adding_T2": lambda: AddingTask(seq_len=2),  # the second marker is always on the last step
+    "adding_T3": lambda: AddingTask(seq_len=3),
+    "adding_T10": lambda: AddingTask(seq_len=10),
+    "adding_T11": lambda: AddingTask(seq_len=11),
+    "adding_T50": lambda: AddingTask(seq_len=50),
+    "copy_T1_n3": lambda: CopyTask(seq_len=1, n_copy=3),
+    "copy_T10_n3": lambda: CopyTask(seq_len=10, n_copy=3),
+    "copy_T10": lambda: CopyTask(seq_len=10),
+    "copy_T5_k4": lambda: CopyTask(seq_len=5, symbols=4, n_copy=2),
+    "memory_T2": lambda: MemoryTask(seq_len=2),
+    "memory_T10_k5": lambda: MemoryTask(seq_len=10, symbols=5, distractors=3),
+    "temporal_order_T10": lambda: TemporalOrderTask(seq_len=10),
+    "temporal_order_T11": lambda: TemporalOrderTask(seq_len=11),
+    "temporal_order_T37": lambda: TemporalOrderTask(seq_len=37),
+}
+
+
+@pytest.mark.parametrize("make", BASELINE_CASES.values(), ids=BASELINE_CASES.keys())
 def test_baseline_is_the_loss_of_the_best_memoryless_predictor(make):
-    """Fails if a formula is wrong, or if the data are not what the formula assumes (labels not
-    uniform, a marker in the wrong place): the prediction is fitted to the sampled data."""
+    """Fails if a formula is wrong, or if the data are not what the formula assumes (labels not uniform, a
+    marker where the last input shows it more or less often): the predictor is fitted to the sampled data."""
     task = make()
-    prediction = memoryless_prediction(task)
-    _, y = task.sample(20_000, task.generator("eval", 0))
-    measured = task.loss(prediction.expand(len(y), *prediction.shape), y).item()
-    assert measured == pytest.approx(task.baseline_loss, rel=0.02)
+    measured, tolerance = measure_memoryless(task)
+    assert abs(measured - task.baseline_loss) <= tolerance, (measured, task.baseline_loss, tolerance)
+
+
+def test_the_adding_baseline_is_not_one_sixth_at_short_lags():
+    """At T=10 the second marker is on the last step one time in five, where the last input shows its value:
+    the memoryless predictor reaches 0.150, and the variance 1/6 (the baseline until this was measured) is
+    far outside the tolerance of the measurement."""
+    task = AddingTask(seq_len=10)
+    measured, tolerance = measure_memoryless(task)
+    assert task.baseline_loss == pytest.approx(0.15)
+    assert abs(measured - 0.15) <= tolerance
+    assert abs(measured - 1 / 6) > 4 * tolerance
+
+
+def test_temporal_orders_last_input_is_a_distractor_at_every_length():
+    """The memoryless baseline ln 4 needs the label-free last step: the second window ends before T-1."""
+    for seq_len in range(10, 2_000):
+        task = TemporalOrderTask(seq_len=seq_len)
+        assert task.first[0] < task.first[1] <= task.second[0] < task.second[1] <= seq_len - 1, seq_len
 
 
 def test_baselines_by_formula():
-    from tasks.temporal_order import TemporalOrderTask
-
     assert CopyTask(seq_len=50).baseline_loss == pytest.approx(10 * math.log(8) / 70)
-    assert AddingTask(seq_len=50).baseline_loss == pytest.approx(1 / 6)
+    assert CopyTask(seq_len=10, n_copy=3).baseline_loss == pytest.approx(3 * math.log(8) / 16)
+    assert AddingTask(seq_len=50).baseline_loss == pytest.approx(1 / 6 - 1 / (12 * 25))
+    assert AddingTask(seq_len=11).baseline_loss == pytest.approx(1 / 6 - 1 / (12 * 6))
+    assert AddingTask(seq_len=2).baseline_loss == pytest.approx(1 / 12)
     assert MemoryTask(seq_len=50).baseline_loss == pytest.approx(math.log(8))
     assert TemporalOrderTask(seq_len=30).baseline_loss == pytest.approx(math.log(4))
     assert TemporalOrderTask(seq_len=30).remember_at == 3
@@ -145,7 +233,7 @@ def test_bad_task_knobs_name_the_key(kwargs, key):
         MemoryTask(**kwargs)
 
 
-@pytest.mark.parametrize("make", TASKS)
+@pytest.mark.parametrize("make", TASKS.values(), ids=TASKS.keys())
 def test_sampling_follows_the_generators_device_not_the_default_device(make):
     """Every tensor is made on the generator's device: with another default device ('meta', which
     holds no data) a task that forgot `device=` somewhere would return meta tensors or fail."""
@@ -158,8 +246,6 @@ def test_sampling_follows_the_generators_device_not_the_default_device(make):
 
 
 def test_temporal_order_labels_by_hand():
-    from tasks.temporal_order import X, TemporalOrderTask
-
     task = TemporalOrderTask(seq_len=100)
     x, y = task.sample(200, task.generator("train", 0))
     symbols = x.argmax(-1)
@@ -170,3 +256,81 @@ def test_temporal_order_labels_by_hand():
         assert 10 <= t1 < 20 and 50 <= t2 < 60
         assert label.item() == 2 * (seq[t1].item() - X) + (seq[t2].item() - X)  # XX=0, XY=1, YX=2, YY=3
     assert set(y.tolist()) == {0, 1, 2, 3}
+
+
+# --- lags: the formula equals the distances measured in sampled sequences ---
+
+def measured_lags(task, x, y):
+    """Per sequence (per recalled symbol for copy): the index of the output that needs the information minus
+    the index of the input that holds it, recovered from the sampled inputs and targets."""
+    symbols, last = x.argmax(-1), task.length - 1
+    if isinstance(task, MemoryTask):
+        held = (symbols == y[:, None]).int().argmax(1)  # the target symbol's only place (distractors differ)
+        assert (symbols.gather(1, held[:, None]).squeeze(1) == y).all()
+        return last - held
+    if isinstance(task, AddingTask):
+        return last - x[..., 1].argmax(1)  # the first marker (argmax: the first 1)
+    if isinstance(task, TemporalOrderTask):
+        return last - (symbols >= X).int().argmax(1)  # the first relevant symbol, X or Y
+    if isinstance(task, CopyTask):
+        held = ((symbols >= 1) & (symbols <= task.symbols)).nonzero()[:, 1].view(len(x), task.n_copy)
+        asked = (y != 0).nonzero()[:, 1].view(len(x), task.n_copy)  # data symbols are never blank (0)
+        assert torch.equal(symbols.gather(1, held), y.gather(1, asked))  # the i-th held is the i-th asked
+        return (asked - held).flatten()
+    raise AssertionError(f"{type(task).__name__}: say where its information is held and asked for")
+
+
+LAG_CASES = {
+    "memory_T2": lambda: MemoryTask(seq_len=2),
+    "memory_T12": lambda: MemoryTask(seq_len=12),
+    "copy_T1_n3": lambda: CopyTask(seq_len=1, n_copy=3),
+    "copy_T12": lambda: CopyTask(seq_len=12),
+    "adding_T2": lambda: AddingTask(seq_len=2),
+    "adding_T3": lambda: AddingTask(seq_len=3),
+    "adding_T10": lambda: AddingTask(seq_len=10),
+    "adding_T13": lambda: AddingTask(seq_len=13),
+    "temporal_order_T10": lambda: TemporalOrderTask(seq_len=10),
+    "temporal_order_T37": lambda: TemporalOrderTask(seq_len=37),
+    "temporal_order_T100": lambda: TemporalOrderTask(seq_len=100),
+}
+
+
+@pytest.mark.parametrize("make", LAG_CASES.values(), ids=LAG_CASES.keys())
+def test_lag_is_the_distance_measured_in_sampled_sequences(make):
+    """Min and max exact (short T: 20,000 sequences draw every position of a window), the mean within 4
+    standard errors."""
+    task = make()
+    lags = measured_lags(task, *task.sample(20_000, task.generator("train", 0))).double()
+    assert (task.lag.min, task.lag.max) == (lags.min().item(), lags.max().item())
+    assert abs(task.lag.mean - lags.mean().item()) <= 4 * lags.std().item() / math.sqrt(len(lags)) + 1e-9
+
+
+def test_lags_by_formula():
+    memory, copy = MemoryTask(seq_len=50).lag, CopyTask(seq_len=50, n_copy=3).lag
+    assert (memory.min, memory.mean, memory.max) == (49, 49, 49)
+    assert (copy.min, copy.mean, copy.max) == (53, 53, 53)
+    adding = AddingTask(seq_len=50).lag
+    assert (adding.min, adding.mean, adding.max) == (25, 37, 49)
+    order = TemporalOrderTask(seq_len=100).lag
+    assert (order.min, order.mean, order.max) == (80, 84.5, 89)
+
+
+# --- memory_loss: only the outputs that need the remembered information ---
+
+def test_copy_memory_loss_is_the_loss_on_the_recalled_positions():
+    task = CopyTask(seq_len=6, symbols=4, n_copy=3)
+    x, y = task.sample(16, task.generator("train", 0))
+    output = torch.randn(16, task.length, task.output_size, generator=torch.Generator().manual_seed(0))
+    recalled = F.cross_entropy(output[:, -3:].reshape(-1, task.output_size), y[:, -3:].reshape(-1))
+    assert task.memory_loss(output, y).item() == pytest.approx(recalled.item())
+    assert task.memory_loss(output, y).item() != pytest.approx(task.loss(output, y).item())
+    blanks_changed = output.clone()
+    blanks_changed[:, :-3] += 5.0 * torch.randn_like(blanks_changed[:, :-3])
+    assert task.memory_loss(blanks_changed, y).item() == pytest.approx(recalled.item())
+
+
+def test_memory_loss_of_a_last_step_task_is_its_loss():
+    task = MemoryTask(seq_len=5)
+    _, y = task.sample(8, task.generator("train", 0))
+    output = torch.randn(8, task.output_size)
+    assert task.memory_loss(output, y).item() == task.loss(output, y).item()

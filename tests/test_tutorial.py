@@ -51,6 +51,20 @@ def test_the_tutorial_adds_a_task_from_outside_the_tree(extension):
     assert math.isfinite(run["metrics.eval_accuracy"]) and run["tags.task_metric"] == "accuracy"
 
 
+def test_the_tutorials_lag_and_baseline_are_right(extension, monkeypatch):
+    """The README's DelayedXor states a lag and a baseline: both checked as the built-in tasks' are."""
+    from tests.test_tasks import measure_memoryless
+
+    monkeypatch.syspath_prepend(str(extension / "my_ext"))
+    task = __import__("my_tasks").DelayedXor(seq_len=7)
+    x, _ = task.sample(1000, task.generator("train", 0))
+    held = (x.argmax(-1) < 2).nonzero()[:, 1].view(-1, 2)  # the two bits' indices (2 is the blank)
+    distances = (task.length - 1 - held).double()
+    assert (task.lag.min, task.lag.mean, task.lag.max) == (distances.min(), distances.mean(), distances.max())
+    measured, tolerance = measure_memoryless(task)
+    assert abs(measured - task.baseline_loss) <= tolerance
+
+
 BROKEN = {
     "does_not_import": ("_target_: my_tasks.NoSuchTask\nname: broken\nseq_len: ${seq_len}\n",
                         "task._target_='my_tasks.NoSuchTask' in task/broken.yaml"),
