@@ -42,7 +42,7 @@ def printed_verdicts(text: str, expected: list[str]) -> list[str]:
     lines = [line.strip() for line in text.splitlines()]
     bullet = lambda line: line[:2] in BULLETS  # noqa: E731
     start = next((i for i, line in enumerate(lines) if bullet(line) and line[2:] == expected[0]), None)
-    assert start is not None, f"the verdict {expected[0]!r} is not printed:\n{text}"
+    assert start is not None, f"the verdict {expected[0]!r} is not printed:\n{text[-4000:]}"
     while start > 0 and bullet(lines[start - 1]):  # the list may begin above it: a stale line there is kept
         start -= 1
     end = start
