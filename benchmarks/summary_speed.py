@@ -40,7 +40,7 @@ def config_params(task: str, cell: str) -> dict:
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from suite.tracking import flatten
+    from suite.config import flatten
 
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("config", overrides=[f"task={task}", f"cell={cell}"])
@@ -51,7 +51,7 @@ def make_store(uri: str, n_runs: int) -> str:
     """n_runs synthetic finished runs under one parent; returns the parent's run id."""
     from mlflow.entities import Metric, Param, RunTag
 
-    from suite.tracking import open_experiment
+    from suite.tracking.store import open_experiment
 
     client, exp_id = open_experiment(uri, EXPERIMENT)
     parent = client.create_run(exp_id, run_name="sweep-synthetic", tags={"sweep": "parent"}).info.run_id
@@ -104,7 +104,7 @@ def make_store(uri: str, n_runs: int) -> str:
 
 def existing_parent(uri: str, n_runs: int) -> str | None:
     """The parent of a store made earlier with the same number of runs, else None."""
-    from suite.tracking import open_experiment
+    from suite.tracking.store import open_experiment
 
     client, exp_id = open_experiment(uri, EXPERIMENT)
     parents = client.search_runs([exp_id], "tags.sweep = 'parent'")
