@@ -1,5 +1,6 @@
 """Shared helpers of the benchmark scripts: a line describing the machine, an aligned table
-printed and saved as CSV under benchmarks/results/, a verdict against a goal, timed subprocesses.
+printed and saved as CSV under benchmarks/results/, each script's goal (GOALS) and a verdict
+against it, timed subprocesses.
 
 Scripts import it as `from common import ...` (they are run as `python benchmarks/<name>.py`,
 which puts this folder on sys.path); the project root is added here so `suite` and `tasks`
@@ -14,6 +15,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,13 +94,39 @@ def report(name: str, rows: list[dict], quick: bool, columns: list[str] | None =
     print(f"\nsaved {save_csv(name, rows, quick).relative_to(ROOT)}")
 
 
-def verdict(label: str, value: float, goal: float, higher_is_better: bool, unit: str = "", fmt: str = ".3g",
-            quick: bool = False) -> bool:
-    """Print 'overhead ratio 1.03 (goal <= 1.05): met' from the measured value; return whether met."""
-    met = value >= goal if higher_is_better else value <= goal
-    op = ">=" if higher_is_better else "<="
+@dataclass(frozen=True)
+class Goal:
+    """A benchmark's goal: a bound on the figure its script judges, and which side of it is good."""
+
+    bound: float
+    higher_is_better: bool
+    unit: str = ""  # as written after a number: "%", "×", " s"
+
+    def met(self, value: float) -> bool:
+        return value >= self.bound if self.higher_is_better else value <= self.bound
+
+    def text(self) -> str:
+        """'≤ 1.05', '≥ 1.7×', '≤ 5%', '≤ 3 s': the words of the script's verdict and of report.py's table."""
+        return f"{'≥' if self.higher_is_better else '≤'} {self.bound:g}{self.unit}"
+
+
+# Each goal once, by script name: the scripts judge against it and benchmarks/report.py writes it in its table.
+GOALS = {
+    "overhead": Goal(1.05, False),  # training-loop time through run.py ÷ the plain loop, median of A/B pairs
+    "datagen": Goal(5, False, "%"),  # data sampling's share of a training step, worst task and cell
+    "sweep_walltime": Goal(1.7, True, "×"),  # a sweep's wall time, basic launcher ÷ parallel launcher, on 2 cores
+    "summary_speed": Goal(3, False, " s"),  # summarise_store of 1,000 runs: text only, and with files and plots
+    # with 1 thread, the slowest try beside busy processes ÷ the quiet median of the same model and cell
+    "threads": Goal(3, False, "×"),
+    "gpu_check": Goal(180, False, " s"),  # gpu_check.py, the whole check on an H100
+}
+
+
+def verdict(label: str, value: float, goal: Goal, fmt: str = ".3g", quick: bool = False) -> bool:
+    """Print 'overhead ratio 1.03 (goal ≤ 1.05): met' from the measured value; return whether met."""
+    met = goal.met(value)
     note = " (--quick: a check of the script, not of the goal)" if quick else ""
-    print(f"{label} {value:{fmt}}{unit} (goal {op} {goal:{fmt}}{unit}): {'met' if met else 'NOT met'}{note}")
+    print(f"{label} {value:{fmt}}{goal.unit} (goal {goal.text()}): {'met' if met else 'NOT met'}{note}")
     return met
 
 

@@ -4,8 +4,8 @@ training step (sample + forward + backward + clip + Adam) on the same batch size
     python benchmarks/datagen.py             # copy, adding, memory, temporal_order at T=100, batch 64, 1 thread
     python benchmarks/datagen.py --quick     # a seconds-long check of the script
 
-Goal: sampling <= 5% of a training step for every task and cell (the verdict uses the worst row,
-usually the tanh RNN, whose step is the cheapest).
+Goal (common.GOALS["datagen"]): sampling's share of a training step, for every task and cell (the
+verdict uses the worst row, usually the tanh RNN, whose step is the cheapest).
 
 The training step here is suite.train's step written out (the suite has no hook to time its
 parts), timed step by step; medians over --steps, after a few untimed warm-up steps.
@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from common import build, machine_line, median, report, verdict
+from common import GOALS, build, machine_line, median, report, verdict
 
 TASKS = ("copy", "adding", "memory", "temporal_order")
 
@@ -84,8 +84,8 @@ def main() -> None:
                   flush=True)
     report("datagen" if device.type == "cpu" else f"datagen_{device.type}", rows, args.quick)
     worst = max(rows, key=lambda r: r["share_pct"])
-    verdict(f"data generation share, worst row ({worst['task']}, {worst['cell']})", worst["share_pct"], 5.0,
-            False, unit="%", fmt=".2f", quick=args.quick)
+    verdict(f"data generation share, worst row ({worst['task']}, {worst['cell']})", worst["share_pct"],
+            GOALS["datagen"], fmt=".2f", quick=args.quick)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ all children of one sweep parent run.
     python benchmarks/summary_speed.py --quick          # 100 runs: a check of the script
 
 Goal: suite.summary.store.summarise_store(...) end to end, with its files and plots (what
-`python -m suite.summary --parent-run-id <id>` does, start-up aside) <= 3 s for 1,000 runs.
+`python -m suite.summary --parent-run-id <id>` does, start-up aside) for 1,000 runs, within
+common.GOALS["summary_speed"].
 Also timed: the text-only summary, by experiment and by parent run; the fetch (search_store)
 against the pandas work (runs_frame, point_table, format_text); the whole CLI process.
 """
@@ -23,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, load_task, machine_line, median, report, run_timed, verdict
+from common import GOALS, ROOT, load_task, machine_line, median, report, run_timed, verdict
 
 # MLflow draws a progress bar for every artifact download (the summary fetches gradient profiles).
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -40,7 +41,7 @@ def config_params(task: str, cell: str) -> dict:
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from suite.tracking import flatten
+    from suite.config import flatten
 
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("config", overrides=[f"task={task}", f"cell={cell}"])
@@ -51,7 +52,7 @@ def make_store(uri: str, n_runs: int) -> str:
     """n_runs synthetic finished runs under one parent; returns the parent's run id."""
     from mlflow.entities import Metric, Param, RunTag
 
-    from suite.tracking import open_experiment
+    from suite.tracking.store import open_experiment
 
     client, exp_id = open_experiment(uri, EXPERIMENT)
     parent = client.create_run(exp_id, run_name="sweep-synthetic", tags={"sweep": "parent"}).info.run_id
@@ -104,7 +105,7 @@ def make_store(uri: str, n_runs: int) -> str:
 
 def existing_parent(uri: str, n_runs: int) -> str | None:
     """The parent of a store made earlier with the same number of runs, else None."""
-    from suite.tracking import open_experiment
+    from suite.tracking.store import open_experiment
 
     client, exp_id = open_experiment(uri, EXPERIMENT)
     parents = client.search_runs([exp_id], "tags.sweep = 'parent'")
@@ -186,9 +187,9 @@ def main() -> None:
         print(f"{len(runs)} runs summarised ({int((runs['outcome'] == 'crashed').sum())} crashed)")
         report("summary_speed", rows, args.quick)
     print()
-    verdict(f"summary of {args.runs} runs, end to end with files", full, 3.0, False, unit=" s", fmt=".2f",
+    verdict(f"summary of {args.runs} runs, end to end with files", full, GOALS["summary_speed"], fmt=".2f",
             quick=args.quick)
-    verdict(f"summary of {args.runs} runs, tables and verdicts (no files)", text_only, 3.0, False, unit=" s",
+    verdict(f"summary of {args.runs} runs, tables and verdicts (no files)", text_only, GOALS["summary_speed"],
             fmt=".2f", quick=args.quick)
     print(f"of which MLflow's own search_runs (the fetch row, the floor for any summary): {fetch:.2f} s")
 

@@ -6,7 +6,7 @@ launcher (joblib, one worker per core, 1 torch thread each), end to end through 
     python benchmarks/sweep_walltime.py seed=0 --presets default # overrides (before --presets) go to every sweep
     python benchmarks/sweep_walltime.py --quick                  # the smoke sweep once each way
 
-Goal: speedup (basic wall time / parallel wall time) >= 1.7 on 2 cores.
+Goal (common.GOALS["sweep_walltime"]): speedup (basic wall time / parallel wall time) on 2 cores.
 
 Each sweep gets a fresh temporary MLflow store and sweep folder, so nothing is reused (resume) and
 both launchers pay the same one-off store creation. A preset without a launcher (smoke) runs as it
@@ -22,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import ROOT, machine_line, median, report, run_timed, verdict
+from common import GOALS, ROOT, machine_line, median, report, run_timed, verdict
 
 
 def launcher_overrides(preset: str) -> dict[str, list[str]]:
@@ -86,7 +86,7 @@ def main() -> None:
     for row in rows:
         if row["launcher"] == "parallel":
             verdict(f"{row['preset']} sweep speedup, parallel vs basic on {os.cpu_count()} cores", row["speedup"],
-                    1.7, True, unit="x", fmt=".2f", quick=args.quick)
+                    GOALS["sweep_walltime"], fmt=".2f", quick=args.quick)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,19 @@ through the model's own recurrent module *one step at a time*, so that every
 state is a node of the autograd graph, and ‖∂L/∂h_t‖ is read for t = 1..T (the
 total derivative: through the output at t and through all later steps; for the
 LSTM, of the whole state (h_t, c_t)). In a tanh RNN it is a product of T−t
-Jacobians diag(1−h²)·U and falls geometrically going back in time (Bengio et al. 1994; Pascanu et al. 2013); the
-LSTM's additive cell state, with forget gates near 1, keeps it from vanishing.
+Jacobians diag(1−h²)·U and falls geometrically going back in time (Bengio et al. 1994;
+Pascanu et al. 2013); the LSTM's additive cell state, with forget gates near 1, keeps it from vanishing.
+
+What is differentiated is the task's `memory_loss`, the loss term that needs the remembered
+information, not the whole training loss: for a task scored at every step (copy), step 1's own
+output loss would reach h_1 directly and the ratio ‖∂L/∂h_1‖ ÷ ‖∂L/∂h_T‖ would not measure what
+crosses the lag.
+
+When: at the first evaluation point (step train.eval_every), at the first evaluation point past each
+multiple of `every`, and at the last one. The first one is logged a second time under Metric.FIRST_EVAL's
+names, at that step only: a run's last measurement is its early stop when it solved and its step budget
+when it did not, so comparing last values would compare seeds at different points of training, while
+every run reaches the first evaluation point (early stopping happens only at evaluation points).
 
 Nothing here touches the parameters' `.grad` or the training data stream, so
 turning diagnostics on does not change the training trajectory.
@@ -43,7 +54,7 @@ def step_by_step(model, x: torch.Tensor):
 
 
 def hidden_gradient_norms(model, task: Task, x: torch.Tensor, y: torch.Tensor):
-    """‖∂L/∂s_t‖ per time step, mean over the batch, and the last layer's h_t.
+    """‖∂L/∂s_t‖ per time step, mean over the batch, and the last layer's h_t; L is task.memory_loss.
 
     s_t is the whole recurrent state of the last layer: h_t for the RNN and GRU, and the
     pair (h_t, c_t) for the LSTM (each an input of the next step), whose memory is carried
@@ -53,7 +64,7 @@ def hidden_gradient_norms(model, task: Task, x: torch.Tensor, y: torch.Tensor):
     with torch.enable_grad():
         states, output = step_by_step(model, x)
         # The LSTM's last c_T feeds nothing (the head reads h_T): its gradient is zero, not missing.
-        grads = torch.autograd.grad(task.loss(output, y), [p for parts in states for p in parts],
+        grads = torch.autograd.grad(task.memory_loss(output, y), [p for parts in states for p in parts],
                                     allow_unused=True, materialize_grads=True)
     k = len(states[0])
     per_step = [grads[i : i + k] for i in range(0, len(grads), k)]
@@ -85,11 +96,16 @@ class GradientDiagnostics:
         self.x, self.y = task.sample(batch, task.generator("eval", seed, device))
         self.profiles: list[tuple[int, list[float]]] = []
         self.next_at = every
+        self.first_eval_step: int | None = None  # the step of the first call: the first evaluation point
 
     def __call__(self, step: int, last: bool) -> dict[str, float]:
-        """Measure at the first evaluation point past each multiple of `every`, and at the last one."""
-        if step < self.next_at and not last:
+        """Measure at the first call (train's first evaluation point), at the first evaluation point
+        past each multiple of `every`, and at the last one; the first measurement also under Metric.FIRST_EVAL."""
+        first = self.first_eval_step is None
+        if not first and step < self.next_at and not last:
             return {}
+        if first:
+            self.first_eval_step = step
         self.next_at = (step // self.every + 1) * self.every
         # In float64: a vanished gradient is ~1e-40 and beyond at long lags, under float32's range
         # (and flushed to 0 with denormals off), which would turn the ratio into a mere bound.
@@ -100,12 +116,13 @@ class GradientDiagnostics:
         at = min(self.task.remember_at, len(norms) - 1)
         # On a log10 scale (values ~1e-8 and below read as 0 on a linear chart axis); a tiny floor
         # stands in for a gradient that underflowed to 0 even in float64.
-        first, final, memory = (math.log10(max(float(norms[i]), 1e-300)) for i in (0, -1, at))
-        metrics = {
-            Metric.GRAD_LOG10_FIRST: first, Metric.GRAD_LOG10_LAST: final, Metric.GRAD_LOG10_MEMORY: memory,
+        first_t, final, memory = (math.log10(max(float(norms[i]), 1e-300)) for i in (0, -1, at))
+        gradient = {
+            Metric.GRAD_LOG10_FIRST: first_t, Metric.GRAD_LOG10_LAST: final, Metric.GRAD_LOG10_MEMORY: memory,
             # orders of magnitude the learning signal loses across the lag
-            Metric.GRAD_LOG10_RATIO: first - final,
+            Metric.GRAD_LOG10_RATIO: first_t - final,
         }
+        metrics = {**gradient, **({Metric.FIRST_EVAL[k]: v for k, v in gradient.items()} if first else {})}
         metrics.update(self.gate_statistics(probe, states))
         return metrics
 
@@ -113,12 +130,12 @@ class GradientDiagnostics:
     def gate_statistics(self, model, states: torch.Tensor) -> dict[str, float]:
         kind = model.kind
         if kind == "rnn":
-            return {"saturated_fraction": float((states.abs() > SATURATED).float().mean())}
+            return {Metric.SATURATED_FRACTION: float((states.abs() > SATURATED).float().mean())}
         if kind not in ("lstm", "gru") or model.rnn.num_layers != 1:
             return {}  # gates are recomputed from layer 0's states with torch's layout: one-layer LSTM/GRU only
         layer0 = states.transpose(0, 1)  # (T, batch, hidden)
         gate = float(_gate(model, self.x.to(states.dtype), layer0, 1).mean())
-        return {"forget_gate_mean" if kind == "lstm" else "update_gate_mean": gate}
+        return {Metric.FORGET_GATE_MEAN if kind == "lstm" else Metric.UPDATE_GATE_MEAN: gate}
 
     def profile_csv(self) -> str:
         out = io.StringIO()

@@ -66,6 +66,21 @@ class Metric:
     # difference: the orders of magnitude the learning signal loses across the lag
     GRAD_LOG10_FIRST, GRAD_LOG10_LAST, GRAD_LOG10_MEMORY = "grad_log10_first", "grad_log10_last", "grad_log10_memory"
     GRAD_LOG10_RATIO = "grad_log10_ratio"
+    # The same four measured at the first evaluation point (step train.eval_every) and logged there
+    # only: every run reaches that step (early stopping happens at evaluation points), so the value
+    # search_runs returns (a metric's last) compares every seed and cell at one training step, where
+    # the four above, last logged at a run's end, compare a solved seed's early stop with a failed
+    # one's step budget.
+    GRAD_LOG10_FIRST_FIRST_EVAL = "grad_log10_first_first_eval"
+    GRAD_LOG10_LAST_FIRST_EVAL = "grad_log10_last_first_eval"
+    GRAD_LOG10_MEMORY_FIRST_EVAL = "grad_log10_memory_first_eval"
+    GRAD_LOG10_RATIO_FIRST_EVAL = "grad_log10_ratio_first_eval"
+    FIRST_EVAL = {GRAD_LOG10_FIRST: GRAD_LOG10_FIRST_FIRST_EVAL, GRAD_LOG10_LAST: GRAD_LOG10_LAST_FIRST_EVAL,
+                  GRAD_LOG10_MEMORY: GRAD_LOG10_MEMORY_FIRST_EVAL, GRAD_LOG10_RATIO: GRAD_LOG10_RATIO_FIRST_EVAL}
+    # suite/diagnostics.py's gate statistics (layer 0): the tanh RNN's fraction of |h| > 0.99, the
+    # LSTM's mean forget gate, the GRU's mean update gate
+    SATURATED_FRACTION, FORGET_GATE_MEAN, UPDATE_GATE_MEAN = ("saturated_fraction", "forget_gate_mean",
+                                                              "update_gate_mean")
     # a sweep's parent run
     JOBS, JOBS_REUSED, JOBS_CRASHED = "jobs", "jobs_reused", "jobs_crashed"
     RUNS_SOLVED, RUNS_FAILED, RUNS_DIVERGED = "runs_solved", "runs_failed", "runs_diverged"

@@ -27,6 +27,7 @@ import pytest
 
 from tests import slurm_cluster
 from tests.conftest import ROOT, MlflowServer, children_and_parents, free_port, run_cli, store_runs
+from tests.verdicts import assert_printed_verdicts_are_the_runs
 
 pytestmark = pytest.mark.slow
 
@@ -71,8 +72,8 @@ def test_local_launcher_runs_each_job_in_its_own_process_under_one_parent(cli, t
     pids = set(children["tags.owner_pid"])  # the process that created each run
     assert len(pids) == 4 and parent["tags.owner_pid"] not in pids
     assert len(list(sweep_dir.glob("*/result.json"))) == 4
-    assert "Verdicts" in proc.stdout
     assert_summary_written(sweep_dir)
+    assert_printed_verdicts_are_the_runs(proc.stdout, sweep_dir / "summary" / "runs.csv")
 
 
 # -- SLURM, for real ------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 """Explicit cells match the fused ones; the gradient profile behaves as theory says."""
+import copy
 import math
 
 import pytest
@@ -6,12 +7,15 @@ import torch
 from torch import nn
 
 from suite.config import TrainConfig
-from suite.diagnostics import GradientDiagnostics, hidden_gradient_norms
+from suite.diagnostics import SATURATED, GradientDiagnostics, hidden_gradient_norms
 from suite.explicit import ExplicitGRU, ExplicitLSTM, ExplicitRNN
 from suite.model import RecurrentModel, build_model
+from suite.record import Metric
 from suite.train import train
 from tasks.adding import AddingTask
+from tasks.copy import CopyTask
 from tasks.memory import MemoryTask
+from tests.conftest import TINY, store_runs
 
 PAIRS = [(nn.RNN, ExplicitRNN), (nn.LSTM, ExplicitLSTM), (nn.GRU, ExplicitGRU)]
 
@@ -76,38 +80,54 @@ def test_lstm_with_open_forget_gate_and_closed_input_gate_keeps_it_flat():
     assert abs(math.log10(norms[0] / norms[-1])) < 0.5  # within a factor of ~3 across 30 steps
 
 
-def direct_profile(rnn: nn.Module, head: nn.Module, task, x, y):
-    """‖∂L/∂s_t‖ by a hand-written loop over the textbook formulas, one autograd call."""
+def textbook(kind: str, rnn: nn.Module, x: torch.Tensor):
+    """Layer 0 run by the textbook formulas from torch's weights (gates in torch's order): each step's
+    state nodes, its h_t, and the gate the diagnostics report (the LSTM's forget gate, the GRU's update gate)."""
     w_ih, w_hh, b_ih, b_hh = rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0
     h = x.new_zeros(x.shape[0], rnn.hidden_size)
     c = torch.zeros_like(h)
-    nodes = []
+    nodes, hs, gates = [], [], []
     for t in range(x.shape[1]):
-        pre = x[:, t] @ w_ih.T + b_ih + h @ w_hh.T + b_hh
-        if isinstance(rnn, nn.LSTM):
-            i, f, g, o = pre.chunk(4, dim=1)
+        if kind == "lstm":
+            i, f, g, o = (x[:, t] @ w_ih.T + b_ih + h @ w_hh.T + b_hh).chunk(4, dim=1)
             # The state is the pair (h_t, c_t), each read by the next step; h_t is computed from
             # its own copy of the new cell value, so c_t's gradient is that of the pair's coordinate.
             new_cell = lambda: torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)  # noqa: E731
             c, h = new_cell(), torch.sigmoid(o) * torch.tanh(new_cell())
             nodes.append((h, c))
-        else:
-            h = torch.tanh(pre)
+            gates.append(torch.sigmoid(f))
+        elif kind == "gru":
+            x_r, x_z, x_n = (x[:, t] @ w_ih.T + b_ih).chunk(3, dim=1)
+            h_r, h_z, h_n = (h @ w_hh.T + b_hh).chunk(3, dim=1)
+            r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+            h = (1 - z) * torch.tanh(x_n + r * h_n) + z * h
             nodes.append((h,))
-    loss = task.loss(head(h), y)
-    grads = torch.autograd.grad(loss, [n for parts in nodes for n in parts], allow_unused=True,
-                                materialize_grads=True)
+            gates.append(z)
+        else:
+            h = torch.tanh(x[:, t] @ w_ih.T + b_ih + h @ w_hh.T + b_hh)
+            nodes.append((h,))
+        hs.append(h)
+    return nodes, torch.stack(hs, dim=1), torch.stack(gates, dim=1) if gates else None
+
+
+def direct_profile(model: RecurrentModel, task, x, y, loss=None):
+    """‖∂L/∂s_t‖ by a hand-written loop over the textbook formulas, one autograd call; L is
+    task.memory_loss unless `loss` is given."""
+    nodes, hs, _ = textbook(model.kind, model.rnn, x)
+    output = model.head(hs[:, -1] if model.last_only else hs)
+    grads = torch.autograd.grad((loss or task.memory_loss)(output, y), [n for parts in nodes for n in parts],
+                                allow_unused=True, materialize_grads=True)
     k = len(nodes[0])
     return torch.stack([torch.sqrt(sum((g ** 2).sum(-1) for g in grads[i : i + k])).mean()
                         for i in range(0, len(grads), k)])
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_suite_profile_equals_a_direct_autograd_computation(cell):
     task, model = memory_model(cell, 6, 8)
     x, y = task.sample(5, task.generator("eval", 1))
     suite_norms, _ = hidden_gradient_norms(model, task, x, y)
-    torch.testing.assert_close(suite_norms, direct_profile(model.rnn, model.head, task, x, y), rtol=1e-4, atol=1e-9)
+    torch.testing.assert_close(suite_norms, direct_profile(model, task, x, y), rtol=1e-4, atol=1e-9)
 
 
 def test_diagnostics_do_not_change_the_training_trajectory():
@@ -125,13 +145,124 @@ def test_diagnostics_do_not_change_the_training_trajectory():
     assert finals[0] == finals[1]
 
 
-@pytest.mark.parametrize("cell, stat", [("rnn", "saturated_fraction"), ("lstm", "forget_gate_mean"),
-                                        ("gru", "update_gate_mean"), ("lstm_explicit", "forget_gate_mean")])
+def independent_statistic(model: RecurrentModel, x: torch.Tensor) -> float:
+    """The gate statistic recomputed from the weights by the textbook formulas, in float64 as the diagnostics."""
+    double = copy.deepcopy(model).double()
+    with torch.no_grad():
+        _, hs, gates = textbook(model.kind, double.rnn, x.double())
+    return float((hs.abs() > SATURATED).double().mean()) if model.kind == "rnn" else float(gates.mean())
+
+
+# A tanh RNN whose recurrent matrix is 0.1 x an orthogonal one: ‖diag(1-h²) U‖ <= 0.1, so 9 steps back
+# the gradient is at most 10^-9 of h_T's; the chrono-initialised gated cells keep it within ~10^-1.
+RATIO_RANGE = {"rnn": (-math.inf, -9.0), "lstm": (-2.0, 2.0), "gru": (-2.0, 2.0), "lstm_explicit": (-2.0, 2.0)}
+
+
+@pytest.mark.parametrize("cell, stat", [("rnn", Metric.SATURATED_FRACTION), ("lstm", Metric.FORGET_GATE_MEAN),
+                                        ("gru", Metric.UPDATE_GATE_MEAN), ("lstm_explicit", Metric.FORGET_GATE_MEAN)])
 def test_diagnostic_metrics_per_cell(cell, stat):
     task, model = memory_model(cell, 8, 10)
-    metrics = GradientDiagnostics(model, task, seed=0, device="cpu", every=100, batch=16)(100, last=False)
-    assert {"grad_log10_ratio", "grad_log10_first", "grad_log10_last", "grad_log10_memory", stat} <= metrics.keys()
-    assert 0.0 <= metrics[stat] <= 1.0
+    if cell == "rnn":
+        with torch.no_grad():
+            model.rnn.weight_hh_l0.mul_(0.1)  # orthogonal at init: now every step shrinks by at least 10x
+            model.rnn.weight_ih_l0.mul_(8.0)  # large inputs: some units saturate, so the fraction is not just 0
+    diag = GradientDiagnostics(model, task, seed=0, device="cpu", every=100, batch=16)
+    metrics = diag(100, last=False)
+    norms = diag.profiles[-1][1]  # the profile the test above checks against a direct computation
+    assert metrics[Metric.GRAD_LOG10_FIRST] == pytest.approx(math.log10(norms[0]))
+    assert metrics[Metric.GRAD_LOG10_LAST] == pytest.approx(math.log10(norms[-1]))
+    assert metrics[Metric.GRAD_LOG10_MEMORY] == metrics[Metric.GRAD_LOG10_FIRST]  # memory: the symbol is at t=1
+    assert metrics[Metric.GRAD_LOG10_RATIO] == pytest.approx(math.log10(norms[0] / norms[-1]))
+    low, high = RATIO_RANGE[cell]
+    assert low < metrics[Metric.GRAD_LOG10_RATIO] < high
+    assert metrics[stat] == pytest.approx(independent_statistic(model, diag.x), rel=1e-6)
+    assert 0.0 < metrics[stat] < 1.0  # not a degenerate value that any wrong statistic would also hit
+    # the first call is the first evaluation point: measured, and logged under the first-eval names too
+    assert {Metric.FIRST_EVAL[k]: metrics[k] for k in Metric.FIRST_EVAL} == \
+           {k: metrics[k] for k in Metric.FIRST_EVAL.values()}
+
+
+def test_a_vanishing_rnn_and_a_chrono_lstm_are_orders_of_magnitude_apart():
+    """What the summary's "why" line rests on: the same task and lag, the tanh RNN's ratio far below the LSTM's."""
+    ratios = {}
+    for cell in ("rnn", "lstm"):
+        task, model = memory_model(cell, 8, 20)
+        if cell == "rnn":
+            with torch.no_grad():
+                model.rnn.weight_hh_l0.mul_(0.3)
+        ratios[cell] = GradientDiagnostics(model, task, seed=0, device="cpu", every=1)(1, last=False)[
+            Metric.GRAD_LOG10_RATIO]
+    assert ratios["rnn"] < 19 * math.log10(0.3) < -9  # 19 steps, each shrinking by at least 0.3
+    assert ratios["lstm"] > ratios["rnn"] + 8
+
+
+class RecallOnlyCopy(CopyTask):
+    """Copy whose memory_loss keeps the recalled positions only (the loss terms that need the first n_copy inputs)."""
+
+    def memory_loss(self, output, target):
+        return self.loss(output[:, -self.n_copy :], target[:, -self.n_copy :])
+
+
+def test_the_diagnostics_differentiate_the_tasks_memory_loss():
+    task = RecallOnlyCopy(seq_len=6, symbols=3, n_copy=2)
+    torch.manual_seed(0)
+    model = build_model({"name": "rnn"}, 8, task)
+    with torch.no_grad():
+        model.rnn.weight_hh_l0.mul_(0.2)
+    diag = GradientDiagnostics(model, task, seed=0, device="cpu", every=1, batch=16)
+    ratio = diag(1, last=False)[Metric.GRAD_LOG10_RATIO]
+    double = copy.deepcopy(model).double()
+    x, y = diag.x.double(), diag.y
+    by_hand = direct_profile(double, task, x, y)
+    assert ratio == pytest.approx(math.log10(by_hand[0] / by_hand[-1]), rel=1e-6)
+    # The whole loss would score step 1's own output, whose gradient reaches h_1 directly: a different,
+    # much larger ratio, which says nothing about the lag.
+    whole = direct_profile(double, task, x, y, loss=task.loss)
+    assert math.log10(whole[0] / whole[-1]) > ratio + 3
+
+
+class SolvedAtThirdEvaluation(MemoryTask):
+    """Solved from its third evaluation on, whatever the model: an early stop at a known step."""
+
+    def __init__(self, seq_len: int, solvable: bool = True):
+        super().__init__(seq_len=seq_len)
+        self.solvable, self.evaluations = solvable, 0
+
+    def solved(self, metrics):
+        self.evaluations += 1
+        return self.solvable and self.evaluations >= 3
+
+
+@pytest.mark.parametrize("solvable, end", [(True, 30), (False, 80)], ids=["early_stop", "to_the_end"])
+def test_the_first_eval_measurement_is_logged_at_step_eval_every_only(solvable, end):
+    """Whether a run stops early or runs its budget, its first-eval metrics are the measurement at
+    step eval_every, logged there once; the schedule (every 25: steps 30, 50, 80) and the last one go on."""
+    task = SolvedAtThirdEvaluation(seq_len=8, solvable=solvable)
+    torch.manual_seed(0)
+    model = build_model({"name": "rnn"}, 8, task)
+    logged = []
+    hook = GradientDiagnostics(model, task, seed=0, device="cpu", every=25, batch=16)
+    cfg = TrainConfig(steps=80, batch=8, eval_every=10, eval_size=32)
+    result = train(model, task, cfg, seed=0, device=torch.device("cpu"), diagnose=hook, progress=False,
+                   log=lambda step, metrics: logged.append((step, metrics)))
+    assert result.steps == end
+    at = lambda name: {step: m[name] for step, m in logged if name in m}  # noqa: E731
+    for name, first_eval in Metric.FIRST_EVAL.items():
+        assert at(first_eval) == {10: at(name)[10]}, name
+    assert sorted(at(Metric.GRAD_LOG10_RATIO)) == [10, 30] + ([50, 80] if end == 80 else [])
+
+
+def test_search_runs_gives_the_first_eval_value(job, tmp_path):
+    """Through MLflow: search_runs (a metric's last value) returns the measurement at step eval_every."""
+    from mlflow.tracking import MlflowClient
+
+    result = job("task=memory", "cell=rnn", *TINY, "train.steps=6", "diagnostics.every=4")
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    history = lambda name: [(m.step, m.value) for m in client.get_metric_history(result["run_id"], name)]  # noqa
+    ratio = history(Metric.GRAD_LOG10_RATIO)
+    assert [step for step, _ in ratio] == [2, 4, 6]
+    assert history(Metric.GRAD_LOG10_RATIO_FIRST_EVAL) == [ratio[0]]
+    assert store_runs(tmp_path).iloc[0][f"metrics.{Metric.GRAD_LOG10_RATIO_FIRST_EVAL}"] == ratio[0][1]
 
 
 def test_forget_gate_statistic_matches_the_explicit_cells_gates():
@@ -141,4 +272,5 @@ def test_forget_gate_statistic_matches_the_explicit_cells_gates():
     explicit.load_state_dict(model.state_dict())
     explicit.rnn.record_gates = True
     explicit(diag.x)
-    assert diag(1, last=False)["forget_gate_mean"] == pytest.approx(float(explicit.rnn.gates["forget"].mean()), rel=1e-5)
+    expected = float(explicit.rnn.gates["forget"].mean())
+    assert diag(1, last=False)[Metric.FORGET_GATE_MEAN] == pytest.approx(expected, rel=1e-5)

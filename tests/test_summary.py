@@ -11,6 +11,7 @@ from suite.summary import __main__ as cli
 from suite.summary import analysis, plots, render, store
 from suite.summary import frame as frames  # `frame` is the fixture below
 from tests.conftest import ROOT
+from tests.verdicts import assert_printed_verdicts_are_the_runs
 
 METRIC = {"memory": "accuracy", "adding": "mse", "copy": "recall_accuracy"}
 BASELINE = {"memory": math.log(8), "adding": 1 / 6}
@@ -399,14 +400,13 @@ def test_embed_in_a_named_readme_block(tmp_path):
         cli.embed_in_readme(readme, "x", tmp_path / "success.png")
 
 
-def test_the_readmes_result_blocks_say_what_their_summary_files_say():
-    """The README's printed summaries and docs/*/summary.md come from the same command: same verdicts."""
+def test_the_readmes_result_blocks_state_the_verdicts_of_their_runs():
+    """Each README result block prints the verdicts that the summary's functions conclude from the committed
+    runs of its sweep (docs/<folder>/runs.csv), and links that sweep's figure."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for block, folder in (("summary", "default_sweep"), ("horizon", "horizon")):
         printed = readme.split(f"<!-- {block}:start -->", 1)[1].split(f"<!-- {block}:end -->", 1)[0]
-        md = (ROOT / "docs" / folder / "summary.md").read_text(encoding="utf-8")
-        verdicts = md.split("## Verdicts", 1)[1].split("\n## ", 1)[0].strip().splitlines()
-        assert verdicts and all(line in printed for line in verdicts), (block, verdicts)
+        assert_printed_verdicts_are_the_runs(printed, ROOT / "docs" / folder / "runs.csv")
         assert f"](docs/{folder}/" in printed
 
 
