@@ -13,7 +13,8 @@ from suite.summary.render import verdicts
 
 # The columns of runs.csv that point_table reads (frame.runs_frame's tidy rows)
 KEYS = POINT_KEYS + ["seed", "outcome", "start_time"]
-VALUES = ["loss_norm", "metric", "steps_to_solve", "baseline_loss", "grad_log10_ratio"]
+VALUES = ["loss_norm", "metric", "steps_to_solve", "baseline_loss", "lag_min", "lag_mean", "lag_max",
+          "grad_log10_ratio"]
 BULLETS = ("- ", "* ")
 
 

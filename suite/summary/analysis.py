@@ -38,7 +38,7 @@ def point_table(runs: pd.DataFrame) -> pd.DataFrame:
             "n_diverged": int(counts.get(Outcome.DIVERGED, 0)), "n_crashed": int(counts.get(Outcome.CRASHED, 0)),
             "steps_to_solve": g.loc[g["outcome"] == Outcome.SOLVED, "steps_to_solve"].median(),
             "baseline_loss": g["baseline_loss"].median(), "n_runs": int(repeats[key]),
-            **{c: g[c].median() for c in LAG_COLUMNS},
+            **{c: g[c].median() if c in g else np.nan for c in LAG_COLUMNS},  # NaN: the task does not say
             "grad_log10_ratio": finite(done["grad_log10_ratio"]).median(),
             "majority": majority(n_solved, n_failed, n_seeds),
         })

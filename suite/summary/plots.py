@@ -98,8 +98,9 @@ def plot_curves(histories: dict[str, list[tuple[int, float]]], runs: pd.DataFram
 
 
 def plot_gradients(profiles: dict, path: str | Path) -> Path:
-    """‖∂L/∂h_t‖ against t (log scale, median over seeds) per task, a line per cell, at the end of training.
-    profiles: {task: (lag, hidden, {cell: [final profile of each seed]})} (store.fetch_profiles)."""
+    """‖∂L/∂h_t‖ against t (log scale, median over seeds) per task, a line per cell, at the first evaluation.
+    profiles: {task: (lag, hidden, {cell: [first profile of each seed]})} (store.fetch_profiles: at the first
+    evaluation point, the step every seed reaches)."""
     fig, axes = _panels(max(len(profiles), 1))
     for ax, (task, (lag, hidden, by_cell)) in zip(axes, profiles.items()):
         for cell in cells_in_order(pd.DataFrame({"cell": list(by_cell)})):
@@ -107,7 +108,7 @@ def plot_gradients(profiles: dict, path: str | Path) -> Path:
             ax.plot(np.arange(1, len(median) + 1), median, label=f"{cell} ({len(by_cell[cell])} seeds)",
                     color=_style(cell)["color"])
         ax.set_yscale("log")
-        ax.set(title=f"{task}, T={lag}, h={hidden}", xlabel="time step t", ylabel="‖∂L/∂h_t‖ (median over seeds)")
+        ax.set(title=f"{task}, T={lag}, h={hidden}", xlabel="time step t", ylabel="‖∂L/∂h_t‖ (median over seeds, first evaluation)")
         ax.legend(fontsize="small")
     fig.savefig(path, dpi=110)
     return Path(path)

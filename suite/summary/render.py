@@ -268,7 +268,9 @@ def _sections(points: pd.DataFrame, runs: pd.DataFrame, h1: str, h2: str, h3: st
         parts.append(lags)
     gradients = gradient_lines(points, reference)
     if gradients:
-        parts += [f"{h2}Why: the gradient reaching the first step (‖∂L/∂h_1‖ ÷ ‖∂L/∂h_T‖, median over seeds)",
+        parts += [f"{h2}Why: the gradient reaching the first step (‖∂L/∂h_1‖ ÷ ‖∂L/∂h_T‖ of the loss that needs "
+                  "the remembered information, median over seeds, every seed measured at the first evaluation "
+                  "point, step train.eval_every)",
                   "\n".join(f"- {g}" for g in gradients)]
     hz = horizons_text(points)
     for task, table in task_tables(points).items():

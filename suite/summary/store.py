@@ -84,7 +84,7 @@ def _profile_csv(client, run) -> pd.DataFrame | None:
 
 
 def fetch_profiles(client, runs: pd.DataFrame, points: pd.DataFrame, reference: str = "rnn") -> dict:
-    """{task: (lag, hidden, {cell: [final profile of each seed]})} from the runs' gradient profiles,
+    """{task: (lag, hidden, {cell: [first profile of each seed]})} from the runs' gradient profiles,
     at each task's gradient point (analysis.gradient_points)."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -98,8 +98,9 @@ def fetch_profiles(client, runs: pd.DataFrame, points: pd.DataFrame, reference: 
         by_cell: dict[str, list[list[float]]] = {}
         for r, csv in zip(rows, csvs):
             if csv is not None:
-                last = csv[csv["step"] == csv["step"].max()].sort_values("t")
-                by_cell.setdefault(r.cell, []).append(list(last["grad_norm"]))
+                # the first measurement, at the first evaluation point: the step every seed reaches
+                first = csv[csv["step"] == csv["step"].min()].sort_values("t")
+                by_cell.setdefault(r.cell, []).append(list(first["grad_norm"]))
         if by_cell:
             profiles[task] = (lag, hidden, by_cell)
     return profiles
