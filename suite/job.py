@@ -23,7 +23,8 @@ from suite.model import count_parameters
 from suite.privacy import redact
 from suite.record import Artifact, Metric, Outcome, Param, Result, Tag, config_hash
 from suite.sweep_folder import write_result
-from suite.tracking.queries import finished_run_with_hash
+from suite.tracking import twins
+from suite.tracking.queries import finished_run_matching
 from suite.tracking.run_logger import RunLogger, mlflow_run
 from suite.tracking.store import check_reachable, open_experiment, tracking_uri, uri_source
 from suite.train import train
@@ -81,7 +82,8 @@ def run_job(cfg: DictConfig, output_dir: str | Path | None = None, parent_run_id
             progress: bool = True, sweeping: bool = False) -> dict:
     """Train one configured run and return its result record (also written to output_dir).
 
-    In a sweep with `resume` on, an identical FINISHED run is reused instead; a single
+    In a sweep with `resume` on, an identical FINISHED run is reused instead, and a run of the same
+    config that another live process is training is waited for and then reused (twins.py); a single
     `python run.py` always trains, since that is what someone typing it wants to watch.
     """
     if cfg.threads is not None:
@@ -93,30 +95,49 @@ def run_job(cfg: DictConfig, output_dir: str | Path | None = None, parent_run_id
     resolved = OmegaConf.to_container(cfg, resolve=True)
     chash = config_hash(resolved, job.device.type)
     if sweeping and cfg.resume:
-        reused = reuse_finished_run(cfg, job.uri, chash)
-        if reused is not None:
-            write_result(output_dir, reused)
-            return reused
-    run_id = None
-    try:
-        with mlflow_run(job.uri, cfg.tracking.experiment, cfg.run_name, run_tags(cfg, job, chash), parent_run_id,
-                        output_dir) as run:
-            run_id = run.run_id
-            result = train_logged(cfg, job, resolved, run, output_dir, progress)
-    except (Exception, JobStopped) as exc:
-        write_result(output_dir, {Result.RUN_ID: run_id, Result.RUN_NAME: cfg.run_name,
-                                  Result.OUTCOME: Outcome.CRASHED, Result.ERROR: f"{type(exc).__name__}: {exc}"})
-        raise
-    if run.lost:
-        result[Result.TRACKING_LOST] = run.lost
+        match = {Tag.CONFIG_HASH: chash}  # what makes two runs the same job
+        result = None
+        while result is None:  # None: a twin was training this config and has ended since: look again
+            result = reuse_finished_run(cfg, job.uri, match) or \
+                train_job(cfg, job, resolved, chash, parent_run_id, output_dir, progress, claim=match)
+    else:
+        result = train_job(cfg, job, resolved, chash, parent_run_id, output_dir, progress)
     write_result(output_dir, result)
     return result
 
 
-def reuse_finished_run(cfg: DictConfig, uri: str, chash: str) -> dict | None:
-    """The result of a FINISHED run with the same config hash, if the store has one."""
+def train_job(cfg: DictConfig, job: Prepared, resolved: dict, chash: str, parent_run_id: str | None, output_dir,
+              progress: bool, claim: dict[str, str] | None = None) -> dict | None:
+    """Create the job's run and train it; its result record.
+
+    With `claim` (the tags that make two runs the same job), the run first claims its config
+    (suite/tracking/twins.py). If a twin FINISHED it or is ahead in line, the run is withdrawn
+    (deleted), and the job waits for that twin to end and returns None.
+    """
+    tags = {**run_tags(cfg, job, chash), **(twins.claim_tags(claim) if claim else {})}
+    run_id = twin = None
+    try:
+        with mlflow_run(job.uri, cfg.tracking.experiment, cfg.run_name, tags, parent_run_id, output_dir) as run:
+            run_id = run.run_id
+            twin = twins.claim(run, claim) if claim else None
+            if twin is None:
+                result = train_logged(cfg, job, resolved, run, output_dir, progress)
+    except (Exception, JobStopped) as exc:
+        write_result(output_dir, {Result.RUN_ID: run_id, Result.RUN_NAME: cfg.run_name,
+                                  Result.OUTCOME: Outcome.CRASHED, Result.ERROR: f"{type(exc).__name__}: {exc}"})
+        raise
+    if twin is not None:  # its run is withdrawn: stopped while it waits, the job crashes without a run
+        twins.await_end(run.client, twin, cfg.run_name)
+        return None
+    if run.lost:
+        result[Result.TRACKING_LOST] = run.lost
+    return result
+
+
+def reuse_finished_run(cfg: DictConfig, uri: str, match: dict[str, str]) -> dict | None:
+    """The result of a FINISHED run carrying the `match` tags, if the store has one."""
     client, experiment_id = open_experiment(uri, cfg.tracking.experiment)
-    previous = finished_run_with_hash(client, experiment_id, chash)
+    previous = finished_run_matching(client, experiment_id, match)
     if previous is None:
         return None
     log.info("%s: reusing finished run %s (%s); resume=false retrains", cfg.run_name, previous.info.run_id,

@@ -194,13 +194,14 @@ def test_jobs_slurm_stops_end_killed_with_the_reason_and_the_next_sweep_retrains
     assert "RUNNING" not in set(runs.status)
     retrained = runs[runs["tags.config_hash"] == killed[CANCELLED]]
     assert sorted(retrained.status) == ["FINISHED", "KILLED"]
-    from suite.tracking.queries import finished_run_with_hash
+    from suite.record import Tag
+    from suite.tracking.queries import finished_run_matching
     from suite.tracking.store import client_for
 
     client = client_for(f"sqlite:///{tmp_path}/mlflow.db")
     experiment_id = client.get_experiment_by_name("rnn-vs-lstm").experiment_id
     for steps in (TIMED_OUT, WARNED):  # what resume would reuse: nothing, so they train again too
-        assert finished_run_with_hash(client, experiment_id, killed[steps]) is None
+        assert finished_run_matching(client, experiment_id, {Tag.CONFIG_HASH: killed[steps]}) is None
 
 
 # -- a tracking server ----------------------------------------------------------------------------

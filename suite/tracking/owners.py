@@ -5,8 +5,9 @@ end itself, so MLflow shows it RUNNING forever. Every run therefore records its 
 the host, the process id and that process's start time (a pid alone can be reused by a
 later process). The next sweep in the same experiment marks runs whose owner on this host
 is gone as KILLED, with the reason, before it starts; their jobs are then trained again,
-since only FINISHED runs are reused. Runs owned by other hosts are left alone: their
-process cannot be checked from here.
+since only FINISHED runs are reused. A sweep's job reaps a dead twin it meets the same way
+(suite/tracking/twins.py). Runs owned by other hosts are left alone: their process cannot be
+checked from here.
 """
 from __future__ import annotations
 
