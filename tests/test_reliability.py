@@ -239,6 +239,38 @@ def test_parallel_writers_on_a_fresh_database_log_every_job_once(cli, tmp_path, 
     assert 1 < len(pids) <= workers  # really written from several processes
 
 
+# Four jobs, each training long enough (a few seconds) that two sweeps started together meet on every one.
+TWINNED = ["task=memory", "cell=rnn,lstm", "seq_len=6,8", "hidden=8", "train.steps=1000", "train.eval_every=500",
+           "train.eval_size=32", "train.batch=8", "train.early_stop=false", "diagnostics.every=0", "threads=1"]
+
+
+@pytest.mark.slow
+def test_two_identical_sweeps_started_together_train_every_job_once(tmp_path):
+    """A re-launch while the first sweep still runs, two people on one store, a requeued cluster job:
+    every job is trained by one sweep and reused by the other (suite/tracking/twins.py)."""
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db", "PYTHONUNBUFFERED": "1"}
+    env.pop("HYDRA_FULL_ERROR", None)
+    sweeps = {name: subprocess.Popen([sys.executable, str(ROOT / "run.py"), "-m", *TWINNED,
+                                      f"hydra.sweep.dir={tmp_path}/{name}"], cwd=tmp_path, env=env,
+                                     stdout=open(tmp_path / f"{name}.log", "w"), stderr=subprocess.STDOUT)
+              for name in ("one", "two")}
+    for name, sweep in sweeps.items():
+        assert sweep.wait(300) == 0, (tmp_path / f"{name}.log").read_text()[-3000:]
+    children, parents = children_and_parents(store_runs(tmp_path))  # active runs: withdrawn ones are deleted
+    assert len(parents) == 2 and (parents.status == "FINISHED").all()
+    assert (children.status == "FINISHED").all(), children[["tags.mlflow.runName", "status", "tags.error"]]
+    assert len(children) == 4 and children["tags.config_hash"].is_unique  # every job once, none twice
+    for name in sweeps:  # each sweep's summary lists all four jobs: the runs it trained and the ones it reused
+        summarised = pd.read_csv(tmp_path / name / "summary" / "runs.csv")
+        assert set(summarised["run_id"]) == set(children.run_id), name
+    client = client_for(f"sqlite:///{tmp_path}/mlflow.db")
+    from mlflow.entities import ViewType
+
+    everything = client.search_runs([children.iloc[0].experiment_id], run_view_type=ViewType.ALL)
+    withdrawn = [r for r in everything if r.info.lifecycle_stage == "deleted"]
+    assert all(r.info.status == "KILLED" for r in withdrawn)  # nothing half-logged left RUNNING, even deleted
+
+
 # --- privacy ----------------------------------------------------------------
 
 @pytest.mark.slow
