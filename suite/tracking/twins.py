@@ -5,7 +5,8 @@ people on one tracking server, a cluster job requeued while its first attempt li
 (reuse a FINISHED run) cannot keep them from training a job twice: when each looks, neither run has
 finished. The jobs may run on different nodes and share only the tracking store, so a file lock will
 not do, and MLflow has no atomic "create unless it exists". Runs and their tags, written and searched,
-are enough for Lamport's bakery algorithm, which is what this module does, one line per job:
+are enough for Lamport's bakery algorithm, which is what this module does, with one line (queue) per
+config. Only sweeps with resume on claim (suite/job.py); a job's steps:
 
 1. take a ticket: the job creates its run as always (RUNNING, its match tags, its owner), tagged
    `claim=choosing`; it then searches the twins (RUNNING and FINISHED runs carrying the same match
@@ -34,11 +35,11 @@ create its run, search, see nothing and train, after which A's run appears with 
 time; A sees B behind it and trains too. A ticket is taken after searching, so a job that chooses
 once another's ticket is visible takes a higher one, and no job decides while a twin still chooses.
 
-Why no two twins train at once. Say A and B both decide to train, B's deciding look the later. A is
-RUNNING then (had it finished, B would reuse it), so B saw it, with a ticket (no one decides while a
-twin chooses), behind B: (ticket B, B) < (ticket A, A). If B's run was created after A's deciding look,
-B's choosing search came after A had its ticket, and B's ticket is higher: a contradiction. Otherwise A's
-deciding look saw B, with a ticket, behind A: (ticket A, A) < (ticket B, B), a contradiction again.
+Why no two twins train at once. Say A and B both decide to train, B's deciding look the later, A still
+training then (RUNNING). So B saw A, with a ticket (no one decides while a twin chooses), behind B:
+(ticket B, B) < (ticket A, A). If B's run was created after A's deciding look, B's choosing search came
+after A had its ticket, and B's ticket is higher: a contradiction. Otherwise A's deciding look saw B,
+with a ticket, behind A: (ticket A, A) < (ticket B, B), a contradiction again.
 And one of them trains: the first in line yields only to a FINISHED run or to a run that never yields.
 
 Interleavings (A and B: the same job in two sweeps; "create", "choose" (search + ticket), "look"):
@@ -51,8 +52,8 @@ Interleavings (A and B: the same job in two sweeps; "create", "choose" (search +
   looks until the other has its ticket, then both order (1, run id) alike: one trains, one yields.
 - B creates, chooses, looks and trains before A's run is written, A's start time the earlier (the
   clock read before a write that waited): A's choosing sees B's ticket, A takes a higher one, yields.
-- A FINISHED twin appears between the resume check and the create (it ended meanwhile): seen when
-  choosing or looking: the job withdraws and reuses it.
+- A FINISHED twin appears between the resume check and the create (it ended meanwhile): the look
+  sees it; the job withdraws and reuses it.
 - The run ahead ends FAILED or KILLED, or its owner on this host dies (reaped while waiting): the
   waiting jobs start over; their new tickets decide which one trains, the others wait for it.
 - The run ahead withdraws too (it yielded to a third): the waiting job starts over, yields to the third.
