@@ -24,7 +24,8 @@ from suite.model import count_parameters
 from suite.privacy import redact
 from suite.record import Artifact, Metric, Outcome, Param, Result, Tag, config_hash
 from suite.sweep_folder import write_result
-from suite.tracking.queries import finished_run_with_tags
+from suite.tracking import twins
+from suite.tracking.queries import finished_run_matching
 from suite.tracking.run_logger import RunLogger, mlflow_run
 from suite.tracking.store import check_reachable, open_experiment, tracking_uri, uri_source
 from suite.train import train
@@ -87,7 +88,8 @@ def run_job(cfg: DictConfig, output_dir: str | Path | None = None, parent_run_id
             progress: bool = True, sweeping: bool = False) -> dict:
     """Train one configured run and return its result record (also written to output_dir).
 
-    In a sweep with `resume` on, an identical FINISHED run is reused instead; a single
+    In a sweep with `resume` on, an identical FINISHED run is reused instead, and a run of the same
+    config that another live process is training is waited for and then reused (twins.py); a single
     `python run.py` always trains, since that is what someone typing it wants to watch.
     """
     if cfg.threads is not None:
@@ -100,35 +102,55 @@ def run_job(cfg: DictConfig, output_dir: str | Path | None = None, parent_run_id
     chash = config_hash(resolved, job.device.type)
     code_changed = None
     if sweeping and cfg.resume:
-        reused, code_changed = reuse_finished_run(cfg, job, chash)
-        if reused is not None:
-            write_result(output_dir, reused)
-            return reused
-    run_id = None
-    try:
-        with mlflow_run(job.uri, cfg.tracking.experiment, cfg.run_name, run_tags(cfg, job, chash), parent_run_id,
-                        output_dir) as run:
-            run_id = run.run_id
-            result = train_logged(cfg, job, resolved, run, output_dir, progress)
-    except (Exception, JobStopped) as exc:
-        write_result(output_dir, {Result.RUN_ID: run_id, Result.RUN_NAME: cfg.run_name,
-                                  Result.OUTCOME: Outcome.CRASHED, Result.ERROR: f"{type(exc).__name__}: {exc}"})
-        raise
-    if run.lost:
-        result[Result.TRACKING_LOST] = run.lost
-    if code_changed:
-        result[Result.CODE_CHANGED] = code_changed
+        match = {Tag.CONFIG_HASH: chash, Tag.CODE_HASH: job.code_hash}  # what makes two runs the same job
+        result = None
+        while result is None:  # None: a twin was training this config and has ended since: look again
+            result, code_changed = reuse_finished_run(cfg, job, match)
+            result = result or train_job(cfg, job, resolved, chash, parent_run_id, output_dir, progress, claim=match)
+        if code_changed and not result.get(Result.REUSED):
+            result[Result.CODE_CHANGED] = code_changed
+    else:
+        result = train_job(cfg, job, resolved, chash, parent_run_id, output_dir, progress)
     write_result(output_dir, result)
     return result
 
 
-def reuse_finished_run(cfg: DictConfig, job: Prepared, chash: str) -> tuple[dict | None, list[str] | None]:
-    """(the result of a FINISHED run with the same config trained by the same code, None) if the store
-    has one; else (None, the code that changed since a FINISHED run of the same config) or (None, None)."""
+def train_job(cfg: DictConfig, job: Prepared, resolved: dict, chash: str, parent_run_id: str | None, output_dir,
+              progress: bool, claim: dict[str, str] | None = None) -> dict | None:
+    """Create the job's run and train it; its result record.
+
+    With `claim` (the tags that make two runs the same job), the run first claims its config
+    (suite/tracking/twins.py). If a twin FINISHED it or is ahead in line, the run is withdrawn
+    (deleted), and the job waits for that twin to end and returns None.
+    """
+    tags = {**run_tags(cfg, job, chash), **(twins.claim_tags(claim) if claim else {})}
+    run_id = twin = None
+    try:
+        with mlflow_run(job.uri, cfg.tracking.experiment, cfg.run_name, tags, parent_run_id, output_dir) as run:
+            run_id = run.run_id
+            twin = twins.claim(run, claim) if claim else None
+            if twin is None:
+                result = train_logged(cfg, job, resolved, run, output_dir, progress)
+    except (Exception, JobStopped) as exc:
+        write_result(output_dir, {Result.RUN_ID: run_id, Result.RUN_NAME: cfg.run_name,
+                                  Result.OUTCOME: Outcome.CRASHED, Result.ERROR: f"{type(exc).__name__}: {exc}"})
+        raise
+    if twin is not None:  # its run is withdrawn: stopped while it waits, the job crashes without a run
+        twins.await_end(run.client, twin, cfg.run_name)
+        return None
+    if run.lost:
+        result[Result.TRACKING_LOST] = run.lost
+    return result
+
+
+def reuse_finished_run(cfg: DictConfig, job: Prepared, match: dict[str, str]) -> tuple[dict | None, list[str] | None]:
+    """(the result of a FINISHED run carrying the `match` tags, the same config trained by the same code, None)
+    if the store has one; else (None, the code that changed since a FINISHED run of the same config), or
+    (None, None)."""
     client, experiment_id = open_experiment(job.uri, cfg.tracking.experiment)
-    previous = finished_run_with_tags(client, experiment_id, {Tag.CONFIG_HASH: chash, Tag.CODE_HASH: job.code_hash})
+    previous = finished_run_matching(client, experiment_id, match)
     if previous is None:
-        older = finished_run_with_tags(client, experiment_id, {Tag.CONFIG_HASH: chash})
+        older = finished_run_matching(client, experiment_id, {Tag.CONFIG_HASH: match[Tag.CONFIG_HASH]})
         if older is None:
             return None, None
         before = older.data.tags.get(Tag.CODE_MODULES)

@@ -30,6 +30,9 @@ class Tag:
     TASK_METRIC, TASK_HIGHER_IS_BETTER = "task_metric", "task_metric_higher_is_better"
     # the process that owns a RUNNING run (suite/tracking/owners.py ends it when that process is gone)
     OWNER_HOST, OWNER_PID, OWNER_STARTED = "owner_host", "owner_pid", "owner_started"
+    # a sweep job's place in line among the live runs of its config (suite/tracking/twins.py): CLAIM_CHOOSING
+    # while it takes its ticket, then the ticket; a run without it never yields (a single run, resume=false)
+    CLAIM = "claim"
     REIMPORTED_FROM = "reimported_from"
     # a sweep's parent run
     SWEEP = "sweep"  # value SWEEP_PARENT
@@ -39,6 +42,7 @@ class Tag:
 
 
 SWEEP_PARENT = "parent"
+CLAIM_CHOOSING = "choosing"  # Tag.CLAIM of a run whose job has not taken its ticket yet
 
 
 class Outcome:

@@ -196,13 +196,13 @@ def test_jobs_slurm_stops_end_killed_with_the_reason_and_the_next_sweep_retrains
     retrained = runs[runs["tags.config_hash"] == killed[CANCELLED]]
     assert sorted(retrained.status) == ["FINISHED", "KILLED"]
     from suite.record import Tag
-    from suite.tracking.queries import finished_run_with_tags
+    from suite.tracking.queries import finished_run_matching
     from suite.tracking.store import client_for
 
     client = client_for(f"sqlite:///{tmp_path}/mlflow.db")
     experiment_id = client.get_experiment_by_name("rnn-vs-lstm").experiment_id
     for steps in (TIMED_OUT, WARNED):  # what resume would reuse: nothing, so they train again too
-        assert finished_run_with_tags(client, experiment_id, {Tag.CONFIG_HASH: killed[steps]}) is None
+        assert finished_run_matching(client, experiment_id, {Tag.CONFIG_HASH: killed[steps]}) is None
 
 
 # -- a tracking server ----------------------------------------------------------------------------

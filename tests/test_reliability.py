@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -62,16 +63,39 @@ def test_more_threads_than_cores_is_a_config_error(cli, tmp_path):
 # --- a tracking server ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("flags", [[], ["-m"]], ids=["run", "sweep"])
-def test_an_unreachable_server_fails_in_seconds_naming_the_uri(cli, tmp_path, flags):
+def test_an_unreachable_server_fails_naming_the_uri(cli, tmp_path, flags):
     uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    started = time.monotonic()
     proc = cli(*flags, *TINY, env={"MLFLOW_TRACKING_URI": uri})
-    assert time.monotonic() - started < 60
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert error_lines(proc) == [f"error: MLFLOW_TRACKING_URI='{uri}': no MLflow tracking server answers there "
                                  "([Errno 111] Connection refused); start it (e.g. mlflow server --host 127.0.0.1 "
                                  "--port 5000) or point the URI elsewhere"]
     assert "Training" not in proc.stderr and not list(tmp_path.glob("**/result.json"))
+
+
+@pytest.mark.parametrize("flags", [[], ["-m"]], ids=["run", "sweep"])
+def test_a_silent_server_gets_one_look_not_mlflows_retries(cli, tmp_path, flags):
+    """Fails in seconds, not minutes: the suite's one look at the server (store.REACH_TIMEOUT) decides, before
+    MLflow's client sends anything (each of its requests would wait 30 s, and be retried with back-off).
+    Counted, not timed: the connections the server was sent, as its listening socket holds them."""
+    with socket.socket() as silent:  # a hung server, or a firewall that drops: it accepts, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        uri = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        proc = cli(*flags, *TINY, env={"MLFLOW_TRACKING_URI": uri})
+        silent.setblocking(False)
+        connections = 0
+        while True:
+            try:
+                silent.accept()[0].close()
+            except BlockingIOError:  # none left
+                break
+            connections += 1
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert error_lines(proc) == [f"error: MLFLOW_TRACKING_URI='{uri}': no MLflow tracking server answers there "
+                                 "(timed out); start it (e.g. mlflow server --host 127.0.0.1 --port 5000) or point "
+                                 "the URI elsewhere"]
+    assert connections == 1
 
 
 @pytest.mark.slow
@@ -135,13 +159,26 @@ def test_one_crash_and_one_divergence_among_twelve_jobs(cli, tmp_path):
     assert "rnn-memory-T5-h8-s0" in summary and "gru-adding-T10-h8-s0" in summary
 
 
-def start_sweep(tmp_path: Path, sweep: str, launcher: str) -> subprocess.Popen:
-    """An 8-job sweep, slow enough per job to be caught in the middle, in its own process group."""
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db", "PYTHONUNBUFFERED": "1"}
-    env.pop("HYDRA_FULL_ERROR", None)
-    cmd = [sys.executable, str(ROOT / "run.py"), "-m", *sweep_args(tmp_path, sweep, launcher)]
-    return subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=open(tmp_path / f"{sweep}.log", "w"),
-                            stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=as_foreground_job)
+@pytest.fixture
+def start_sweep(tmp_path):
+    """start_sweep(name, args): `run.py -m ARGS` in its own process group, writing to <name>.log. A sweep
+    still running when the test ends (it failed) is killed with its workers: endless jobs must not outlive it."""
+    started = []
+
+    def start(sweep: str, args: list[str]) -> subprocess.Popen:
+        env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db", "PYTHONUNBUFFERED": "1"}
+        env.pop("HYDRA_FULL_ERROR", None)
+        cmd = [sys.executable, str(ROOT / "run.py"), "-m", *args]
+        started.append(subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=open(tmp_path / f"{sweep}.log", "w"),
+                                        stderr=subprocess.STDOUT, start_new_session=True,
+                                        preexec_fn=as_foreground_job))
+        return started[-1]
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def as_foreground_job() -> None:
@@ -153,28 +190,49 @@ def as_foreground_job() -> None:
 
 
 def sweep_args(tmp_path: Path, sweep: str, launcher: str) -> list[str]:
+    """An 8-job sweep, slow enough per job to be caught in the middle."""
     return ["experiment=smoke", "task=memory", "cell=rnn,lstm", "seed=0,1", "train.steps=1000",
             "train.eval_every=50", "train.early_stop=false", f"hydra/launcher={launcher}",
             f"hydra.sweep.dir={tmp_path}/{sweep}"]
 
 
-def wait_for(tmp_path: Path, sweep: str, finished: int, running: int, timeout: float = 180) -> None:
+SHORT, ENDLESS = 100, 10_000_000  # train.steps: a job done in a second or two; one that would train for hours
+
+
+def short_and_endless_args(tmp_path: Path, sweep: str) -> list[str]:
+    """Six jobs on two joblib workers, short and endless in turn (the last swept key varies fastest). Once
+    two endless jobs train, both workers are theirs until a signal: no run can finish and no other job
+    start, so the state a signal meets is known exactly, however slow the machine."""
+    return ["experiment=smoke", "task=memory", "cell=rnn", "sweep.rung=0", "seed=0,1,2",
+            f"train.steps={SHORT},{ENDLESS}", "train.eval_every=50", "train.early_stop=false", "diagnostics.every=0",
+            "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={tmp_path}/{sweep}"]
+
+
+def endless(job_folder: Path) -> bool:
+    return f"train.steps={ENDLESS}" in (job_folder / ".hydra" / "overrides.yaml").read_text()
+
+
+def wait_for(tmp_path: Path, sweep: str, finished: int, running: int, only_endless: bool = False,
+             give_up: float = 600) -> None:
     """Wait until the sweep has this many jobs finished and this many training (their runs
-    RUNNING), read from the job folders: a job writes config.yaml once its run exists and
-    result.json when it ends. Files, not the store, so the poll takes milliseconds even on a busy
-    machine and cannot miss the window while the sweep runs on (a slow poll once let a whole
-    sweep finish before the signal was sent, and the test took a finished sweep's 0 for a
-    lost interrupt)."""
+    RUNNING; with `only_endless`, endless ones), read from the job folders: a job writes
+    config.yaml once its run exists and result.json when it ends. Files, not the store, so the
+    poll takes milliseconds even on a busy machine (a slow poll once let a whole sweep finish
+    before the signal was sent). `give_up` only keeps a broken sweep from hanging the test run."""
     folder = tmp_path / sweep
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + give_up
     while time.monotonic() < deadline:
         jobs = [d for d in folder.glob("*_*") if d.is_dir()]
         done = sum((d / "result.json").exists() for d in jobs)
-        training = sum((d / "config.yaml").exists() and not (d / "result.json").exists() for d in jobs)
+        training = sum((d / "config.yaml").exists() and not (d / "result.json").exists()
+                       and (not only_endless or endless(d)) for d in jobs)
         if done >= finished and training >= running:
             return
         time.sleep(0.05)
     raise AssertionError(f"the sweep did not get to {finished} finished and {running} training jobs")
+
+
+HANG_GUARD = 300  # seconds to wait for an interrupted sweep to exit: not a measure, only so a hang fails
 
 
 def signal_sweep(sweep: subprocess.Popen, signum: int) -> None:
@@ -183,28 +241,32 @@ def signal_sweep(sweep: subprocess.Popen, signum: int) -> None:
 
 
 @pytest.mark.slow
-def test_ctrl_c_ends_the_runs_in_progress_and_the_parent_as_killed(tmp_path):
-    sweep = start_sweep(tmp_path, "first", "joblib")
-    wait_for(tmp_path, "first", finished=1, running=2)  # both workers training
+def test_ctrl_c_ends_the_runs_in_progress_and_the_parent_as_killed(tmp_path, start_sweep):
+    sweep = start_sweep("first", short_and_endless_args(tmp_path, "first"))
+    wait_for(tmp_path, "first", finished=1, running=2, only_endless=True)  # both workers on endless jobs
+    children, _ = children_and_parents(store_runs(tmp_path))  # as the signal finds them: it cannot change now
+    finished = set(children.run_id[children.status == "FINISHED"])
+    training = set(children.run_id[children.status == "RUNNING"])
+    assert len(finished) >= 1 and len(training) == 2 and len(children) == len(finished) + len(training)
     signal_sweep(sweep, signal.SIGINT)  # what Ctrl-C in a terminal sends: the whole process group
-    sent = time.monotonic()
-    assert sweep.wait(60) == 130
-    assert time.monotonic() - sent < 30, "the sweep did not exit promptly"
+    assert sweep.wait(HANG_GUARD) == 130  # it stopped: its endless jobs would never have let it end
     runs = store_runs(tmp_path)
     assert "RUNNING" not in set(runs.status)
     children, parents = children_and_parents(runs)
     assert parents.iloc[0]["status"] == "KILLED"
+    # every run not FINISHED when the signal went out is KILLED, saying why; the finished stay FINISHED
+    assert set(children.run_id[children.status == "FINISHED"]) == finished
     killed = children[children.status == "KILLED"]
-    assert len(killed) >= 1 and killed["tags.error"].str.startswith("interrupted").all()
-    assert (children.status.isin(["FINISHED", "KILLED"])).all()
+    assert set(killed.run_id) == training and killed["tags.error"].str.startswith("interrupted").all()
+    assert len(children) == len(finished) + len(training)  # and no job started after it
 
 
 @pytest.mark.slow
-def test_a_hard_killed_sweep_is_finished_by_the_next_one_without_loss_or_duplicates(tmp_path):
-    sweep = start_sweep(tmp_path, "first", "basic")
+def test_a_hard_killed_sweep_is_finished_by_the_next_one_without_loss_or_duplicates(tmp_path, start_sweep):
+    sweep = start_sweep("first", sweep_args(tmp_path, "first", "basic"))
     wait_for(tmp_path, "first", finished=2, running=1)
     signal_sweep(sweep, signal.SIGKILL)  # no chance to clean up
-    sweep.wait(30)
+    sweep.wait(HANG_GUARD)
     before = store_runs(tmp_path)
     finished_before = set(before.loc[before.status == "FINISHED", "run_id"])
     assert (before.status == "RUNNING").sum() == 2  # the parent and the job it was training
@@ -237,6 +299,33 @@ def test_parallel_writers_on_a_fresh_database_log_every_job_once(cli, tmp_path, 
     assert (children.status == "FINISHED").all()
     pids = set(children["tags.owner_pid"])
     assert 1 < len(pids) <= workers  # really written from several processes
+
+
+# Four jobs, each training long enough (a few seconds) that two sweeps started together meet on every one.
+TWINNED = ["task=memory", "cell=rnn,lstm", "seq_len=6,8", "hidden=8", "train.steps=1000", "train.eval_every=500",
+           "train.eval_size=32", "train.batch=8", "train.early_stop=false", "diagnostics.every=0", "threads=1"]
+
+
+@pytest.mark.slow
+def test_two_identical_sweeps_started_together_train_every_job_once(tmp_path, start_sweep):
+    """A re-launch while the first sweep still runs, two people on one store, a requeued cluster job:
+    every job is trained by one sweep and reused by the other (suite/tracking/twins.py)."""
+    sweeps = {name: start_sweep(name, [*TWINNED, f"hydra.sweep.dir={tmp_path}/{name}"]) for name in ("one", "two")}
+    for name, sweep in sweeps.items():
+        assert sweep.wait(HANG_GUARD) == 0, (tmp_path / f"{name}.log").read_text()[-3000:]
+    children, parents = children_and_parents(store_runs(tmp_path))  # active runs: withdrawn ones are deleted
+    assert len(parents) == 2 and (parents.status == "FINISHED").all()
+    assert (children.status == "FINISHED").all(), children[["tags.mlflow.runName", "status", "tags.error"]]
+    assert len(children) == 4 and children["tags.config_hash"].is_unique  # every job once, none twice
+    for name in sweeps:  # each sweep's summary lists all four jobs: the runs it trained and the ones it reused
+        summarised = pd.read_csv(tmp_path / name / "summary" / "runs.csv")
+        assert set(summarised["run_id"]) == set(children.run_id), name
+    client = client_for(f"sqlite:///{tmp_path}/mlflow.db")
+    from mlflow.entities import ViewType
+
+    everything = client.search_runs([children.iloc[0].experiment_id], run_view_type=ViewType.ALL)
+    withdrawn = [r for r in everything if r.info.lifecycle_stage == "deleted"]
+    assert all(r.info.status == "KILLED" for r in withdrawn)  # nothing half-logged left RUNNING, even deleted
 
 
 # --- privacy ----------------------------------------------------------------

@@ -5,8 +5,9 @@ end itself, so MLflow shows it RUNNING forever. Every run therefore records its 
 the host, the process id and that process's start time (a pid alone can be reused by a
 later process). The next sweep in the same experiment marks runs whose owner on this host
 is gone as KILLED, with the reason, before it starts; their jobs are then trained again,
-since only FINISHED runs are reused. Runs owned by other hosts are left alone: their
-process cannot be checked from here.
+since only FINISHED runs are reused. A sweep's job reaps a dead twin it meets the same way
+(suite/tracking/twins.py). Runs owned by other hosts are left alone: their process cannot be
+checked from here.
 """
 from __future__ import annotations
 
@@ -52,17 +53,22 @@ def owner_alive(tags: dict[str, str]) -> bool | None:
     return not started or process_start(pid) in ("", started)
 
 
+def reap_if_dead(client, run) -> bool:
+    """End the RUNNING `run` KILLED, with the reason, if its owner is provably gone; whether it did."""
+    if owner_alive(run.data.tags) is not False:
+        return False
+    redo = ("its unfinished jobs are trained again" if run.data.tags.get(Tag.SWEEP) == SWEEP_PARENT
+            else "which trains it again")
+    reason = (f"its process ({run.data.tags[HOST_TAG]}, pid {run.data.tags[PID_TAG]}) ended without "
+              f"ending the run (killed?); marked KILLED by a later sweep, {redo}")
+    end_run(client, run.info.run_id, "KILLED", reason)
+    return True
+
+
 def reap_dead_runs(client, experiment_id: str) -> list[str]:
     """Mark RUNNING runs of this host whose owner process is gone as KILLED; their ids."""
-    reaped = []
-    for run in running_runs_of_host(client, experiment_id, socket.gethostname()):
-        if owner_alive(run.data.tags) is False:
-            redo = ("its unfinished jobs are trained again" if run.data.tags.get(Tag.SWEEP) == SWEEP_PARENT
-                    else "which trains it again")
-            reason = (f"its process ({run.data.tags[HOST_TAG]}, pid {run.data.tags[PID_TAG]}) ended without "
-                      f"ending the run (killed?); marked KILLED by a later sweep, {redo}")
-            end_run(client, run.info.run_id, "KILLED", reason)
-            reaped.append(run.info.run_id)
+    reaped = [run.info.run_id for run in running_runs_of_host(client, experiment_id, socket.gethostname())
+              if reap_if_dead(client, run)]
     if reaped:
         log.warning("%d run(s) left RUNNING by a process that is gone are now KILLED: %s", len(reaped),
                     ", ".join(reaped))

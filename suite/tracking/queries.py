@@ -1,7 +1,8 @@
 """Every search of the store the suite makes: the filter strings are written here and nowhere else.
 
-The sweep asks for a finished run with the same config, for its children still running; the
-reaper for runs left RUNNING on this host; the summary for a sweep's runs as a pandas frame
+The sweep asks for a finished run with the same config, for its children still running; a sweep's
+job for the runs of its config still training (suite/tracking/twins.py); the reaper for runs left
+RUNNING on this host; the summary for a sweep's runs as a pandas frame
 (`mlflow.search_runs`' columns: `tags.<k>`, `params.<k>`, `metrics.<k>`, run_id, status, ...).
 """
 from __future__ import annotations
@@ -28,15 +29,27 @@ def _children_of(parent_run_id: str) -> str:
     return f"tags.{Tag.PARENT} = {_quoted(parent_run_id)}"
 
 
-def _tags_are(tags: dict[str, str]) -> str:
-    return " and ".join(f"tags.{name} = {_quoted(value)}" for name, value in tags.items())
+def _tags_are(match: dict[str, str]) -> str:
+    if not match:  # an empty filter would match every run of the experiment
+        raise ValueError("no tags to match runs on")
+    return " and ".join(f"tags.{key} = {_quoted(value)}" for key, value in match.items())
 
 
-def finished_run_with_tags(client, experiment_id: str, tags: dict[str, str]):
-    """The latest FINISHED run with these tags (resume: the config hash and the code hash), if any."""
+def finished_run_matching(client, experiment_id: str, match: dict[str, str]):
+    """The latest FINISHED run carrying all these tags ({Tag.CONFIG_HASH: ...}), if any (resume)."""
     runs = client.search_runs([experiment_id], max_results=1, order_by=["attributes.start_time DESC"],
-                              filter_string=f"{_tags_are(tags)} and {_status_is('FINISHED')}")
+                              filter_string=f"{_tags_are(match)} and {_status_is('FINISHED')}")
     return runs[0] if runs else None
+
+
+def twin_runs(client, experiment_id: str, match: dict[str, str]) -> list:
+    """The RUNNING and FINISHED runs carrying all these tags: the runs of one job, training or trained
+    (suite/tracking/twins.py). Deleted runs (withdrawn ones) are not searched."""
+    # MLflow's filters take `IN` for run ids only, so the statuses left out are named (SCHEDULED: never made here)
+    runs = client.search_runs([experiment_id], max_results=MAX_RESULTS,
+                              filter_string=f"{_tags_are(match)} and attributes.status != 'FAILED' and "
+                                            "attributes.status != 'KILLED'")
+    return [run for run in runs if run.info.status in ("RUNNING", "FINISHED")]
 
 
 def running_runs_of_host(client, experiment_id: str, host: str) -> list:

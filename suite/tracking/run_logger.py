@@ -76,6 +76,7 @@ class RunLogger:
         self.flush_seconds = flush_seconds
         self.local_dir = Path(local_dir) if local_dir is not None else None
         self.lost: str | None = None  # why the tracking server stopped answering, once it has
+        self.withdrawn = False  # taken back before training (suite/tracking/twins.py): deleted, never ended
         self.params: dict[str, str] = {}
         self.tags: dict[str, str] = {}
         self.history: list[tuple[int, str, float]] = []  # (step, key, value), everything logged
@@ -155,8 +156,19 @@ class RunLogger:
                 raise
             self.client.log_inputs(self.run_id, inputs)
 
+    def withdraw(self, reason: str) -> None:
+        """Take the run back before anything is trained in it: ended KILLED with the reason, then deleted
+        (MLflow's delete_run), so no search, summary or runs table sees it. Ending it first keeps a run
+        restored from the trash honest. Nothing more is logged to it, and no record of it is written."""
+        self.client.set_tag(self.run_id, Tag.ERROR, reason)
+        self.client.set_terminated(self.run_id, "KILLED")
+        self.client.delete_run(self.run_id)
+        self.withdrawn = True
+
     def end(self, status: str, error: str | None = None) -> None:
         """Send what is buffered and end the run with `status` (and the error that ended it)."""
+        if self.withdrawn:  # deleted: MLflow refuses any change to it, and it has nothing to send
+            return
         try:
             if error is not None:
                 self.set_tags({Tag.ERROR: error})
