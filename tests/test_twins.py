@@ -143,9 +143,14 @@ def test_waiting_ends_when_the_twin_ends_is_withdrawn_or_its_owner_dies(uri):
 
 def twin_of(uri, *overrides) -> RunLogger:
     """A run of this config that another (live) process is training: as that job's run, first in line."""
+    from suite.components import build_model, build_task
+    from suite.fingerprint import code_hash, code_modules
+
     cfg = compose_config(*overrides)
     chash = config_hash(OmegaConf.to_container(cfg, resolve=True), "cpu")
-    twin = create(uri, "twin", tags=twins.claim_tags({Tag.CONFIG_HASH: chash}))
+    task = build_task(cfg.task)
+    code = code_hash(code_modules(task, build_model(cfg, task)))  # the same code: the job's own
+    twin = create(uri, "twin", tags=twins.claim_tags({Tag.CONFIG_HASH: chash, Tag.CODE_HASH: code}))
     twin.set_tags({Tag.CLAIM: 1})
     return twin
 
