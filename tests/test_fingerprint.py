@@ -72,4 +72,5 @@ def test_a_resumed_sweep_retrains_only_what_changed_code_would_train_and_says_so
     from suite.summary.store import summarise_store
 
     _, text = summarise_store(f"sqlite:///{tmp_path}/mlflow.db", experiment="rnn-vs-lstm")
-    assert "These runs were trained by 2 versions of the code" in text
+    assert "Runs of the same task and cell were trained by different versions of the code (my_memory lstm: 2 " \
+           "versions, my_memory rnn: 2 versions)" in text

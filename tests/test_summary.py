@@ -463,3 +463,15 @@ def test_an_unresolved_horizon_is_said_and_left_off_the_figure(tmp_path):
     assert hz.loc[("gru", 32), "horizon"] == "unresolved" and hz.loc[("gru", 32), "solved_lower"] is np.nan
     assert "gru unresolved at every size (h=32,64) (unresolved: h=32: no majority at T=10,30; h=64: no majority " \
            "at T=10,30)" in (tmp_path / "summary.md").read_text()
+
+
+def test_code_versions_are_counted_within_a_task_and_cell():
+    """Each task's module is in its runs' fingerprint: tasks differ by design, a task's own runs should not."""
+    rows = [{**r, "tags.code_hash": "a"} for r in outcomes("memory", "rnn", 20, *OK3)]
+    rows += [{**r, "tags.code_hash": "b"} for r in outcomes("adding", "rnn", 20, *OK3)]
+    runs = frames.runs_frame(pd.DataFrame(rows))
+    assert render.code_versions_text(runs) == ""
+    rows += [{**r, "tags.code_hash": "c", "start_time": r["start_time"] + pd.Timedelta(hours=1)}
+             for r in outcomes("memory", "rnn", 50, *OK3)]
+    text = render.code_versions_text(frames.runs_frame(pd.DataFrame(rows)))
+    assert "different versions of the code (memory rnn: 2 versions)" in text

@@ -287,15 +287,19 @@ def _sections(points: pd.DataFrame, runs: pd.DataFrame, h1: str, h2: str, h3: st
 
 
 def code_versions_text(runs: pd.DataFrame) -> str:
-    """' These runs were trained by 2 versions of the code: …' when they were (suite/fingerprint.py), else ''."""
+    """' Runs of the same task and cell were trained by different versions of the code (memory rnn: 2 versions)…'
+    when they were, else ''. The fingerprint (suite/fingerprint.py) covers each task's and custom cell's own
+    module, so it differs between tasks by design: versions are counted within each task and cell."""
     if "code_hash" not in runs.columns or runs.empty:
         return ""
-    counts = runs["code_hash"].replace("", "unknown (before fingerprints)").value_counts()
-    if len(counts) < 2:
+    code = runs["code_hash"].replace("", "unknown (before fingerprints)")
+    versions = code.groupby([runs["task"], runs["cell"]]).nunique()
+    mixed = versions[versions > 1]
+    if mixed.empty:
         return ""
-    each = ", ".join(f"{code}: {n} runs" for code, n in counts.items())
-    return (f" These runs were trained by {len(counts)} versions of the code ({each}): compare them with care, "
-            "or resume the sweep to retrain the old ones.")
+    each = ", ".join(f"{task} {cell}: {n} versions" for (task, cell), n in mixed.items())
+    return (f" Runs of the same task and cell were trained by different versions of the code ({each}): "
+            "compare them with care, or resume the sweep to retrain the old ones.")
 
 
 def render_markdown(points: pd.DataFrame, runs: pd.DataFrame, reference: str = "rnn",
