@@ -127,6 +127,7 @@ def horizons_text(points: pd.DataFrame) -> pd.DataFrame:
     """analysis.horizons with lag lists written '20,100,200' and the ratio to 3 digits (horizons.csv, the tables)."""
     return horizons(points).assign(lags_tried=lambda f: f["lags_tried"].map(lags_text),
                                    not_solved_below=lambda f: f["not_solved_below"].map(lags_text),
+                                   unresolved=lambda f: f["unresolved"].map(lags_text),
                                    ratio=lambda f: f["ratio"].map(lambda r: f"{r:.3g}" if np.isfinite(r) else ""))
 
 
