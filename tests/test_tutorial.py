@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from tests.conftest import ROOT, children_and_parents, run_cli, store_runs
+from tests.conftest import ROOT, run_cli, store_runs
 
 pytestmark = pytest.mark.cli  # run.py in subprocesses
 
