@@ -20,7 +20,7 @@ With 3–10 seeds a lag, over-dispersion (beta-binomial) is not identifiable, so
 The posterior is exact on a grid (GridSize: ~200 m × 40 s × 20 γ × 10 λ by default; γ and λ at the medians of
 cells of equal prior mass, so the grid's weights are the likelihood's alone); T50's median and
 equal-tailed 95% interval come from the grid's weights. Wald intervals are not used: on 24 runs they came out
-~25× too narrow (docs: /work/shared/reference/horizon-statistics.md).
+~25× too narrow (the project's reference notes on threshold estimation).
 
 Open ends: "> T_max" needs P(T50 > T_max) ≥ 95% from the model *and* from monotonicity alone (the runs at
 T_max and above are too many solved for P(solved) ≤ 1/2 there: k of k needs k ≥ 5); "< T_min" likewise at the
