@@ -87,6 +87,9 @@ class Metric:
                                                               "update_gate_mean")
     # a sweep's parent run
     JOBS, JOBS_REUSED, JOBS_CRASHED = "jobs", "jobs_reused", "jobs_crashed"
+    # each group's horizon (suite/summary/estimates.py), as "t50/<task>/<cell>/h<hidden>": T50 and the ends of
+    # its 95% claim (t50_lo 0 when open below; no t50_hi when open above)
+    T50, T50_LO, T50_HI = "t50", "t50_lo", "t50_hi"
     RUNS_SOLVED, RUNS_FAILED, RUNS_DIVERGED = "runs_solved", "runs_failed", "runs_diverged"
 
 

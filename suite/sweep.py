@@ -139,7 +139,7 @@ class SweepCallback(Callback):
         self.parent.log_metrics(0, {
             Metric.JOBS: report.jobs, Metric.JOBS_REUSED: report.reused, Metric.JOBS_CRASHED: report.crashed,
             Metric.RUNS_SOLVED: outcomes.get(Outcome.SOLVED, 0), Metric.RUNS_FAILED: outcomes.get(Outcome.FAILED, 0),
-            Metric.RUNS_DIVERGED: outcomes.get(Outcome.DIVERGED, 0)})
+            Metric.RUNS_DIVERGED: outcomes.get(Outcome.DIVERGED, 0), **summary.t50})
         log.info("sweep summary in %s (%d jobs, %d reused, %d trained again on changed code, %d crashed)", out,
                  report.jobs, report.reused, report.retrained, report.crashed)
 

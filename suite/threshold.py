@@ -214,17 +214,23 @@ class Estimate:
             return t50 < self.hi
         return self.lo <= t50 <= self.hi
 
-    def text(self) -> str:
-        """'66 [49, 107]', '> 200', '< 10', 'no T50 (P(floor ≥ 0.5) = 0.62)' or '150 [40, 800+]'."""
+    def text(self, to=lambda lag: lag) -> str:
+        """'66 [49, 107]', '> 200', '< 10' or 'no T50 (P(floor ≥ 0.5) = 0.62)'; an interval open at one end
+        reads '> 90' (or '< 30'): what the runs support at 95%, without the median the prior alone would place.
+        Every lag is written through `to` (e.g. as the distance the task's information travels)."""
         if self.claim == ABOVE:
-            return f"> {self.t_max}"
+            return f"> {_number(to(self.t_max))}"
         if self.claim == BELOW:
-            return f"< {self.t_min}"
+            return f"< {_number(to(self.t_min))}"
         if self.claim == NO_T50:
             return f"no T50 (P(floor ≥ 0.5) = {self.p_floor_high:.2f})"
-        lo = _number(self.lo) if self.lo > 0 else f"<{_number(self.reach[0])}"
-        hi = _number(self.hi) if self.hi < math.inf else f"{_number(self.reach[1])}+"
-        return f"{_number(self.t50)} [{lo}, {hi}]"
+        if self.hi == math.inf and self.lo > 0:  # one side only: the median there is the prior's, not the runs'
+            return f"> {_number(to(self.lo))}"
+        if self.lo == 0 and self.hi < math.inf:
+            return f"< {_number(to(self.hi))}"
+        if self.lo == 0:
+            return "unbounded (the runs place it nowhere)"
+        return f"{_number(to(self.t50))} [{_number(to(self.lo))}, {_number(to(self.hi))}]"
 
 
 def _number(t: float) -> str:

@@ -39,6 +39,11 @@ def run(task, cell, lag, seed, outcome, hidden=64, loss=None, status="FINISHED",
     return row
 
 
+def majority_part(lines: list[str]) -> list[str]:
+    """Verdict lines without their T50 part (tested on its own): what the majority rule says lag by lag."""
+    return [line.split("; horizon T50: ")[0] for line in lines]
+
+
 def outcomes(task, cell, lag, *results, **kw):
     return [run(task, cell, lag, seed, r, **kw) for seed, r in enumerate(results)]
 
@@ -146,21 +151,21 @@ def test_task_tables(points):
 def test_horizons(points):
     hz = analysis.horizons(points).set_index(["task", "cell", "hidden"])
     rnn, lstm, gru = (hz.loc[("memory", c, 64)] for c in ("rnn", "lstm", "gru"))
-    assert (rnn.longest_solved, rnn.horizon, rnn.first_failed, rnn.lags_tried) == (20, "20–100", 100, [20, 100, 200])
-    assert (rnn.ratio, rnn.solved_lower, rnn.solved_upper, rnn.monotone) == (5.0, "3/3", "0/3", True)
-    assert (lstm.longest_solved, lstm.horizon, lstm.solved_lower) == (200, "≥ 200", "3/3")
-    assert pd.isna(lstm.first_failed) and pd.isna(lstm.solved_upper) and math.isnan(lstm.ratio)
-    assert (gru.horizon, gru.first_failed, gru.solved_upper) == ("100–200", 200, "1/3")
+    assert (rnn.longest_solved, rnn.bracket, rnn.first_failed, rnn.lags_tried) == (20, "20–100", 100, [20, 100, 200])
+    assert (rnn.bracket_ratio, rnn.solved_lower, rnn.solved_upper, rnn.monotone) == (5.0, "3/3", "0/3", True)
+    assert (lstm.longest_solved, lstm.bracket, lstm.solved_lower) == (200, "≥ 200", "3/3")
+    assert pd.isna(lstm.first_failed) and pd.isna(lstm.solved_upper) and math.isnan(lstm.bracket_ratio)
+    assert (gru.bracket, gru.first_failed, gru.solved_upper) == ("100–200", 200, "1/3")
     copy = hz.loc[("copy", "rnn", 64)]
-    assert copy.horizon == "< 5" and pd.isna(copy.longest_solved) and copy.first_failed == 5
+    assert copy.bracket == "< 5" and pd.isna(copy.longest_solved) and copy.first_failed == 5
     # a lag failed below a solved one: the bracket is the longest solved lag's, the failure is named
     mixed = hz.loc[("adding", "rnn", 64)]
-    assert (mixed.horizon, mixed.monotone, mixed.not_solved_below) == ("≥ 100", False, [50])
+    assert (mixed.bracket, mixed.monotone, mixed.not_solved_below) == ("≥ 100", False, [50])
     assert str(hz["longest_solved"].dtype) == "Int64"
 
 
 def test_verdicts(points):
-    assert render.verdicts(points) == [
+    assert majority_part(render.verdicts(points)) == [
         "adding: rnn mixed (solves T=20,100; fails T=50), lstm solves every lag tried (up to T=100, 2/3, 1 crashed)",
         "copy: every cell fails at every lag tried (T=5..50)",
         "memory: rnn solves up to T=20 (3/3) but fails from T=100 (0/3 solved), "
@@ -176,7 +181,7 @@ def test_verdicts_all_solved_all_failed_and_no_majority():
     rows += outcomes("memory", "gru", 50, "solved", None, "failed", status="FINISHED")
     rows += outcomes("memory", "rnn", 100, *NO3)
     points = analysis.point_table(frames.runs_frame(pd.DataFrame(rows)))
-    assert render.verdicts(points) == [
+    assert majority_part(render.verdicts(points)) == [
         "adding: every cell solves every lag tried (up to T=30)",
         "memory: rnn fails at every lag tried (from T=50, 0/3 solved), lstm has no majority at any lag tried (T=50), "
         "gru has no majority at any lag tried (T=50)",
@@ -188,9 +193,11 @@ def test_verdict_per_hidden_size_and_a_lone_cell():
     rows += outcomes("memory", "rnn", 20, *OK3, hidden=32) + outcomes("memory", "rnn", 20, *OK3, hidden=128)
     rows += outcomes("copy", "lstm", 10, *NO3)
     points = analysis.point_table(frames.runs_frame(pd.DataFrame(rows)))
-    assert render.verdicts(points) == [
+    assert majority_part(render.verdicts(points)) == [
         "copy: lstm fails at every lag tried (from T=10, 0/3 solved)",
-        "memory: rnn's horizon grows with size: T 20–50 at h=32, T ≥ 50 at h=128",
+        # 3/3 solved at T=20 and 0/3 at 50 (h=32) against 3/3 at both (h=128): not enough runs to order them
+        "memory: rnn T50 T > 10 at h=32, T > 20 at h=128; the data do not separate the sizes (P(the larger size's "
+        "T50 is longer) = 0.91)",
     ]
 
 
@@ -198,7 +205,7 @@ def test_a_no_majority_lag_between_is_reported_not_smoothed():
     rows = outcomes("memory", "rnn", 20, *OK3) + outcomes("memory", "rnn", 50, "solved", "failed")
     rows += outcomes("memory", "rnn", 100, *NO3)
     points = analysis.point_table(frames.runs_frame(pd.DataFrame(rows)))
-    assert render.verdicts(points) == ["memory: rnn mixed (solves T=20; fails T=100; no majority at T=50)"]
+    assert majority_part(render.verdicts(points)) == ["memory: rnn mixed (solves T=20; fails T=100; no majority at T=50)"]
 
 
 def test_markdown_and_text(frame, points):
@@ -350,30 +357,33 @@ def test_gradient_ratio_column_and_why_lines():
 
 
 # -- horizons across hidden sizes (a horizon search's summary) ------------------------------
-def search_rows(edges: dict[tuple[str, int], float], lags=(10, 30, 52, 90, 200), odd=()) -> list[dict]:
+def search_rows(edges: dict[tuple[str, int], float], lags=(10, 30, 52, 90, 200), odd=(), seeds=3) -> list[dict]:
     """Runs of a horizon search: a cell at a size solves (every seed) below its edge, fails from it;
     `odd` lists (cell, hidden, lag) points that fail anyway (non-monotone)."""
     rows = []
     for (cell, hidden), edge in edges.items():
         for lag in lags:
             ok = lag < edge and (cell, hidden, lag) not in odd
-            rows += outcomes("memory", cell, lag, *(OK3 if ok else NO3), hidden=hidden)
+            rows += outcomes("memory", cell, lag, *(("solved" if ok else "failed",) * seeds), hidden=hidden)
     return rows
 
 
-def test_size_verdicts_name_the_trend_and_only_claim_what_the_brackets_show():
-    edges = {("rnn", 32): 40, ("rnn", 64): 60, ("rnn", 128): 100,  # brackets 30–52, 52–90, 90–200: grows
-             ("lstm", 32): 1e9, ("lstm", 64): 1e9, ("lstm", 128): 1e9,  # ≥ 200 at every size
-             ("gru", 32): 100, ("gru", 64): 40, ("gru", 128): 1e9}  # 90–200, 30–52, ≥ 200: no clear trend
-    points = analysis.point_table(frames.runs_frame(pd.DataFrame(search_rows(edges, odd={("rnn", 64, 30)}))))
-    assert render.verdicts(points) == [
-        "memory: rnn's horizon grows with size: T 30–52 at h=32, T 52–90 at h=64, T 90–200 at h=128 "
-        "(non-monotone: h=64: failed at T=30); lstm T ≥ 200 at every size (h=32,64,128); "
-        "gru's horizon: T 90–200 at h=32, T 30–52 at h=64, T ≥ 200 at h=128 (no clear trend with size)"]
-    shrinking = {("rnn", 32): 100, ("rnn", 64): 100, ("rnn", 128): 40}
-    points = analysis.point_table(frames.runs_frame(pd.DataFrame(search_rows(shrinking))))
-    assert render.verdicts(points) == ["memory: rnn's horizon shrinks with size: T 90–200 at h=32, T 90–200 at h=64, "
-                                       "T 30–52 at h=128"]
+def test_size_verdicts_claim_a_trend_only_where_the_runs_separate_the_sizes():
+    """'shrinks with size' only at a posterior probability >= 0.95 for every step, printed with it; else the
+    data do not separate the sizes (3 seeds a lag at edges 40, 60, 100 do not)."""
+    clear = {("rnn", 32): 150, ("rnn", 64): 40, ("rnn", 128): 20}  # 10 seeds a lag: far apart
+    points = analysis.point_table(frames.runs_frame(pd.DataFrame(search_rows(clear, seeds=10))))
+    [line] = render.verdicts(points)
+    assert line.startswith("memory: rnn's horizon shrinks with size (P = 1.00, ") and "T50 T 1" in line
+    (verdict,) = analysis.size_verdicts(points)["memory"]
+    assert verdict.trend == "shrinks" and all(p <= 0.05 for p in verdict.p_up)
+    close = {("rnn", 32): 40, ("rnn", 64): 60, ("rnn", 128): 100, ("lstm", 32): 1e9, ("lstm", 64): 1e9,
+             ("lstm", 128): 1e9}
+    points = analysis.point_table(frames.runs_frame(pd.DataFrame(search_rows(close, odd={("rnn", 64, 30)}))))
+    [line] = render.verdicts(points)
+    rnn, lstm = line.removeprefix("memory: ").split("; lstm")
+    assert "the data do not separate the sizes (P(the larger size's T50 is longer) = " in rnn
+    assert lstm == " T50 T > 90 at every size (h=32,64,128)"  # 3/3 to 200 supports > 90, not > 200
 
 
 def test_a_search_summary_draws_horizon_against_size(tmp_path):
@@ -381,7 +391,7 @@ def test_a_search_summary_draws_horizon_against_size(tmp_path):
     paths = store.write_summary(pd.DataFrame(search_rows(edges)), tmp_path)
     assert paths["horizons.png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     hz = pd.read_csv(paths["horizons.csv"]).set_index(["cell", "hidden"])
-    assert list(hz["horizon"]) == ["30–52", "≥ 200", "< 10", "52–90", "≥ 200", "< 10"]
+    assert list(hz["bracket"]) == ["30–52", "≥ 200", "< 10", "52–90", "≥ 200", "< 10"]
     assert (hz.loc[("rnn", 32), "solved_lower"], hz.loc[("rnn", 32), "solved_upper"]) == ("3/3", "0/3")
     # one hidden size: no such figure, and none left over from the earlier summary in the same folder
     assert "horizons.png" not in store.write_summary(pd.DataFrame(search_rows({("rnn", 64): 60})), tmp_path)
@@ -417,7 +427,7 @@ def test_a_swept_knob_makes_variants_and_a_null_one_reads_null():
         rows += [{**r, "params.cell.forget_bias": "chrono"} for r in outcomes("memory", "lstm", lag, *chrono)]
         rows += outcomes("memory", "lstm", lag, *naive)  # forget_bias=null: no such param
     runs = frames.runs_frame(pd.DataFrame(rows))
-    hz = analysis.horizons(analysis.point_table(runs)).set_index("cell")["horizon"].to_dict()
+    hz = analysis.horizons(analysis.point_table(runs)).set_index("cell")["bracket"].to_dict()
     assert hz == {"lstm (cell.forget_bias=chrono)": "≥ 90", "lstm (cell.forget_bias=null)": "10–30"}
 
 
@@ -436,7 +446,7 @@ def test_verdicts_state_lags_as_the_distance_the_information_travels():
                      offset=-5.25, spread=4.75)  # a distance that varies within the task's sequences
     rows += outcomes("mine", "rnn", 20, *OK3)  # a task that declares no lag: stated in T
     points = analysis.point_table(frames.runs_frame(pd.DataFrame(rows)))
-    assert render.verdicts(points) == [
+    assert majority_part(render.verdicts(points)) == [
         "adding: rnn solves up to d=14.8 (3/3) but fails from d=44.8 (0/3 solved)",
         "memory: rnn solves up to d=19 (3/3) but fails from d=99 (0/3 solved; solved above it: 1/3 at d=199)",
         "mine: rnn solves every lag tried (up to T=20, 3/3)"]
@@ -444,7 +454,7 @@ def test_verdicts_state_lags_as_the_distance_the_information_travels():
     assert "memory d = T−1" in line and "adding d = the mean over sequences, e.g. 40–49.5 (mean 44.8) at T=50" in line
     assert "mine declare no distance: T" in line
     hz = analysis.horizons(points).set_index("task")
-    assert (hz.loc["memory", "horizon"], hz.loc["memory", "horizon_d"]) == ("20–100", "19–99")
+    assert (hz.loc["memory", "bracket"], hz.loc["memory", "bracket_d"]) == ("20–100", "19–99")
     assert pd.isna(hz.loc["mine", "horizon_d"])
     assert render.gradient_lines(points) == []  # no gradients measured: no why line
     md = render.render_markdown(points, frames.runs_frame(pd.DataFrame(rows)))
@@ -460,9 +470,9 @@ def test_an_unresolved_horizon_is_said_and_left_off_the_figure(tmp_path):
     paths = store.write_summary(pd.DataFrame(rows), tmp_path)
     assert paths["horizons.png"].exists()
     hz = pd.read_csv(paths["horizons.csv"]).set_index(["cell", "hidden"])
-    assert hz.loc[("gru", 32), "horizon"] == "unresolved" and hz.loc[("gru", 32), "solved_lower"] is np.nan
-    assert "gru unresolved at every size (h=32,64) (unresolved: h=32: no majority at T=10,30; h=64: no majority " \
-           "at T=10,30)" in (tmp_path / "summary.md").read_text()
+    assert hz.loc[("gru", 32), "bracket"] == "unresolved" and hz.loc[("gru", 32), "solved_lower"] is np.nan
+    assert hz.loc[("gru", 32), "horizon"] == "no finished runs" and hz.loc[("gru", 32), "runs"] == 0
+    assert "gru: no seed finished at any lag tried (h=32,64; see crashed runs)" in (tmp_path / "summary.md").read_text()
 
 
 def test_code_versions_are_counted_within_a_task_and_cell():
@@ -475,3 +485,22 @@ def test_code_versions_are_counted_within_a_task_and_cell():
              for r in outcomes("memory", "rnn", 50, *OK3)]
     text = render.code_versions_text(frames.runs_frame(pd.DataFrame(rows)))
     assert "different versions of the code (memory rnn: 2 versions)" in text
+
+
+def test_the_parent_run_gets_each_groups_t50_as_metrics_the_runs_table_can_show():
+    rows = outcomes("memory", "rnn", 10, *OK3 * 3) + outcomes("memory", "rnn", 30, *NO3 * 3)
+    rows += outcomes("memory", "rnn", 90, *NO3 * 3)
+    rows += [{**r, "params.cell.forget_bias": "chrono"} for r in outcomes("memory", "lstm", 10, *OK3)]
+    rows += outcomes("memory", "lstm", 10, *OK3)  # forget_bias=null: a variant
+    hz = analysis.horizons(analysis.point_table(frames.runs_frame(pd.DataFrame(rows)))).set_index("cell")
+    metrics = store.t50_metrics(hz.reset_index())
+    rnn = hz.loc["rnn"]
+    assert metrics["t50/memory/rnn/h64"] == rnn.t50 and metrics["t50_hi/memory/rnn/h64"] == rnn.t50_hi
+    assert metrics["t50_lo/memory/rnn/h64"] == rnn.t50_lo and 10 <= rnn.t50_lo < rnn.t50 < rnn.t50_hi <= 30
+    # an open claim ('> 5.6'): its median (the prior's, out there) and its open end are not sent
+    assert "t50_lo/memory/lstm _cell.forget_bias_chrono_/h64" in metrics
+    assert not any(k.startswith(("t50_hi/memory/lstm", "t50/memory/lstm")) for k in metrics)
+    from mlflow.utils.validation import _validate_metric_name
+
+    for name in metrics:
+        _validate_metric_name(name)

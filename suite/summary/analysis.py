@@ -12,6 +12,7 @@ import pandas as pd
 
 from suite.horizon import FAILED, NONE, SOLVED, Bracket, bracket, majority
 from suite.record import Outcome
+from suite.summary.estimates import CLAIM_AT, distance_at, estimates, p_order
 from suite.summary.frame import POINT_KEYS, cells_in_order, latest_per_seed, sorted_rows
 
 
@@ -74,8 +75,9 @@ def seeds_text(solved: int, seeds: int, crashed: int, word: str = "") -> str:
     return f"{solved}/{seeds}{word}" + (f", {crashed} crashed" if crashed else "")
 
 
-HORIZON_COLUMNS = ["task", "cell", "hidden", "horizon", "horizon_d", "ratio", "solved_lower", "solved_upper",
-                   "monotone", "not_solved_below", "unresolved", "lags_tried", "longest_solved", "first_failed"]
+HORIZON_COLUMNS = ["task", "cell", "hidden", "horizon", "horizon_d", "t50", "t50_lo", "t50_hi", "t50_ratio", "runs",
+                   "p_floor_high", "bracket", "bracket_d", "bracket_ratio", "solved_lower", "solved_upper", "monotone",
+                   "not_solved_below", "unresolved", "lags_tried", "longest_solved", "first_failed"]
 
 
 def brackets(points: pd.DataFrame) -> dict[tuple[str, str, int], tuple[Bracket, pd.DataFrame]]:
@@ -88,27 +90,39 @@ def brackets(points: pd.DataFrame) -> dict[tuple[str, str, int], tuple[Bracket, 
 
 
 def horizons(points: pd.DataFrame) -> pd.DataFrame:
-    """One row per (task, cell, hidden): horizon in seq_len T ('52–59', '≥ 270', '< 10' or 'unresolved'),
-    horizon_d the same in the distance d the task's information travels (lag_distances; NA when the
-    task does not say), ratio (upper / lower lag of a bracket), solved_lower / solved_upper (seeds
-    solved / tried at the bracket's two lags, crashed seeds named), monotone and not_solved_below
-    (lags failed below the longest solved one), unresolved (lags with no majority: ties or crashes,
-    which bound nothing), lags_tried, longest_solved and first_failed (the bracket's lags; NA where
-    it is open)."""
+    """One row per (task, cell, hidden).
+
+    The horizon is T50, the lag at which half the seeds solve (suite/summary/estimates.py): horizon in
+    seq_len T ('66 [49, 107]', '> 200', '< 10', 'no T50 (...)'), horizon_d the same in the distance d
+    the task's information travels (NA when the task does not say), t50 / t50_lo / t50_hi (the claim's
+    ends: 0 and inf where it is open), t50_ratio (hi / lo), runs (seeds that finished, over every lag)
+    and p_floor_high (P that the curve never falls to one half).
+    The majority bracket is raw evidence beside it: bracket ('52–59', '≥ 270', '< 10' or 'unresolved')
+    and bracket_d, bracket_ratio, solved_lower / solved_upper (seeds solved / tried at the bracket's two
+    lags, crashed seeds named), monotone and not_solved_below (lags failed below the longest solved
+    one), unresolved (lags with no majority: ties or crashes, which bound nothing), lags_tried,
+    longest_solved and first_failed (the bracket's lags; NA where it is open)."""
     rows = []
     distances = lag_distances(points)
+    found = estimates(points)
     for (task, cell, hidden), (b, g) in brackets(points).items():
         at = lambda lag: seeds_text(int(g.loc[lag, "n_solved"]), int(g.loc[lag, "n_seeds"]),  # noqa: E731
                                     int(g.loc[lag, "n_crashed"])) if lag else pd.NA
-        d = distances.get(task)
-        rows.append({"task": task, "cell": cell, "hidden": hidden, "horizon": b.text(),
-                     "horizon_d": b.text(lambda t: distance_text(d[t])) if d else pd.NA, "ratio": b.ratio,
+        d, est = distances.get(task), found[(task, cell, hidden)]
+        rows.append({"task": task, "cell": cell, "hidden": hidden,
+                     "horizon": est.text() if est else "no finished runs",
+                     "horizon_d": est.text(distance_at(d)) if est and d else pd.NA,
+                     "t50": est.t50 if est else np.nan, "t50_lo": est.lo if est else np.nan,
+                     "t50_hi": est.hi if est else np.nan, "t50_ratio": est.ratio if est else np.nan,
+                     "runs": est.runs if est else 0, "p_floor_high": est.p_floor_high if est else np.nan,
+                     "bracket": b.text(), "bracket_d": b.text(lambda t: distance_text(d[t])) if d else pd.NA,
+                     "bracket_ratio": b.ratio,
                      "solved_lower": at(b.solved), "solved_upper": at(b.failed), "monotone": b.monotone,
                      "not_solved_below": list(b.not_solved_below), "unresolved": list(b.unresolved),
                      "lags_tried": list(b.lags),
                      "longest_solved": b.solved if b.solved else pd.NA, "first_failed": b.failed if b.failed else pd.NA})
     frame = pd.DataFrame(rows, columns=HORIZON_COLUMNS).astype({"longest_solved": "Int64", "first_failed": "Int64",
-                                                                "ratio": float})
+                                                                "bracket_ratio": float})
     return sorted_rows(frame, ["task", "hidden", "cell"])
 
 
@@ -192,30 +206,34 @@ def judge(points: pd.DataFrame) -> list[GroupVerdict]:
 
 @dataclass(frozen=True)
 class SizeVerdict:
-    """How one cell's horizon changes with its hidden size on one task (sizes ascending).
+    """How one cell's horizon (T50) changes with its hidden size on one task (sizes ascending).
 
-    trend: 'same' (one bracket at every size), 'grows' / 'shrinks' (each size's bracket lies at or
-    above / below the previous one's, and at least one apart), 'unclear' (brackets overlap otherwise).
+    trend: 'same' (the same claim at every size, e.g. '> 200'), 'grows' / 'shrinks' (each size's T50
+    above / below the previous one's with posterior probability ≥ CLAIM_AT, for every step), 'unclear'
+    (the data do not separate them). p_up[i]: P(T50 at sizes[i + 1] > T50 at sizes[i]).
     """
 
     cell: str
     sizes: tuple[int, ...]
+    estimates: tuple
     brackets: tuple[Bracket, ...]
+    p_up: tuple[float, ...]
     trend: str
 
 
-def size_trend(found: list[Bracket]) -> str:
-    if len({b.text() for b in found}) == 1:
+def size_trend(found: list, p_up: list[float]) -> str:
+    if len({e.text() if e else "" for e in found}) == 1:
         return "same"
-    pairs = list(zip(found, found[1:]))
-    up = [a.text() == b.text() or a.interval()[1] <= b.interval()[0] for a, b in pairs]
-    down = [a.text() == b.text() or b.interval()[1] <= a.interval()[0] for a, b in pairs]
-    return "grows" if all(up) else "shrinks" if all(down) else "unclear"
+    if p_up and all(p >= CLAIM_AT for p in p_up):
+        return "grows"
+    if p_up and all(1 - p >= CLAIM_AT for p in p_up):
+        return "shrinks"
+    return "unclear"
 
 
 def size_verdicts(points: pd.DataFrame) -> dict[str, list[SizeVerdict]]:
     """Per task tried at two or more hidden sizes, a SizeVerdict per cell (cells in the suite's order)."""
-    found = brackets(points)
+    found, majority_brackets = estimates(points), brackets(points)
     verdicts = {}
     for task, tp in points.groupby("task", sort=False):
         if tp["hidden"].nunique() < 2:
@@ -223,8 +241,11 @@ def size_verdicts(points: pd.DataFrame) -> dict[str, list[SizeVerdict]]:
         verdicts[task] = []
         for cell in cells_in_order(tp):
             sizes = tuple(sorted(int(h) for h in tp.loc[tp["cell"] == cell, "hidden"].unique()))
-            chosen = tuple(found[(task, cell, h)][0] for h in sizes)
-            verdicts[task].append(SizeVerdict(cell, sizes, chosen, size_trend(list(chosen))))
+            chosen = tuple(found[(task, cell, h)] for h in sizes)
+            p_up = tuple(p_order(b, a) for a, b in zip(chosen, chosen[1:]))
+            verdicts[task].append(SizeVerdict(cell, sizes, chosen, tuple(majority_brackets[(task, cell, h)][0]
+                                                                        for h in sizes), p_up,
+                                              size_trend(list(chosen), list(p_up))))
     return verdicts
 
 

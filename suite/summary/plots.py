@@ -115,12 +115,12 @@ def plot_gradients(profiles: dict, path: str | Path) -> Path:
 
 
 def plot_horizons(verdicts: dict, path: str | Path) -> Path:
-    """Horizon against hidden size (log-log), one panel per task, a line per cell. A bracket is an
-    error bar from its longer to its shorter lag, through their geometric mean; '≥ T' an arrow up
-    from T, '< T' an arrow down from T. verdicts: analysis.size_verdicts."""
+    """Horizon (T50, with its 95% interval as an error bar) against hidden size (log-log), one panel per
+    task, a line per cell; an open claim ('> T', '< T') is an arrow from T the way the horizon lies, and
+    a group with no T50 is left out. verdicts: analysis.size_verdicts."""
     from matplotlib.ticker import LogLocator, NullLocator, ScalarFormatter
 
-    from suite.horizon import ABOVE, BELOW, UNRESOLVED
+    from suite.threshold import ABOVE, BELOW, NO_T50
 
     arrow = 1.7  # how far an open-ended horizon's arrow reaches, as a factor of its lag
     fig, axes = _panels(max(len(verdicts), 1))
@@ -130,22 +130,21 @@ def plot_horizons(verdicts: dict, path: str | Path) -> Path:
         for i, v in enumerate(cells):
             style = _style(v.cell)
             shift = 1.06 ** (i - (len(cells) - 1) / 2)  # cells side by side, not on top of each other
-            # an unresolved horizon (no lag decided: ties, crashes) has no place on the axis: left out
-            shown = [(h * shift, b) for h, b in zip(v.sizes, v.brackets) if b.kind != UNRESOLVED]
+            shown = [(h * shift, e) for h, e in zip(v.sizes, v.estimates) if e is not None and e.claim != NO_T50]
             xs = [x for x, _ in shown]
-            ys = [b.solved if b.kind == ABOVE else b.failed if b.kind == BELOW else math.sqrt(b.solved * b.failed)
-                  for _, b in shown]
+            ys = [e.t_max if e.claim == ABOVE else e.t_min if e.claim == BELOW else e.t50 for _, e in shown]
             ax.plot(xs, ys, color=style["color"], marker=style["marker"], label=v.cell, lw=1.2)
-            for x, y, (_, b) in zip(xs, ys, shown):
-                if b.kind in (ABOVE, BELOW):  # open-ended: an arrow the way the horizon lies
-                    tip = y * arrow if b.kind == ABOVE else y / arrow
+            for x, y, (_, e) in zip(xs, ys, shown):
+                if e.claim in (ABOVE, BELOW):  # open-ended: an arrow the way the horizon lies
+                    tip = y * arrow if e.claim == ABOVE else y / arrow
                     ax.annotate("", xy=(x, tip), xytext=(x, y),
                                 arrowprops={"arrowstyle": "->", "color": style["color"], "lw": 1.4})
                     ends += [y, tip]
-                else:
-                    ax.errorbar([x], [y], yerr=[[y - b.solved], [b.failed - y]], color=style["color"], capsize=3,
-                                lw=1.2)
-                    ends += [b.solved, b.failed]
+                else:  # an end beyond what the runs reach is drawn at the prior's reach, with an arrow cap
+                    lo = e.lo if e.lo > 0 else e.reach[0]
+                    hi = e.hi if math.isfinite(e.hi) else e.reach[1]
+                    ax.errorbar([x], [y], yerr=[[y - lo], [hi - y]], color=style["color"], capsize=3, lw=1.2)
+                    ends += [lo, hi]
         ax.set_xscale("log")
         ax.set_yscale("log")
         if ends:
@@ -155,7 +154,7 @@ def plot_horizons(verdicts: dict, path: str | Path) -> Path:
         ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))  # 10, 20, 50, 100, ...: lags read as numbers
         ax.yaxis.set_major_formatter(ScalarFormatter())
         ax.yaxis.set_minor_locator(NullLocator())
-        ax.set(title=f"{task}: horizon (bracket; arrow: ≥ / <)", xlabel="hidden size", ylabel="lag T")
+        ax.set(title=f"{task}: horizon T50 (95% interval; arrow: > / <)", xlabel="hidden size", ylabel="lag T")
         ax.legend(fontsize="small")
     fig.savefig(path, dpi=110)
     return Path(path)

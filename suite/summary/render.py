@@ -15,6 +15,7 @@ from suite.horizon import FAILED, NONE, SOLVED, UNRESOLVED
 from suite.record import Outcome
 from suite.summary.analysis import (CellVerdict, GroupVerdict, SizeVerdict, distance_text, gradient_ratios, horizons,
                                     judge, lag_distances, size_verdicts)
+from suite.summary.estimates import CLAIM_AT, distance_at, estimates, p_order
 from suite.summary.frame import cells_in_order
 
 BAD_OUTCOMES = [Outcome.CRASHED, Outcome.DIVERGED]
@@ -90,6 +91,13 @@ class LagNames:
     def span(self, lags) -> str:
         return f"{self.symbol}={self.num(lags[0])}..{self.num(lags[-1])}" if len(lags) > 1 else self.at(lags[0])
 
+    def t50(self, est) -> str:
+        """A T50 estimate in this task's lags: 'd 80 [48, 160]', 'd > 199', 'no T50 (...)'."""
+        if est is None:
+            return "no finished runs"
+        text = est.text(distance_at(self.distances))
+        return text if text.startswith("no T50") else f"{self.symbol} {text}"
+
 
 def lag_relation(points: pd.DataFrame) -> str | None:
     """How d relates to T for one task's points: 'd = T−1' when every sequence's information travels
@@ -125,10 +133,16 @@ def lags_line(points: pd.DataFrame) -> str | None:
 
 def horizons_text(points: pd.DataFrame) -> pd.DataFrame:
     """analysis.horizons with lag lists written '20,100,200' and the ratio to 3 digits (horizons.csv, the tables)."""
+    ratio = lambda r: f"{r:.3g}" if np.isfinite(r) else ""  # noqa: E731
     return horizons(points).assign(lags_tried=lambda f: f["lags_tried"].map(lags_text),
                                    not_solved_below=lambda f: f["not_solved_below"].map(lags_text),
                                    unresolved=lambda f: f["unresolved"].map(lags_text),
-                                   ratio=lambda f: f["ratio"].map(lambda r: f"{r:.3g}" if np.isfinite(r) else ""))
+                                   t50_ratio=lambda f: f["t50_ratio"].map(ratio),
+                                   bracket_ratio=lambda f: f["bracket_ratio"].map(ratio))
+
+
+# horizons.csv's columns that the summary's tables leave out (the CSV has them all)
+HIDDEN_IN_TABLE = ["task", "t50", "t50_lo", "t50_hi", "p_floor_high", "bracket_d", "longest_solved", "first_failed"]
 
 
 def markdown_table(df: pd.DataFrame, index: bool = True) -> str:
@@ -182,35 +196,63 @@ def verdict_line(group: GroupVerdict, names: LagNames = LagNames()) -> str:
 
 
 def size_sentence(v: SizeVerdict, names: LagNames = LagNames()) -> str:
-    """One cell's horizon across hidden sizes (see verdicts)."""
-    text_of = lambda b: b.text() if b.kind == UNRESOLVED else f"{names.symbol} {b.text(names.num)}"  # noqa: E731
-    each = ", ".join(f"{text_of(b)} at h={h}" for h, b in zip(v.sizes, v.brackets))
+    """One cell's horizon (T50 with its 95% interval) across hidden sizes, and what the runs say of its trend."""
+    each = ", ".join(f"{names.t50(e)} at h={h}" for h, e in zip(v.sizes, v.estimates))
+    probabilities = ", ".join(f"{p:.2f}" for p in v.p_up)
+    if all(e is None for e in v.estimates):
+        return f"{v.cell}: no seed finished at any lag tried (h={','.join(map(str, v.sizes))}; see crashed runs)"
     if v.trend == "same":
-        text = f"{v.cell} {text_of(v.brackets[0])} at every size (h={','.join(map(str, v.sizes))})"
-    elif v.trend == "unclear":
-        text = f"{v.cell}'s horizon: {each} (no clear trend with size)"
-    else:
-        text = f"{v.cell}'s horizon {v.trend} with size: {each}"
-    odd = [f"h={h}: failed at {names.many(b.not_solved_below)}" for h, b in zip(v.sizes, v.brackets)
-           if not b.monotone]
-    open_ = [f"h={h}: no majority at {names.many(b.unresolved)}" for h, b in zip(v.sizes, v.brackets)
-             if b.unresolved]
-    return (text + (f" (non-monotone: {'; '.join(odd)})" if odd else "")
-            + (f" (unresolved: {'; '.join(open_)})" if open_ else ""))
+        return f"{v.cell} T50 {names.t50(v.estimates[0])} at every size (h={','.join(map(str, v.sizes))})"
+    if v.trend == "unclear":
+        return (f"{v.cell} T50 {each}; the data do not separate the sizes (P(the larger size's T50 is longer) = "
+                f"{probabilities})")
+    shown = probabilities if v.trend == "grows" else ", ".join(f"{1 - p:.2f}" for p in v.p_up)
+    return f"{v.cell}'s horizon {v.trend} with size (P = {shown}): T50 {each}"
 
 
-def verdicts(points: pd.DataFrame) -> list[str]:
+def comparisons(found: dict, task: str, hidden: int, cells: list[str], reference: str) -> str:
+    """'lstm beyond rnn (P = 0.99), gru: the data do not separate it from rnn (P(beyond) = 0.71)': each cell
+    against the reference cell, claimed only at a posterior probability ≥ CLAIM_AT."""
+    if reference not in cells or len(cells) < 2:
+        return ""
+    said = []
+    for cell in cells:
+        if cell == reference:
+            continue
+        p = p_order(found.get((task, cell, hidden)), found.get((task, reference, hidden)))
+        if p != p:  # nan: a group without an estimate
+            continue
+        if p >= CLAIM_AT:
+            said.append(f"{cell} beyond {reference} (P = {p:.2f})")
+        elif 1 - p >= CLAIM_AT:
+            said.append(f"{cell} short of {reference} (P = {1 - p:.2f})")
+        else:
+            said.append(f"the data do not separate {cell} from {reference} (P({cell} beyond) = {p:.2f})")
+    return ", ".join(said)
+
+
+def t50_part(group: GroupVerdict, found: dict, names: LagNames, reference: str) -> str:
+    """'; horizon T50: rnn d 80 [48, 160], lstm d > 199; lstm beyond rnn (P = 0.99)'."""
+    each = ", ".join(f"{v.cell} {names.t50(found.get((group.task, v.cell, group.hidden)))}" for v in group.cells)
+    compared = comparisons(found, group.task, group.hidden, [v.cell for v in group.cells], reference)
+    return f"; horizon T50: {each}" + (f"; {compared}" if compared else "")
+
+
+def verdicts(points: pd.DataFrame, reference: str = "rnn") -> list[str]:
     """One line per task, its lags written as the distance d its information travels (LagNames; T
     for a task that does not say; `lags_line` says how d relates to T).
 
-    A task tried at two or more hidden sizes: its cells' horizons (brackets, suite/horizon.py) by size:
-      "memory: rnn's horizon grows with size: d 29–51 at h=32, d 51–67 at h=64, d 67–77 at h=128;
-       lstm d ≥ 199 at every size (h=32,64,128)"
-    with "shrinks", "(no clear trend with size)" when brackets overlap, "(non-monotone: h=64:
-    failed at d=29)" when a lag below the longest solved one failed, and "(unresolved: h=64: no
-    majority at d=89)" for lags that bound nothing (ties, crashes).
+    A task tried at two or more hidden sizes: its cells' horizons, T50 with its 95% interval
+    (suite/summary/estimates.py), by size, and a trend only where the runs separate the sizes:
+      "memory: rnn's horizon shrinks with size (P = 0.99, 0.97): T50 d 150 [120, 190] at h=32, ...;
+       lstm T50 d > 199 at every size (h=32,64,128)"
+    "grows"/"shrinks" needs a posterior probability ≥ 0.95 for every step between consecutive sizes
+    (printed); otherwise "the data do not separate the sizes (P(the larger size's T50 is longer) = ...)".
     A task tried at one hidden size: per cell, from the majority state of each lag tried (package
-    doc), in lag order:
+    doc), in lag order, then "; horizon T50: rnn d 80 [48, 160], lstm d > 199; lstm beyond rnn
+    (P = 0.99)": each cell's T50, and each cell against the reference cell, claimed only at ≥ 0.95
+    ("the data do not separate lstm from rnn (P(lstm beyond) = 0.71)" otherwise). The majority
+    sentences:
       every lag solved           -> "lstm solves every lag tried (up to d=199, 3/3)"
       every lag failed           -> "rnn fails at every lag tried (from d=19, 0/3 solved)"
       solved up to a lag, failed at every longer one
@@ -226,11 +268,12 @@ def verdicts(points: pd.DataFrame) -> list[str]:
     """
     by_size = size_verdicts(points)
     names = lag_names(points)
+    found = estimates(points)
     lines, done = [], set()
     for group in judge(points):
         named = names.get(group.task, LagNames())
         if group.task not in by_size:
-            lines.append(verdict_line(group, named))
+            lines.append(verdict_line(group, named) + t50_part(group, found, named, reference))
         elif group.task not in done:
             done.add(group.task)
             lines.append(f"{group.task}: " + "; ".join(size_sentence(v, named) for v in by_size[group.task]))
@@ -276,11 +319,11 @@ def _sections(points: pd.DataFrame, runs: pd.DataFrame, h1: str, h2: str, h3: st
     hz = horizons_text(points)
     for task, table in task_tables(points).items():
         parts += [f"{h2}{task} ({baseline_text(table.attrs['baseline_loss'])})", markdown_table(table),
-                  f"{h3}{task}: horizons (the longest lag a majority of seeds solved – the next lag a majority "
-                  "failed, in T and in d; solved_lower/upper: seeds that solved those two lags; unresolved: lags "
-                  "with no majority either way, ties or crashes, which bound nothing)",
-                  markdown_table(hz[hz["task"] == task].drop(columns=["task", "longest_solved", "first_failed"]),
-                                 index=False)]
+                  f"{h3}{task}: horizons (T50, the lag at which half the seeds solve, with its 95% interval, "
+                  "in T and in d; runs: seeds that finished. Raw evidence: the majority bracket, the longest lag "
+                  "a majority solved – the next lag a majority failed, with the seeds that solved those two lags; "
+                  "unresolved: lags with no majority, ties or crashes)",
+                  markdown_table(hz[hz["task"] == task].drop(columns=HIDDEN_IN_TABLE), index=False)]
         bad = problem_runs(runs[runs["task"] == task])
         if bad:
             parts += [f"{h3}{task}: crashed and diverged runs", "\n".join(f"- {b}" for b in bad)]

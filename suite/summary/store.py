@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from suite.record import Artifact, Metric, Outcome
-from suite.summary.analysis import gradient_points, point_table, representative_runs, size_verdicts
+from suite.summary.analysis import gradient_points, horizons, point_table, representative_runs, size_verdicts
 from suite.summary.frame import RUN_COLUMNS, runs_frame
 from suite.summary.plots import plot_curves, plot_gradients, plot_horizons, plot_success
 from suite.summary.render import format_text, horizons_text, render_markdown, verdicts
@@ -187,6 +187,24 @@ class SweepSummary:
     verdicts: dict[str, str] = field(default_factory=dict)  # task -> its verdict line(s), joined by "; "
     outcomes: dict[str, int] = field(default_factory=dict)  # solved / failed / diverged / crashed -> runs
     paths: dict[str, Path] = field(default_factory=dict)
+    t50: dict[str, float] = field(default_factory=dict)  # the parent's metrics: t50_metrics
+
+
+def t50_metrics(hz: pd.DataFrame) -> dict[str, float]:
+    """{'t50/memory/rnn/h64': 80.1, 't50_lo/...': 48.0, 't50_hi/...': 160.3, ...} from analysis.horizons: each
+    group's T50 and its claim's ends, named so that MLflow's runs table can show them (characters MLflow does
+    not take in a metric name, as in 'lstm (cell.forget_bias=chrono)', become '_'). An open end is left out."""
+    import re
+
+    found = {}
+    for r in hz.itertuples():
+        group = re.sub(r"[^A-Za-z0-9_\-. /:]", "_", f"{r.task}/{r.cell}/h{r.hidden}")
+        bounded = 0 < r.t50_lo and r.t50_hi < float("inf")  # an open claim's median is its prior's: not sent
+        for name, value in ((Metric.T50, r.t50 if bounded else float("nan")), (Metric.T50_LO, r.t50_lo),
+                            (Metric.T50_HI, r.t50_hi)):
+            if value == value and abs(value) != float("inf"):
+                found[f"{name}/{group}"] = float(value)
+    return found
 
 
 def summarise_sweep(uri: str, experiment_id: str, run_ids: list[str], out_dir) -> SweepSummary:
@@ -202,4 +220,5 @@ def summarise_sweep(uri: str, experiment_id: str, run_ids: list[str], out_dir) -
         by_task.setdefault(task, []).append(verdict)
     outcomes = {k: int(v) for k, v in runs["outcome"].value_counts().items()}
     return SweepSummary(text, paths["summary.md"].read_text(encoding="utf-8"),
-                        {task: "; ".join(lines) for task, lines in by_task.items()}, outcomes, paths)
+                        {task: "; ".join(lines) for task, lines in by_task.items()}, outcomes, paths,
+                        t50_metrics(horizons(points)) if len(points) else {})

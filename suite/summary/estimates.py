@@ -1,0 +1,61 @@
+"""Each group's horizon as an estimate: T50, the lag at which half the seeds solve, with its 95% interval
+(suite/threshold.py), from the runs' outcomes at every lag tried; and the probability of an order between
+two groups, which is what a comparison verdict may claim (only at ≥ 0.95, and always with it).
+
+A group is (task, cell, hidden) as the point table has them (a swept knob is part of the cell's label).
+Crashed seeds count as neither outcome. Lags are estimated in T (the seq_len knob the runs were made at)
+and written in d, the distance the task's information travels, where the task says (lag_distances).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from suite.threshold import Estimate, estimate, prob_greater
+
+CLAIM_AT = 0.95  # a comparison is claimed only when its posterior probability is at least this
+
+Group = tuple[str, str, int]  # (task, cell, hidden)
+
+
+def counts_of(g: pd.DataFrame) -> dict[int, tuple[int, int]]:
+    """{lag: (solved, tried)} from one group's points: tried leaves crashed seeds out (evidence of neither)."""
+    return {int(r.seq_len): (int(r.n_solved), int(r.n_seeds - r.n_crashed)) for r in g.itertuples()
+            if r.n_seeds - r.n_crashed > 0}
+
+
+@lru_cache(maxsize=1024)
+def _estimate(evidence: tuple[tuple[int, int, int], ...]) -> Estimate:
+    return estimate({lag: (solved, tried) for lag, solved, tried in evidence})
+
+
+def group_estimate(g: pd.DataFrame) -> Estimate | None:
+    """The group's T50 estimate; None when no seed finished at any lag (nothing to estimate from)."""
+    counts = counts_of(g)
+    if not counts:
+        return None
+    return _estimate(tuple((lag, s, n) for lag, (s, n) in sorted(counts.items())))
+
+
+def estimates(points: pd.DataFrame) -> dict[Group, Estimate | None]:
+    """{(task, cell, hidden): its estimate} for every group of the point table, in its order."""
+    return {(task, cell, int(hidden)): group_estimate(g)
+            for (task, cell, hidden), g in points.groupby(["task", "cell", "hidden"], sort=False)}
+
+
+def distance_at(distances: dict[int, float] | None):
+    """T -> d for one task, linear through its (T, d) points and beyond them (d = T − 1, T + 3, ~0.75 T):
+    exact for the suite's tasks, whose distance is linear in T; identity when the task does not say."""
+    if not distances:
+        return lambda t: t
+    ts = np.array(sorted(distances), dtype=float)
+    ds = np.array([distances[int(t)] for t in ts])
+    slope = (ds[-1] - ds[0]) / (ts[-1] - ts[0]) if len(ts) > 1 else 1.0
+    return lambda t: float(ds[0] + slope * (t - ts[0])) if np.isfinite(t) else t
+
+
+def p_order(a: Estimate | None, b: Estimate | None) -> float:
+    """P(T50 of a > T50 of b); nan when either has no estimate."""
+    return prob_greater(a, b) if a is not None and b is not None else float("nan")
