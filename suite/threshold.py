@@ -327,6 +327,19 @@ def _bounds_without_model(evidence: tuple[tuple[int, int, int], ...], level: flo
     return above, below
 
 
+def curve_band(counts: Counts, lags, level: float = LEVEL, draws: int = 4000,
+               size: GridSize = GRID) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The fitted success curve at `lags`: the posterior median of P(solved | T) and its equal-tailed `level`
+    band, from `draws` points drawn from the grid's posterior (a fixed seed: the same runs draw the same band)."""
+    evidence = _evidence(counts)
+    grid, w = _posterior(evidence, _span(counts, None), size)
+    picked = np.random.default_rng(0).choice(w.size, size=draws, p=w)
+    ms, gl = np.divmod(picked, grid.floor.size)
+    p = p_solved(np.asarray(lags, dtype=float)[:, None], grid.m[ms], grid.s[ms], grid.floor[gl], grid.lapse[gl])
+    tail = (1 - level) / 2
+    return np.median(p, axis=1), np.quantile(p, tail, axis=1), np.quantile(p, 1 - tail, axis=1)
+
+
 def prob_greater(a: Estimate, b: Estimate) -> float:
     """P(T50 of a > T50 of b) for independent posteriors, on their shared ln T50 bins (a tie counts one half)."""
     below_b = np.concatenate(([0.0], np.cumsum(b.hist)[:-1]))  # P(b in a lower bin)

@@ -197,3 +197,14 @@ def test_calibration_of_adaptive_searches():
     assert np.mean(inside_covered) >= 0.90  # the open ends' claims are easy to get right: not diluted by them
     assert np.median(inside_ratios) <= TARGET
     assert narrow_coverage < 0.90  # the coverage check can fail: a too-narrow interval does
+
+
+def test_the_fitted_curve_and_its_band_follow_the_runs():
+    from suite.threshold import curve_band
+
+    counts = {10: (9, 9), 30: (8, 9), 52: (5, 9), 90: (3, 9), 200: (1, 9)}
+    median, low, high = curve_band(counts, [10, 52, 200])
+    assert (low <= median).all() and (median <= high).all()
+    assert median[0] > 0.85 and 0.3 < median[1] < 0.75 and median[2] < 0.35  # falls through one half near 52
+    again = curve_band(counts, [10, 52, 200])
+    assert all((a == b).all() for a, b in zip((median, low, high), again))  # a fixed draw: the same figure

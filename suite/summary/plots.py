@@ -43,7 +43,14 @@ def _lag_axis(ax, lags) -> None:
 
 
 def plot_success(points: pd.DataFrame, path: str | Path) -> Path:
-    """Success rate against lag, one panel per task, a line per cell (and hidden size, if several)."""
+    """Success against lag, one panel per task, per group (cell, and hidden size if several): the fraction of
+    seeds that solved each lag with its 95% binomial interval (Wilson), the fitted success curve with its 95%
+    band (suite/threshold.py), and T50's 95% claim as a bar at one half."""
+    from scipy.stats import binomtest
+
+    from suite.summary.estimates import counts_of, group_estimate
+    from suite.threshold import ABOVE, BELOW, NO_T50, curve_band
+
     tasks = list(points["task"].unique()) if len(points) else []
     fig, axes = _panels(max(len(tasks), 1))
     if not tasks:
@@ -54,14 +61,32 @@ def plot_success(points: pd.DataFrame, path: str | Path) -> Path:
         for hidden in sizes:
             for cell in cells_in_order(tp):
                 g = tp[(tp["cell"] == cell) & (tp["hidden"] == hidden)].sort_values("seq_len")
-                if g.empty:
+                counts = counts_of(g)
+                if not counts:
                     continue
-                ax.plot(g["seq_len"], g["success"], ls=["-", "--", ":", "-."][sizes.index(hidden) % 4],
-                        label=f"{cell} h={hidden}" if len(sizes) > 1 else cell, **_style(cell))
+                style, line = _style(cell), ["-", "--", ":", "-."][sizes.index(hidden) % 4]
+                lags = np.array(sorted(counts), dtype=float)
+                k, n = (np.array([counts[int(t)][i] for t in lags]) for i in (0, 1))
+                ci = [binomtest(int(a), int(b)).proportion_ci(method="wilson") for a, b in zip(k, n)]
+                frac = k / n
+                ax.errorbar(lags, frac, yerr=[frac - [c.low for c in ci], [c.high for c in ci] - frac], fmt="o",
+                            ms=4, capsize=2, color=style["color"], lw=0.8,
+                            label=f"{cell} h={hidden}" if len(sizes) > 1 else cell)
+                fine = np.geomspace(lags[0], lags[-1], 40)
+                median, low, high = curve_band(counts, fine)
+                ax.plot(fine, median, ls=line, color=style["color"], lw=1.2)
+                ax.fill_between(fine, low, high, color=style["color"], alpha=0.12, lw=0)
+                est = group_estimate(g)
+                if est is not None and est.claim != NO_T50:  # T50's claim, drawn at one half (to the edge if open)
+                    lo = est.lo if est.lo > 0 else lags[0]
+                    hi = est.hi if np.isfinite(est.hi) else lags[-1] * 1.5
+                    ax.plot([lo, hi], [0.5, 0.5], color=style["color"], lw=3, alpha=0.5,
+                            marker=">" if est.claim == ABOVE or not np.isfinite(est.hi) else
+                            "<" if est.claim == BELOW else None, markevery=[1])
         _lag_axis(ax, tp["seq_len"])
         ax.set_ylim(-0.05, 1.05)
-        ax.set_ylabel("success rate (seeds solved)")
-        ax.set_title(task)
+        ax.set_ylabel("seeds solved (95% CI); fitted curve and band")
+        ax.set_title(f"{task}: bar at 1/2 = T50's 95% interval")
         ax.legend(fontsize="small")
     fig.savefig(path, dpi=110)
     return Path(path)
