@@ -165,12 +165,12 @@ def test_the_estimate_converges_on_a_known_t50_within_max_runs(tmp_path):
 def test_open_ends_extend_to_the_caps_and_stop_there(tmp_path):
     launcher = FakeLauncher(curve({"rnn": 57, "lstm": math.inf, "gru": 0}))
     search = run_sweeper(tmp_path, launcher, []).search
+    assert_no_pair_trained_twice(launcher)  # fresh seeds only: 5 of 5 at a cap needs 5 seeds there
     assert lags_of(search, "lstm")[-1] == 810 and 810 in lags_of(search, "lstm")  # x3 above the ladder: the cap
     assert lags_of(search, "gru")[:2] == [1, 3]  # /3 below it, down to cap_lo
     assert by_cell(search, lambda g: search.estimate(g).text()) | {"rnn": None} == \
         {"lstm": "> 810", "gru": "< 1", "rnn": None}
     assert search.stopped[("cell=lstm",)].startswith("cap") and search.stopped[("cell=gru",)].startswith("cap")
-    assert_no_pair_trained_twice(launcher)
 
 
 def test_a_cap_on_the_ladder_top_spends_fresh_seeds_there(tmp_path):
@@ -178,9 +178,9 @@ def test_a_cap_on_the_ladder_top_spends_fresh_seeds_there(tmp_path):
     never beyond it."""
     launcher = FakeLauncher(curve({"lstm": math.inf}))
     search = run_sweeper(tmp_path, launcher, [], cells="lstm", ladder=[10, 30, 90, 200], cap_hi=200).search
+    assert_no_pair_trained_twice(launcher)  # fresh seeds only: 5 of 5 at a cap needs 5 seeds there
     assert max(lags_of(search, "lstm")) == 200 and search.estimate(("cell=lstm",)).text() == "> 200"
     assert len(search.outcomes[("cell=lstm",)][200]) >= 5 and search.stopped[("cell=lstm",)].startswith("cap")
-    assert_no_pair_trained_twice(launcher)
 
 
 def test_round_limit_is_honoured(tmp_path):
