@@ -75,6 +75,7 @@ class SweepConfig:
     hidden_by_cell: Dict[str, int] = field(default_factory=dict)  # param-matched sweeps: hidden per cell
     # horizon searches: round 0's lags by the kind of device that trains (${device_kind:${device}})
     ladder_by_device: Dict[str, List[int]] = field(default_factory=dict)
+    cap_by_device: Dict[str, int] = field(default_factory=dict)  # and the longest lag they may extend to
 
 
 @dataclass

@@ -1,31 +1,41 @@
-"""A cell's memory horizon: the bracket of lags around it, and the adaptive search that narrows it.
+"""A cell's memory horizon: majority brackets (the summary's), and the adaptive search that places runs
+where they narrow each group's T50 interval most (suite/threshold.py).
 
 The majority rule decides each lag (suite/summary's docstring): solved when a strict majority of
 the seeds tried solved it, failed when a strict majority failed, else *unresolved* (a tie, or
 crashed seeds: a crash is evidence of neither). A group's *bracket* is [the longest lag solved,
 the shortest longer lag failed]; unresolved lags bound nothing and are named beside it; a lag
 failed below the longest solved one makes the group non-monotone, which is reported, never
-smoothed over. The summary reads brackets off the runs; the horizon sweeper
-(hydra_plugins/horizon_sweeper) uses the same rule to choose what to train next:
+smoothed over. The summary reads brackets off the runs.
 
-  round 0   every group's ladder of lags, all seeds
-  round k   per group, an unresolved lag with crashed seeds is tried once more (its finished seeds
-            are reused, its crashed ones retrain); and one lag per group still bracketed wider than
-            `resolution`: the bracket's midpoint in log space, all seeds. Groups solved at the
-            ladder's top ("≥ T_max") or failed at its bottom ("< T_min") stop after round 0; a group
-            with no lag decided either way is "unresolved", never "< T_min"
+The horizon sweeper (hydra_plugins/horizon_sweeper) searches by T50, the lag where a seed solves
+with probability one half, from every finished run of a group ({lag: (solved, tried)}):
 
-A group is one job's overrides without the lag and the seed: task × cell × hidden × whatever
-else the sweep varies. Nothing here imports torch, MLflow or Hydra's internals.
+  round 0   every group's ladder of lags × the first `batch` seeds of its pool (the seeds given)
+  round k   per group not stopped: its crashed (lag, seed) pairs once more (a crash is no evidence),
+            and threshold.next_lag's lag (beyond the lags tried while the crossing likely lies there,
+            ×3 up to cap_hi or ÷3 down to cap_lo; else where `batch` runs narrow ln T50 most) on the
+            next `batch` seeds of the pool not yet trained at that lag: a (lag, seed) pair is trained once
+  stop      threshold.done: the 95% interval's hi / lo <= target, max_runs finished runs, or an open end
+            ("> T", "< T") at a cap; else the seed pool spent at the chosen lag, or max_rounds
+
+The next lag depends only on the outcomes recorded, so a search run again on the same store makes the
+same choices and trains only what it lacks. A group is one job's overrides without the lag and the
+seed: task × cell × hidden × whatever else the sweep varies. Nothing here imports torch, MLflow or
+Hydra's internals.
 """
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from suite import threshold
 from suite.errors import ConfigError
 from suite.record import Outcome
+
+log = logging.getLogger(__name__)
 
 SOLVED, FAILED, NONE = "solved", "failed", "none"  # a lag's majority state (none: unresolved)
 BETWEEN, ABOVE, BELOW, UNRESOLVED = "between", "above", "below", "unresolved"  # a bracket's kind
@@ -43,11 +53,6 @@ def state_of(outcomes: list[str]) -> str:
     solved = sum(o == Outcome.SOLVED for o in outcomes)
     failed = sum(o in (Outcome.FAILED, Outcome.DIVERGED) for o in outcomes)
     return majority(solved, failed, len(outcomes))
-
-
-def crashed_in(outcomes: list[str]) -> int:
-    """Seeds that made no result (crashed, or a job that returned none): evidence of neither outcome."""
-    return sum(o not in (Outcome.SOLVED, Outcome.FAILED, Outcome.DIVERGED) for o in outcomes)
 
 
 @dataclass(frozen=True)
@@ -115,15 +120,6 @@ def bracket(states: dict[int, str]) -> Bracket:
     return Bracket(BETWEEN, longest, min(longer), lags, below, unresolved)
 
 
-def midpoint(b: Bracket, resolution: float) -> int | None:
-    """The next lag to try inside a bracket wider than `resolution` (its geometric mean, rounded),
-    or None when it is narrow enough, open-ended, or has no whole lag left inside."""
-    if b.kind != BETWEEN or b.ratio <= resolution:
-        return None
-    lag = round(math.sqrt(b.solved * b.failed))
-    return lag if b.solved < lag < b.failed else None
-
-
 # -- the search ------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SearchSettings:
@@ -131,35 +127,66 @@ class SearchSettings:
 
     ladder: tuple[int, ...] = (10, 30, 90, 270)  # round 0's lags, for every group (lags on the command line win)
     ladders: dict[str, tuple[int, ...]] = field(default_factory=dict)  # a task's own ladder, by its config name
-    resolution: float = 1.15  # stop bisecting once a bracket's longer lag / shorter lag <= this
-    max_rounds: int = 6  # bisection rounds after round 0, at most
+    batch: int = 3  # seeds a round trains at a group's lag (round 0: at every lag of its ladder)
+    target: float = 2.0  # stop a group once its T50 interval's hi / lo <= this
+    max_runs: int = 60  # finished runs per group (crashes not counted), at most
+    cap_lo: int = 1  # the shortest lag the search may extend down to
+    cap_hi: int | None = None  # the longest lag it may extend up to; None: 3 x the group's ladder top
+    max_rounds: int = 30  # rounds after round 0, at most: 30 x 3 seeds reach max_runs 60 with rounds to spare
+    resolution: float | None = None  # deprecated (the old bisection's stop rule): accepted, ignored, warned about
     lag: str = "seq_len"  # the config key searched
-    seed: str = "seed"  # the config key whose values are a group's seeds
+    seed: str = "seed"  # the config key whose values are a group's seed pool
 
     @classmethod
     def from_config(cls, sweeper_cfg) -> "SearchSettings":
         """From hydra.sweeper (a DictConfig or a dict), checked: one line naming the bad key."""
-        get = sweeper_cfg.get
-        settings = cls(ladder=_lags("hydra.sweeper.ladder", get("ladder", cls.ladder)),
+        get = lambda key: sweeper_cfg.get(key, getattr(cls, key))  # noqa: E731
+        settings = cls(ladder=_lags("hydra.sweeper.ladder", get("ladder")),
                        ladders={str(k): _lags(f"hydra.sweeper.ladders.{k}", v)
-                                for k, v in dict(get("ladders") or {}).items()},
-                       resolution=get("resolution", cls.resolution), max_rounds=get("max_rounds", cls.max_rounds),
-                       lag=get("lag", cls.lag), seed=get("seed", cls.seed))
-        if not isinstance(settings.resolution, (int, float)) or not settings.resolution > 1:
-            raise ConfigError(f"hydra.sweeper.resolution={settings.resolution!r}: expected a ratio above 1, e.g. 1.15")
-        if not isinstance(settings.max_rounds, int) or settings.max_rounds < 0:
-            raise ConfigError(f"hydra.sweeper.max_rounds={settings.max_rounds!r}: expected a whole number >= 0")
+                                for k, v in dict(sweeper_cfg.get("ladders") or {}).items()},
+                       batch=_whole_at_least("batch", get("batch"), 1),
+                       target=_ratio("target", get("target")),
+                       max_runs=_whole_at_least("max_runs", get("max_runs"), 1),
+                       cap_lo=_whole_at_least("cap_lo", get("cap_lo"), 1),
+                       cap_hi=None if get("cap_hi") is None else _whole_at_least("cap_hi", get("cap_hi"), 1),
+                       max_rounds=_whole_at_least("max_rounds", get("max_rounds"), 0),
+                       resolution=get("resolution"), lag=get("lag"), seed=get("seed"))
+        if settings.cap_hi is not None and not settings.cap_lo < settings.cap_hi:
+            raise ConfigError(f"hydra.sweeper.cap_hi={settings.cap_hi!r}: expected above "
+                              f"hydra.sweeper.cap_lo={settings.cap_lo!r}")
+        if settings.resolution is not None:
+            log.warning("hydra.sweeper.resolution=%s is ignored: the search now stops on hydra.sweeper.target "
+                        "(the T50 interval's hi / lo), see the README", settings.resolution)
         return settings
 
     def ladder_for(self, task: str | None) -> tuple[int, ...]:
         return self.ladders.get(task or "", self.ladder)
 
+    def cap_hi_for(self, ladder: tuple[int, ...]) -> int:
+        # one extension (x3) beyond the ladder by default: far enough to see a top, near enough to afford
+        return self.cap_hi if self.cap_hi is not None else 3 * ladder[-1]
+
+
+def _is_whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _whole_at_least(knob: str, value, least: int) -> int:
+    if _is_whole(value) and value >= least:
+        return value
+    raise ConfigError(f"hydra.sweeper.{knob}={value!r}: expected a whole number >= {least}")
+
+
+def _ratio(knob: str, value) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 1:
+        return float(value)
+    raise ConfigError(f"hydra.sweeper.{knob}={value!r}: expected a ratio above 1, e.g. 2")
+
 
 def _lags(key: str, value) -> tuple[int, ...]:
     """A ladder: whole lags >= 1 in increasing order."""
     values = list(value) if isinstance(value, Sequence) and not isinstance(value, str) else None
-    if values and all(isinstance(t, int) and not isinstance(t, bool) and t >= 1 for t in values) \
-            and all(a < b for a, b in zip(values, values[1:])):
+    if values and all(_is_whole(t) and t >= 1 for t in values) and all(a < b for a, b in zip(values, values[1:])):
         return tuple(values)
     raise ConfigError(f"{key}={values if values is not None else value!r}: expected increasing whole lags >= 1, "
                       "e.g. [10, 30, 90, 270]")
@@ -180,12 +207,21 @@ def _value(override: str) -> str:
     return override.partition("=")[2]
 
 
+def _finished(outcome: str) -> bool:
+    """Solved, failed or diverged: evidence. Anything else (crashed, nothing returned) is none."""
+    return outcome in (Outcome.SOLVED, Outcome.FAILED, Outcome.DIVERGED)
+
+
+Group = tuple[str, ...]
+Planned = list[tuple[int, "str | None"]]  # (lag, seed) pairs of one group
+
+
 class Search:
-    """One horizon search: its groups, the outcomes recorded so far, and the next round's jobs.
+    """One horizon search: its groups and seed pools, the outcomes recorded so far, and the next round's jobs.
 
     `grid` is every job's overrides as the basic sweeper would make them (without the lag unless the
-    command line gave lags: those become every group's ladder). `default_task` names the task config
-    of groups that do not choose one (for `ladders`).
+    command line gave lags: those become every group's ladder); a group's seeds, in the order given, are
+    its pool. `default_task` names the task config of groups that do not choose one (for `ladders`).
     """
 
     def __init__(self, grid: list[list[str]], settings: SearchSettings, default_task: str | None = None):
@@ -193,73 +229,124 @@ class Search:
         self.rounds = 0  # rounds launched after round 0
         given = {lag for _, lag, _ in map(self._split, grid) if lag is not None}
         ladder_given = _lags(settings.lag, sorted(_whole(settings.lag, t) for t in given)) if given else None
-        self.groups: dict[tuple[str, ...], list[str | None]] = {}  # group -> its seeds (None: no seed override)
-        self.ladders: dict[tuple[str, ...], tuple[int, ...]] = {}
+        self.groups: dict[Group, list[str | None]] = {}  # group -> its seed pool (None: no seed override)
+        self.ladders: dict[Group, tuple[int, ...]] = {}
         for group, _, seed in map(self._split, grid):
             seeds = self.groups.setdefault(group, [])
             if seed not in seeds:
                 seeds.append(seed)
             task = next((_value(o) for o in group if _key(o) == "task"), default_task)
             self.ladders[group] = ladder_given or settings.ladder_for(task)
-        self.outcomes: dict[tuple[str, ...], dict[int, dict[str | None, str]]] = {g: {} for g in self.groups}
-        self.retried: set[tuple[tuple[str, ...], int]] = set()  # unresolved lags tried a second time
+        self.outcomes: dict[Group, dict[int, dict[str | None, str]]] = {g: {} for g in self.groups}
+        self.retried: set[tuple[Group, int, str | None]] = set()  # crashed (lag, seed) pairs tried a second time
+        self.stopped: dict[Group, str] = {}  # why a group stopped
 
-    def _split(self, overrides: list[str]) -> tuple[tuple[str, ...], str | None, str | None]:
+    def _split(self, overrides: list[str]) -> tuple[Group, str | None, str | None]:
         """A job's overrides -> (its group, its lag, its seed), the last two as written (None: absent)."""
         find = lambda key: next((_value(o) for o in overrides if _key(o) == key), None)  # noqa: E731
         group = tuple(o for o in overrides if _key(o) not in (self.settings.lag, self.settings.seed))
         return group, find(self.settings.lag), find(self.settings.seed)
 
-    def job(self, group: tuple[str, ...], lag: int, seed: str | None) -> list[str]:
+    def job(self, group: Group, lag: int, seed: str | None) -> list[str]:
         return [*group, f"{self.settings.lag}={lag}", *([f"{self.settings.seed}={seed}"] if seed is not None else [])]
 
-    def _jobs(self, lags: dict[tuple[str, ...], list[int]]) -> list[list[str]]:
+    def _jobs(self, planned: dict[Group, Planned]) -> list[list[str]]:
         # Longest lags first: the slowest jobs start first, so a parallel launcher's round ends sooner.
-        planned = [(lag, group, seed) for group, ts in lags.items() for lag in ts for seed in self.groups[group]]
-        return [self.job(g, t, s) for t, g, s in sorted(planned, key=lambda p: -p[0])]
+        jobs = [(lag, group, seed) for group, pairs in planned.items() for lag, seed in pairs]
+        return [self.job(g, t, s) for t, g, s in sorted(jobs, key=lambda p: -p[0])]
 
     def first_round(self) -> list[list[str]]:
-        return self._jobs({g: list(self.ladders[g]) for g in self.groups})
+        pool = lambda g: self.groups[g][:self.settings.batch]  # noqa: E731
+        return self._jobs({g: [(t, s) for t in self.ladders[g] for s in pool(g)] for g in self.groups})
 
     def record(self, overrides: list[str], outcome: str) -> None:
         """One job's outcome (Outcome.*; a job that returned nothing: Outcome.CRASHED)."""
         group, lag, seed = self._split(overrides)
         self.outcomes[group].setdefault(int(lag), {})[seed] = outcome
 
-    def bracket(self, group: tuple[str, ...]) -> Bracket:
-        return bracket({lag: state_of(list(by_seed.values())) for lag, by_seed in self.outcomes[group].items()})
+    def counts(self, group: Group) -> threshold.Counts:
+        """{lag: (solved, tried)} of the finished runs: a crash is evidence of neither outcome."""
+        counts = {}
+        for lag, by_seed in self.outcomes[group].items():
+            solved = sum(o == Outcome.SOLVED for o in by_seed.values())
+            failed = sum(o in (Outcome.FAILED, Outcome.DIVERGED) for o in by_seed.values())
+            if solved + failed:
+                counts[lag] = (solved, solved + failed)
+        return counts
+
+    def estimate(self, group: Group) -> threshold.Estimate | None:
+        counts = self.counts(group)
+        return threshold.estimate(counts) if counts else None
 
     def next_round(self) -> list[list[str]]:
-        """The jobs of the next bisection round; [] when every bracket is narrow enough or settled,
-        or the round limit is reached."""
-        if self.rounds >= self.settings.max_rounds:
-            return []
-        lags = {}
-        for group, by_lag in self.outcomes.items():
-            # a crash says nothing: such a lag is tried once more (its finished seeds are reused)
-            again = [t for t, by_seed in by_lag.items() if (group, t) not in self.retried
-                     and state_of(list(by_seed.values())) == NONE and crashed_in(list(by_seed.values()))]
-            self.retried.update((group, t) for t in again)
-            lag = midpoint(self.bracket(group), self.settings.resolution) if by_lag else None
-            chosen = again + ([lag] if lag is not None and lag not in by_lag else [])
-            if chosen:
-                lags[group] = chosen
-        if lags:
+        """The next round's jobs; [] when every group has stopped or the round limit is reached."""
+        planned = {}
+        for group in self.groups:
+            if group not in self.stopped and (pairs := self._plan(group)):
+                planned[group] = pairs
+        if planned:
             self.rounds += 1
-        return self._jobs(lags)
+        return self._jobs(planned)
 
-    def report(self) -> list[str]:
-        """One line per group: what sets it apart from the others, and its bracket, non-monotone lags named."""
+    def _plan(self, group: Group) -> Planned:
+        """A group's next jobs: its crashed pairs once more, and `batch` fresh seeds at the lag that narrows
+        its T50 most; [] with the reason in self.stopped when it is done."""
+        s, counts = self.settings, self.counts(group)
+        est = threshold.estimate(counts) if counts else None
+        cap_hi = s.cap_hi_for(self.ladders[group])
+        if est is not None and threshold.done(est, s.target, s.max_runs, s.cap_lo, cap_hi):
+            self.stopped[group] = self._why_done(est, cap_hi)
+            return []
+        if self.rounds >= s.max_rounds:
+            self.stopped[group] = f"max_rounds ({s.max_rounds})"
+            return []
+        retries = self._retries(group)
+        if est is None:  # every run crashed: no evidence to place a lag by
+            if not retries:
+                self.stopped[group] = "no finished runs (every run crashed)"
+            return retries
+        lag = threshold.next_lag(counts, s.batch, s.cap_lo, cap_hi)
+        seeds = self._fresh(group, lag)[:min(s.batch, s.max_runs - est.runs)]
+        if not seeds and not retries:
+            self.stopped[group] = f"seed pool ran out at {s.lag}={lag}"
+            log.warning("%s: the seed pool ran out at %s=%d (all %d seeds trained there); give more seeds, "
+                        "e.g. %s=range(0,%d)", self._name(group), s.lag, lag, len(self.groups[group]), s.seed,
+                        2 * len(self.groups[group]))
+        return retries + [(lag, seed) for seed in seeds]
+
+    def _retries(self, group: Group) -> Planned:
+        """Crashed (lag, seed) pairs not yet tried again: a crash says nothing, so each gets one more try."""
+        pairs = [(lag, seed) for lag, by_seed in self.outcomes[group].items() for seed, o in by_seed.items()
+                 if not _finished(o) and (group, lag, seed) not in self.retried]
+        self.retried.update((group, lag, seed) for lag, seed in pairs)
+        return pairs
+
+    def _fresh(self, group: Group, lag: int) -> list[str | None]:
+        """The pool's seeds not yet trained at `lag` (crashed ones included: they were trained)."""
+        return [seed for seed in self.groups[group] if seed not in self.outcomes[group].get(lag, {})]
+
+    def _why_done(self, est: threshold.Estimate, cap_hi: int) -> str:
+        if est.ratio <= self.settings.target:
+            return f"target reached (ratio {est.ratio:.2f} <= {self.settings.target:g})"
+        if est.runs >= self.settings.max_runs:
+            return f"max_runs ({self.settings.max_runs})"
+        return f"cap ({self.settings.lag} {est.text()}, caps {self.settings.cap_lo}..{cap_hi})"
+
+    def _name(self, group: Group) -> str:
+        """What sets a group apart from the others ('cell=rnn hidden=64'), or '(one group)'."""
         varied = {k for k in {_key(o) for g in self.groups for o in g}
                   if len({_value(o) for g in self.groups for o in g if _key(o) == k}) > 1}
+        return " ".join(o for o in group if _key(o) in varied) or "(one group)"
+
+    def report(self) -> list[str]:
+        """One line per group: its T50 estimate, the runs it used and why it stopped."""
         lines = []
         for group in self.groups:
-            if not self.outcomes[group]:
-                continue
-            b = self.bracket(group)
-            note = f" (non-monotone: failed at T={','.join(map(str, b.not_solved_below))})" if not b.monotone else ""
-            if b.unresolved:
-                note += f" (unresolved: T={','.join(map(str, b.unresolved))})"
-            name = " ".join(o for o in group if _key(o) in varied) or "(one group)"
-            lines.append(f"{name}: {self.settings.lag} {b.text()}{note}")
+            est, crashed = self.estimate(group), self._crashed(group)
+            text = f"{self.settings.lag} {est.text()}, {est.runs} runs" if est else "no finished runs"
+            note = f" (+{crashed} crashed)" if crashed else ""
+            lines.append(f"{self._name(group)}: {text}{note}; {self.stopped.get(group, 'not stopped')}")
         return lines
+
+    def _crashed(self, group: Group) -> int:
+        return sum(not _finished(o) for by_seed in self.outcomes[group].values() for o in by_seed.values())

@@ -154,7 +154,7 @@ def test_a_cell_knob_override_reaches_the_model():
 
 PRESETS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 PRESET_JOBS = {"default": 108, "lr_tune": 48, "paper": 480, "param_matched": 108, "smoke": 18}
-ADAPTIVE = {"horizon": 108}  # jobs of round 0: 3 cells x 3 sizes x 3 seeds x 4 lags
+ADAPTIVE = {"horizon": 108}  # jobs of round 0: 3 cells x 3 sizes x 4 lags x the pool's first 3 seeds (batch)
 
 
 def test_every_preset_is_listed_here():
@@ -182,14 +182,15 @@ def test_every_preset_composes_and_each_job_resolves_its_lag(preset):
     assert len(lags) == sum(len(v) for k, v in cfg.sweep.ladders.items() if any(t == k for t, _ in lags))
 
 
-def horizon_round_0(*overrides: str):
-    """The horizon preset's round-0 jobs and the launching process's config."""
+def horizon_round_0(*overrides: str, sweep: tuple[str, ...] = ()):
+    """The horizon preset's round-0 jobs and the launching process's config; `sweep`: overrides only a
+    multirun's command line may hold (seed=range(30,60)), seen by the sweeper but not composed."""
     from suite.hydra_internals import planned_jobs
 
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         config = compose(config_name="config", overrides=["experiment=horizon", *overrides], return_hydra_config=True)
         with open_dict(config):
-            config.hydra.overrides.task = ["experiment=horizon", *overrides]
+            config.hydra.overrides.task = ["experiment=horizon", *overrides, *sweep]
         return planned_jobs(config), config
 
 
@@ -199,9 +200,16 @@ def test_the_horizon_preset_searches_every_group_from_one_ladder():
     assert {o for job in planned.jobs for o in job if o.startswith("seq_len=")} == {
         f"seq_len={t}" for t in (10, 30, 90, 200)}
     assert config.hydra.sweeper._target_.endswith("HorizonSweeper")
+    assert {o for job in planned.jobs for o in job if o.startswith("seed=")} == {"seed=0", "seed=1", "seed=2"}
+    sweeper = config.hydra.sweeper  # round 0 takes the first `batch` seeds of the pool range(0,30)
+    assert (sweeper.batch, sweeper.target, sweeper.max_runs, sweeper.cap_hi) == (3, 2, 60, 200)
     assert config.train.steps == 2000 and config.threads == 1  # the default sweep's budget, a thread per worker
     # a GPU's ladder reaches further; a narrowed search is one group, all seeds
-    cuda, _ = horizon_round_0("device=cuda:1")
+    cuda, cuda_config = horizon_round_0("device=cuda:1")
     assert max(int(o.split("=")[1]) for job in cuda.jobs for o in job if o.startswith("seq_len=")) == 810
+    assert cuda_config.hydra.sweeper.cap_hi == 810
     one, _ = horizon_round_0("cell=rnn", "hidden=64")
     assert len(one.jobs) == 4 * 3 and all("cell=rnn" in job and "hidden=64" in job for job in one.jobs)
+    # another seed pool on the command line (basic sweeper syntax): disjoint from the preset's
+    other, _ = horizon_round_0("cell=rnn", "hidden=64", sweep=("seed=range(30,60)",))
+    assert {o for job in other.jobs for o in job if o.startswith("seed=")} == {"seed=30", "seed=31", "seed=32"}

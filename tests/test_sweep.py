@@ -81,10 +81,11 @@ def test_resummarise_a_past_sweep_without_training(cli, tmp_path):
 
 
 # -- the horizon search (hydra/sweeper=horizon) through real launchers -------------------------
-# A tanh RNN (h=16, 150 updates) solves memory at T=3 and fails at T=48: a bracket to bisect twice.
+# A tanh RNN (h=16, 150 updates) solves memory at T=3 and fails at T=48: two rounds place one run each between.
 HORIZON = ["hydra/sweeper=horizon", "task=memory", "cell=rnn", "hidden=16", "seed=0", "train.steps=150",
            "train.batch=32", "train.eval_every=50", "train.eval_size=128", "diagnostics.every=0",
-           "hydra.sweeper.ladder=[3,48]", "hydra.sweeper.resolution=2", "hydra.sweeper.max_rounds=2"]
+           "hydra.sweeper.ladder=[3,48]", "hydra.sweeper.batch=1", "hydra.sweeper.cap_lo=3",
+           "hydra.sweeper.cap_hi=48", "hydra.sweeper.max_rounds=2"]
 
 
 def horizon_lags(runs) -> list[int]:
@@ -92,23 +93,22 @@ def horizon_lags(runs) -> list[int]:
 
 
 @pytest.mark.parametrize("launcher", ["parallel", "local"])  # joblib; submitit's local executor
-def test_a_horizon_search_bisects_through_the_launcher_and_resumes(cli, tmp_path, launcher):
+def test_a_horizon_search_places_rounds_through_the_launcher_and_resumes(cli, tmp_path, launcher):
     first = cli("-m", *HORIZON, f"hydra/launcher={launcher}", "hydra.sweep.dir=" + str(tmp_path / "first"))
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-3000:]
     children, parents = children_and_parents(store_runs(tmp_path))
     assert len(parents) == 1 and parents.iloc[0]["status"] == "FINISHED"
     assert (children["tags.mlflow.parentRunId"] == parents.iloc[0].run_id).all()
-    # round 0: the ladder; rounds 1 and 2: one lag each, chosen from the outcomes the jobs returned
+    # round 0: the ladder; then a lag a round, chosen from the outcomes returned, until the round limit or a lag
+    # whose one seed (the pool) is spent: no (lag, seed) twice
     lags = horizon_lags(children)
-    assert len(lags) == 4 and lags[0] == 3 and lags[-1] == 48 and 12 in lags
+    assert len(lags) in (3, 4) and lags[0] == 3 and lags[-1] == 48 and len(set(lags)) == len(lags)
     hz = pd.read_csv(tmp_path / "first" / "summary" / "horizons.csv")
-    lower, upper = hz.loc[0, "longest_solved"], hz.loc[0, "first_failed"]
-    assert upper / lower <= 2 and lower in lags and upper in lags  # the bracket the rounds narrowed
     assert_printed_verdicts_are_the_runs(first.stdout, tmp_path / "first" / "summary" / "runs.csv")
-    assert (tmp_path / "first" / "jobs_total").read_text() == "4"
+    assert (tmp_path / "first" / "jobs_total").read_text() == str(len(lags))
     # run again: the same outcomes lead to the same lags, every one of them reused
     again = cli("-m", *HORIZON, f"hydra/launcher={launcher}", "hydra.sweep.dir=" + str(tmp_path / "again"))
     assert again.returncode == 0, again.stderr[-3000:]
     children, parents = children_and_parents(store_runs(tmp_path))
-    assert len(children) == 4 and len(parents) == 2  # no new run: nothing retrained
+    assert len(children) == len(lags) and len(parents) == 2  # no new run: nothing retrained
     assert pd.read_csv(tmp_path / "again" / "summary" / "horizons.csv").equals(hz)

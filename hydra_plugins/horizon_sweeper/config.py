@@ -18,8 +18,13 @@ class HorizonSweeperConf:
     params: Optional[Dict[str, str]] = None  # the groups and seeds, as the basic sweeper's params
     ladder: List[int] = field(default_factory=lambda: list(DEFAULTS.ladder))
     ladders: Dict[str, List[int]] = field(default_factory=dict)
-    resolution: float = DEFAULTS.resolution
+    batch: int = DEFAULTS.batch
+    target: float = DEFAULTS.target
+    max_runs: int = DEFAULTS.max_runs
+    cap_lo: int = DEFAULTS.cap_lo
+    cap_hi: Optional[int] = DEFAULTS.cap_hi  # None: 3 x the group's ladder top
     max_rounds: int = DEFAULTS.max_rounds
+    resolution: Optional[float] = None  # deprecated: accepted and ignored (a warning says so)
     lag: str = DEFAULTS.lag
     seed: str = DEFAULTS.seed
 

@@ -1,4 +1,4 @@
-"""A Hydra sweeper that locates each group's memory horizon by bisection (suite/horizon.py).
+"""A Hydra sweeper that estimates each group's memory horizon (T50) adaptively (suite/horizon.py).
 
 Each round's jobs go to the configured launcher in one batch, as the basic sweeper's do, so
 the search runs on any launcher (joblib, submitit, SLURM). A job's outcome comes back as its
@@ -34,7 +34,7 @@ class HorizonSweeper(Sweeper):
         self.hydra_context: Optional[HydraContext] = None
         self.config: Optional[DictConfig] = None
         self.launcher = None
-        self.search: Optional[Search] = None  # the last search, its outcomes and brackets
+        self.search: Optional[Search] = None  # the last search, its outcomes and why each group stopped
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         from hydra.core.plugins import Plugins
