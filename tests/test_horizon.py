@@ -17,6 +17,17 @@ from suite import threshold
 from suite.horizon import ABOVE, BETWEEN, FAILED, NONE, SOLVED, UNRESOLVED, Search, SearchSettings, bracket
 
 
+@pytest.fixture(autouse=True)
+def coarse_grid(monkeypatch):
+    """The search's logic does not need the estimate's full precision: a grid ~40x smaller keeps these tests in
+    the in-process tier's budget (tests/test_threshold.py calibrates the estimate itself)."""
+    from functools import partial
+
+    size = threshold.GridSize(m=20, s=10, floor=8, lapse=4)
+    monkeypatch.setattr(threshold, "estimate", partial(threshold.estimate, size=size))
+    monkeypatch.setattr(threshold, "next_lag", partial(threshold.next_lag, size=size))
+
+
 def test_bracket_kinds():
     b = bracket({10: SOLVED, 30: SOLVED, 90: FAILED, 270: FAILED})
     assert (b.kind, b.solved, b.failed, b.text(), b.ratio, b.monotone) == (BETWEEN, 30, 90, "30–90", 3.0, True)

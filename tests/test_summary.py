@@ -301,7 +301,7 @@ def test_summarise_store_reads_only_the_children(tmp_path):
 
 
 @pytest.mark.cli
-def test_a_summary_that_cannot_read_some_runs_says_so_or_stops(tmp_path):
+def test_a_summary_that_cannot_read_some_runs_says_so_or_stops(tmp_path, capsys):
     """A re-summary never leaves runs out silently: a parent whose runs.csv cannot be read (or lists runs
     the store no longer has) stops with the count and the reason, or with --allow-partial says so first."""
     from mlflow.tracking import MlflowClient
@@ -327,9 +327,10 @@ def test_a_summary_that_cannot_read_some_runs_says_so_or_stops(tmp_path):
     client.log_artifact(parent, str(csv), "summary")
     with pytest.raises(store.SummaryError, match="1 of the 2 runs the parent's runs.csv lists are not in the store"):
         store.summarise_store(uri, parent_run_id=parent)
-    proc = subprocess.run([sys.executable, "-m", "suite.summary", "--parent-run-id", parent, "--tracking-uri", uri,
-                           "--out", str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and "--allow-partial" in proc.stderr and proc.stderr.count("\n") == 1
+    capsys.readouterr()
+    assert cli.main(["--parent-run-id", parent, "--tracking-uri", uri, "--out", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: 1 of the 2 runs") and "--allow-partial" in error and error.count("\n") == 1
     proc = subprocess.run([sys.executable, "-m", "suite.summary", "--parent-run-id", parent, "--tracking-uri", uri,
                            "--out", str(tmp_path / "out"), "--allow-partial"], cwd=ROOT, capture_output=True,
                           text=True, timeout=120)

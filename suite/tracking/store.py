@@ -19,7 +19,8 @@ from suite.privacy import redact
 # set the variables yourself to wait longer.
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
-REACH_TIMEOUT = 5.0  # seconds to wait for a tracking server's first answer
+# seconds to wait for a tracking server's first answer ($RNN_SUITE_REACH_TIMEOUT: a slow link may want more)
+REACH_TIMEOUT = float(os.environ.get("RNN_SUITE_REACH_TIMEOUT", "5"))
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DB = PROJECT_ROOT / "mlflow.db"
