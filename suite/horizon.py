@@ -13,10 +13,10 @@ with probability one half, from every finished run of a group ({lag: (solved, tr
 
   round 0   every group's ladder of lags × the first `batch` seeds of its pool (the seeds given)
   round k   per group not stopped: its crashed (lag, seed) pairs once more (a crash is no evidence),
-            and threshold.next_lag's lag (beyond the lags tried while the crossing likely lies there,
+            and placement.next_lag's lag (beyond the lags tried while the crossing likely lies there,
             ×3 up to cap_hi or ÷3 down to cap_lo; else where `batch` runs narrow ln T50 most) on the
             next `batch` seeds of the pool not yet trained at that lag: a (lag, seed) pair is trained once
-  stop      threshold.done: the 95% interval's hi / lo <= target, max_runs finished runs, or an open end
+  stop      placement.done: the 95% interval's hi / lo <= target, max_runs finished runs, or an open end
             ("> T", "< T") at a cap; else the seed pool spent at the chosen lag, or max_rounds
 
 The next lag depends only on the outcomes recorded, so a search run again on the same store makes the
@@ -31,7 +31,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from suite import threshold
+from suite import placement, threshold
 from suite.errors import ConfigError
 from suite.record import Outcome
 
@@ -294,7 +294,7 @@ class Search:
         s, counts = self.settings, self.counts(group)
         est = threshold.estimate(counts) if counts else None
         cap_hi = s.cap_hi_for(self.ladders[group])
-        if est is not None and threshold.done(est, s.target, s.max_runs, s.cap_lo, cap_hi):
+        if est is not None and placement.done(est, s.target, s.max_runs, s.cap_lo, cap_hi):
             self.stopped[group] = self._why_done(est, cap_hi)
             return []
         if self.rounds >= s.max_rounds:
@@ -305,7 +305,7 @@ class Search:
             if not retries:
                 self.stopped[group] = "no finished runs (every run crashed)"
             return retries
-        lag = threshold.next_lag(counts, s.batch, s.cap_lo, cap_hi)
+        lag = placement.next_lag(counts, s.batch, s.cap_lo, cap_hi)
         seeds = self._fresh(group, lag)[:min(s.batch, s.max_runs - est.runs)]
         if not seeds and not retries:
             self.stopped[group] = f"seed pool ran out at {s.lag}={lag}"

@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 
 from hydra_plugins.horizon_sweeper.horizon_sweeper import HorizonSweeper
 from suite.errors import ConfigError
-from suite import threshold
+from suite import placement, threshold
 from suite.horizon import ABOVE, BETWEEN, FAILED, NONE, SOLVED, UNRESOLVED, Search, SearchSettings, bracket
 
 
@@ -25,7 +25,7 @@ def coarse_grid(monkeypatch):
 
     size = threshold.GridSize(m=20, s=10, floor=8, lapse=4)
     monkeypatch.setattr(threshold, "estimate", partial(threshold.estimate, size=size))
-    monkeypatch.setattr(threshold, "next_lag", partial(threshold.next_lag, size=size))
+    monkeypatch.setattr(placement, "next_lag", partial(placement.next_lag, size=size))
 
 
 def test_bracket_kinds():

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from suite.threshold import (ABOVE, BELOW, INTERVAL, NO_T50, Estimate, GridSize, best_lag, candidates, done, estimate,
-                             extend, next_lag, p_solved, prob_greater, t50)
+from suite.placement import best_lag, candidates, done, extend, next_lag
+from suite.threshold import ABOVE, BELOW, INTERVAL, NO_T50, Estimate, GridSize, estimate, p_solved, prob_greater, t50
 
 # the tanh RNN at h=64, three seed sets pooled (docs: /work/shared/reference/horizon-statistics.md)
 POOLED = {10: (9, 9), 30: (8, 9), 39: (2, 3), 45: (2, 3), 48: (3, 3), 52: (5, 9), 59: (3, 3), 63: (1, 3), 68: (3, 6),
