@@ -38,7 +38,13 @@ def _lag_axis(ax, lags) -> None:
     if lags and lags[0] > 0 and lags[-1] / lags[0] >= 8:  # a log axis once lags span ~an order of magnitude
         ax.set_xscale("log")
         ax.minorticks_off()
-    ax.set_xticks(lags, [str(t) for t in lags])
+    if len(lags) > 8:  # a search's many lags would print on top of each other: round numbers instead
+        from matplotlib.ticker import LogLocator, ScalarFormatter
+
+        ax.xaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+    else:
+        ax.set_xticks(lags, [str(t) for t in lags])
     ax.set_xlabel("lag T")
 
 
