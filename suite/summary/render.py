@@ -11,7 +11,7 @@ import pandas as pd
 
 from dataclasses import dataclass, field
 
-from suite.horizon import FAILED, NONE, SOLVED, UNRESOLVED
+from suite.horizon import FAILED, NONE, SOLVED
 from suite.record import Outcome
 from suite.summary.analysis import (CellVerdict, GroupVerdict, SizeVerdict, distance_text, gradient_ratios, horizons,
                                     judge, lag_distances, size_verdicts)
