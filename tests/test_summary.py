@@ -41,7 +41,8 @@ def run(task, cell, lag, seed, outcome, hidden=64, loss=None, status="FINISHED",
 
 def majority_part(lines: list[str]) -> list[str]:
     """Verdict lines without their T50 part (tested on its own): what the majority rule says lag by lag."""
-    return [line.split("; horizon T50: ")[0] for line in lines]
+    return [line.split(": ", 1)[0] + ": " + line.split("; by lag: ", 1)[1] if "; by lag: " in line else line
+            for line in lines]
 
 
 def outcomes(task, cell, lag, *results, **kw):
@@ -211,13 +212,13 @@ def test_a_no_majority_lag_between_is_reported_not_smoothed():
 def test_markdown_and_text(frame, points):
     runs = frames.runs_frame(frame)
     md = render.render_markdown(points, runs)
-    assert "- copy: every cell fails at every lag tried (T=5..50)" in md
+    assert "- copy: horizon T50: " in md and "; by lag: every cell fails at every lag tried (T=5..50)" in md
     assert "## memory (baseline loss 2.079)" in md
     assert "| seq_len | hidden | rnn" in md and "3/3 · 0.01" in md and "≥ 200" in md
     assert "`lstm-adding-T100-h64-s2` (crashed, FAILED): RuntimeError: boom" in md
     assert "`gru-memory-T200-h64-s2` (diverged)" in md
     text = render.format_text(points, runs)
-    assert text.startswith("== Sweep summary") and "memory: rnn solves up to T=20 (3/3)" in text
+    assert text.startswith("== Sweep summary") and "by lag: rnn solves up to T=20 (3/3)" in text
     assert render.format_text(analysis.point_table(frames.runs_frame(None)),
                               frames.runs_frame(None)).strip().endswith("No finished runs.")
 
@@ -284,7 +285,7 @@ def test_summarise_store_reads_only_the_children(tmp_path):
 
     runs, text = store.summarise_store(uri, parent_run_id=parent)
     assert set(runs["run_id"]) == set(children)
-    assert "memory: rnn solves up to T=20 (1/1) but fails from T=80 (0/1 solved), " \
+    assert "; by lag: rnn solves up to T=20 (1/1) but fails from T=80 (0/1 solved), " \
            "lstm solves every lag tried (up to T=80, 1/1)" in text
     runs, _ = store.summarise_store(uri, experiment="sweep-test")
     assert set(runs["run_id"]) == set(children) | {stray}  # the parent itself has no suite tags
@@ -459,7 +460,7 @@ def test_verdicts_state_lags_as_the_distance_the_information_travels():
     assert pd.isna(hz.loc["mine", "horizon_d"])
     assert render.gradient_lines(points) == []  # no gradients measured: no why line
     md = render.render_markdown(points, frames.runs_frame(pd.DataFrame(rows)))
-    assert line in md and "- memory: rnn solves up to d=19" in md
+    assert line in md and "- memory: horizon T50: rnn d " in md and "; by lag: rnn solves up to d=19" in md
 
 
 def test_an_unresolved_horizon_is_said_and_left_off_the_figure(tmp_path):

@@ -232,10 +232,10 @@ def comparisons(found: dict, task: str, hidden: int, cells: list[str], reference
 
 
 def t50_part(group: GroupVerdict, found: dict, names: LagNames, reference: str) -> str:
-    """'; horizon T50: rnn d 80 [48, 160], lstm d > 199; lstm beyond rnn (P = 0.99)'."""
+    """'horizon T50: rnn d 80 [48, 160], lstm d > 199; lstm beyond rnn (P = 0.99)'."""
     each = ", ".join(f"{v.cell} {names.t50(found.get((group.task, v.cell, group.hidden)))}" for v in group.cells)
     compared = comparisons(found, group.task, group.hidden, [v.cell for v in group.cells], reference)
-    return f"; horizon T50: {each}" + (f"; {compared}" if compared else "")
+    return f"horizon T50: {each}" + (f"; {compared}" if compared else "")
 
 
 def verdicts(points: pd.DataFrame, reference: str = "rnn") -> list[str]:
@@ -249,10 +249,10 @@ def verdicts(points: pd.DataFrame, reference: str = "rnn") -> list[str]:
     "grows"/"shrinks" needs a posterior probability ≥ 0.95 for every step between consecutive sizes
     (printed); otherwise "the data do not separate the sizes (P(the larger size's T50 is longer) = ...)".
     A task tried at one hidden size: per cell, from the majority state of each lag tried (package
-    doc), in lag order, then "; horizon T50: rnn d 80 [48, 160], lstm d > 199; lstm beyond rnn
-    (P = 0.99)": each cell's T50, and each cell against the reference cell, claimed only at ≥ 0.95
-    ("the data do not separate lstm from rnn (P(lstm beyond) = 0.71)" otherwise). The majority
-    sentences:
+    doc): first "horizon T50: rnn d 80 [48, 160], lstm d > 199; lstm beyond rnn (P = 0.99)", each
+    cell's T50 and each cell against the reference cell, claimed only at ≥ 0.95 ("the data do not
+    separate lstm from rnn (P(lstm beyond) = 0.71)" otherwise), then "; by lag: " and the majority
+    sentences, in lag order:
       every lag solved           -> "lstm solves every lag tried (up to d=199, 3/3)"
       every lag failed           -> "rnn fails at every lag tried (from d=19, 0/3 solved)"
       solved up to a lag, failed at every longer one
@@ -273,7 +273,9 @@ def verdicts(points: pd.DataFrame, reference: str = "rnn") -> list[str]:
     for group in judge(points):
         named = names.get(group.task, LagNames())
         if group.task not in by_size:
-            lines.append(verdict_line(group, named) + t50_part(group, found, named, reference))
+            # the estimate first (what the UI's description and the parent's tags lead with), the raw evidence after
+            task, _, by_lag = verdict_line(group, named).partition(": ")
+            lines.append(f"{task}: {t50_part(group, found, named, reference)}; by lag: {by_lag}")
         elif group.task not in done:
             done.add(group.task)
             lines.append(f"{group.task}: " + "; ".join(size_sentence(v, named) for v in by_size[group.task]))
