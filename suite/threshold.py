@@ -252,8 +252,10 @@ def estimate(counts: Counts, span: tuple[float, float] | None = None, level: flo
     tail = (1 - level) / 2
     q_lo, q_hi = quantile(tail), quantile(1 - tail)
     reach = (math.exp(grid.reach[0]), math.exp(grid.reach[1]))
-    lo = q_lo if q_lo >= reach[0] else 0.0
-    hi = q_hi if q_hi <= reach[1] else math.inf
+    # an end at the prior's reach (within a grid cell of it) is the prior's, not the runs': open
+    edge = math.exp(grid.step)
+    lo = q_lo if q_lo >= reach[0] * edge else 0.0
+    hi = q_hi if q_hi <= reach[1] / edge else math.inf
     above, below = _bounds_without_model(evidence, level)
     claim = INTERVAL
     if p_above >= level and above >= t_max:

@@ -4,6 +4,7 @@ the browser ran the UI's JavaScript, and saves the screenshots the README shows:
 UI_SCREENSHOTS=docs/ui to write them there (else they stay in the test's folder)."""
 from __future__ import annotations
 
+import html
 import os
 import re
 import shutil
@@ -37,7 +38,7 @@ def render(url: str, screenshot: Path | None = None, height: int = 1200) -> str:
 
 
 def visible_text(dom: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", dom))
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", dom)))  # '&gt;' reads '>' on the page
 
 
 def test_the_printed_links_open_the_runs_the_verdicts_and_a_runs_description(cli, tmp_path):
