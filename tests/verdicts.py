@@ -8,13 +8,12 @@ import pandas as pd
 
 from suite.record import Outcome
 from suite.summary.analysis import point_table
-from suite.summary.frame import POINT_KEYS
+from suite.summary.frame import LAG_COLUMNS, POINT_KEYS
 from suite.summary.render import verdicts
 
 # The columns of runs.csv that point_table reads (frame.runs_frame's tidy rows)
 KEYS = POINT_KEYS + ["seed", "outcome", "start_time"]
-VALUES = ["loss_norm", "metric", "steps_to_solve", "baseline_loss", "lag_min", "lag_mean", "lag_max",
-          "grad_log10_ratio"]
+VALUES = ["loss_norm", "metric", "steps_to_solve", "baseline_loss", *LAG_COLUMNS, "grad_log10_ratio"]
 BULLETS = ("- ", "* ")
 
 

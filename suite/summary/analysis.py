@@ -13,7 +13,7 @@ import pandas as pd
 from suite.horizon import FAILED, NONE, SOLVED, Bracket, bracket, majority
 from suite.record import Outcome
 from suite.summary.estimates import CLAIM_AT, distance_at, estimates, p_order
-from suite.summary.frame import POINT_KEYS, cells_in_order, latest_per_seed, sorted_rows
+from suite.summary.frame import LAG_COLUMNS, POINT_KEYS, cells_in_order, latest_per_seed, sorted_rows
 
 
 # -- points and horizons -------------------------------------------------------------
@@ -46,9 +46,6 @@ def point_table(runs: pd.DataFrame) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame(columns=POINT_KEYS + ["n_seeds", "n_solved", "success", "loss_norm", "majority"])
     return sorted_rows(pd.DataFrame(rows), POINT_KEYS)
-
-
-LAG_COLUMNS = ["lag_min", "lag_mean", "lag_max"]  # how far the task's information travels (tasks.base.Lag)
 
 
 def lag_distances(points: pd.DataFrame) -> dict[str, dict[int, float]]:

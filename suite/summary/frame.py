@@ -16,9 +16,10 @@ CELL_ORDER = ("rnn", "lstm", "gru")
 KEPT_STATUS = ("FINISHED", "FAILED", "KILLED")  # RUNNING/SCHEDULED runs have no result yet
 CRASH_STATUS = ("FAILED", "KILLED")
 POINT_KEYS = ["task", "seq_len", "hidden", "cell"]
+LAG_COLUMNS = ["lag_min", "lag_mean", "lag_max"]  # how far the task's information travels (tasks.base.Lag)
 RUN_COLUMNS = ["task", "cell", "seq_len", "hidden", "seed", "outcome", "loss_norm", "metric", "steps_to_solve",
-               "baseline_loss", "lag_min", "lag_mean", "lag_max", "grad_log10_ratio", "run_id", "run_name", "error",
-               "status", "start_time", "code_hash"]
+               "baseline_loss", *LAG_COLUMNS, "grad_log10_ratio", "run_id", "run_name", "error", "status", "start_time",
+               "code_hash"]
 
 # Params that vary from run to run by design: the point's coordinates (config keys) and per-run values.
 POINT_PARAMS = ("seq_len", "task.seq_len", "seed", "hidden", "device")

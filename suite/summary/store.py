@@ -2,6 +2,7 @@
 and writing the files (CSV, Markdown, plots). mlflow is imported inside the functions."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -194,8 +195,6 @@ def t50_metrics(hz: pd.DataFrame) -> dict[str, float]:
     """{'t50/memory/rnn/h64': 80.1, 't50_lo/...': 48.0, 't50_hi/...': 160.3, ...} from analysis.horizons: each
     group's T50 and its claim's ends, named so that MLflow's runs table can show them (characters MLflow does
     not take in a metric name, as in 'lstm (cell.forget_bias=chrono)', become '_'). An open end is left out."""
-    import re
-
     found = {}
     for r in hz.itertuples():
         group = re.sub(r"[^A-Za-z0-9_\-. /:]", "_", f"{r.task}/{r.cell}/h{r.hidden}")
