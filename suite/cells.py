@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from hydra.core.config_store import ConfigStore
 
 from suite.errors import ConfigError
+from suite.families.knobs import FAMILY_KNOBS
 
 if TYPE_CHECKING:  # torch is imported where weights are set: composing a config must not wait for it
     from torch import nn
@@ -77,7 +78,7 @@ class GRUCell:
 
 
 #: cell kind -> its knobs and recipe (the explicit cells, rnn_explicit etc., share their kind's)
-CELL_CONFIGS = {"rnn": RNNCell, "lstm": LSTMCell, "gru": GRUCell}
+CELL_CONFIGS = {"rnn": RNNCell, "lstm": LSTMCell, "gru": GRUCell, **FAMILY_KNOBS}
 
 for _kind, _node in CELL_CONFIGS.items():
     # conf/cell/<kind>.yaml starts its defaults list with `/schema/cell/<kind>@_here_`; a group of its

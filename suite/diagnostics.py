@@ -44,13 +44,21 @@ def _parts(state) -> tuple[torch.Tensor, ...]:
 def step_by_step(model, x: torch.Tensor):
     """Run model.rnn one step at a time; returns each step's state (graph nodes the next step
     reads, so their gradients are total derivatives) and the output as model.forward gives it."""
-    state, states = None, []
+    state, states, outputs = None, [], []
     for t in range(x.shape[1]):
-        _, state = model.rnn(x[:, t : t + 1], state)
+        out, state = model.rnn(x[:, t : t + 1], state)
         states.append(_parts(state))
-    top = torch.stack([parts[0][-1] for parts in states], dim=1)  # h_t of the last layer: (batch, T, hidden)
+        outputs.append(out)
+    # What the head reads, (batch, T, hidden): h_t of the last layer, taken from the state so that the
+    # state's gradient includes the path through the output (torch's fused cells return their output
+    # and state as separate tensors). A cell whose output is not its state (a state-space model's
+    # y_t = Re(C h_t) + D x_t) says so with `output_is_state = False`, and its outputs are read.
+    if getattr(model.rnn, "output_is_state", True):
+        top = torch.stack([parts[0][-1] for parts in states], dim=1)
+    else:
+        top = torch.cat(outputs, dim=1)
     output = model.head(top[:, -1] if model.last_only else top)
-    return states, output
+    return states, top, output
 
 
 def hidden_gradient_norms(model, task: Task, x: torch.Tensor, y: torch.Tensor):
@@ -62,14 +70,17 @@ def hidden_gradient_norms(model, task: Task, x: torch.Tensor, y: torch.Tensor):
     its h part alone can be tiny.
     """
     with torch.enable_grad():
-        states, output = step_by_step(model, x)
+        states, top, output = step_by_step(model, x)
         # The LSTM's last c_T feeds nothing (the head reads h_T): its gradient is zero, not missing.
         grads = torch.autograd.grad(task.memory_loss(output, y), [p for parts in states for p in parts],
                                     allow_unused=True, materialize_grads=True)
     k = len(states[0])
     per_step = [grads[i : i + k] for i in range(0, len(grads), k)]
-    norms = torch.stack([torch.sqrt(sum((g[-1] ** 2).sum(-1) for g in parts)).mean() for parts in per_step])
-    return norms.detach(), torch.stack([parts[0][-1] for parts in states], dim=1).detach()
+    # Each state part is laid out as torch's, (layers, batch, ...): the last layer's, all its numbers
+    # (a state-space model's state is (batch, channels, N)), norm per sequence, mean over the batch.
+    norms = torch.stack([torch.sqrt(sum((g[-1].flatten(1) ** 2).sum(-1) for g in parts)).mean()
+                         for parts in per_step])
+    return norms.detach(), top.detach()
 
 
 def _gate(model, x, states, gate: int) -> torch.Tensor:

@@ -13,6 +13,7 @@ from torch import nn
 from suite.cells import cell_config
 from suite.errors import ConfigError
 from suite.explicit import ExplicitGRU, ExplicitLSTM, ExplicitRNN
+from suite.families.knobs import FAMILY_KNOBS, FamilyKnobs
 
 CELLS = {
     "rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU,  # fused kernels: the default, fast path
@@ -79,13 +80,24 @@ def build_model(cell_cfg: dict, hidden: int, task) -> RecurrentModel:
         return RecurrentModel(cell_cfg["name"], layers=cell_cfg.get("layers", 1), **sizes,
                               rnn=custom_cell(cell_cfg, task.input_size, hidden))
     name = cell_cfg["name"]
-    if name not in CELLS:
-        raise ConfigError(f"cell.name={name!r}: unknown cell; known cells: {', '.join(CELLS)} "
+    if name not in CELLS and name not in FAMILY_KNOBS:
+        raise ConfigError(f"cell.name={name!r}: unknown cell; known cells: {', '.join([*CELLS, *FAMILY_KNOBS])} "
                           "(or give a custom cell with cell._target_)")
     spec = cell_config(name.removesuffix("_explicit"), cell_cfg)
+    if isinstance(spec, FamilyKnobs):  # a modern family (suite/families): its module initialises itself
+        family = _import(spec.module)
+        return RecurrentModel(name, layers=spec.layers, **sizes, rnn=family(task.input_size, hidden, spec))
     model = RecurrentModel(name, layers=spec.layers, **sizes)
     spec.initialise(model.rnn, t_max=task.length)
     return model
+
+
+def _import(path: str):
+    """"package.module:Class" -> the class."""
+    import importlib
+
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 def count_parameters(model: nn.Module) -> int:
