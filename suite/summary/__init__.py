@@ -5,6 +5,7 @@ re-summarised from the store without training (`python -m suite.summary`).
 
   frame     search_runs' DataFrame -> one tidy row per run
   analysis  points, horizons, verdicts (as data), gradient points, representative runs
+  knobs     horizon against a swept knob (train.lr, ...): T50 at each value, the best one
   render    the text and Markdown: tables, verdict sentences, sections
   plots     matplotlib figures
   store     fetching from the store (suite/tracking/queries.py) and writing the files

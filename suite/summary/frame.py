@@ -143,8 +143,21 @@ def _with_variants(cells: pd.Series, df: pd.DataFrame, tasks: pd.Series) -> pd.S
         varied = [c for c in params if group[c].nunique() > 1]
         if varied:
             labels.loc[rows] = cells.loc[rows] + " (" + group[varied].apply(
-                lambda r: ", ".join(f"{c[len(prefix):]}={v}" for c, v in r.items()), axis=1) + ")"
+                lambda r: _SEP.join(f"{c[len(prefix):]}={v}" for c, v in r.items()), axis=1) + ")"
     return labels
+
+
+_SEP = ", "  # between a variant's knobs in its label
+
+
+def split_variant(label: str) -> tuple[str, dict[str, str]]:
+    """'lstm (train.lr=0.005, train.steps=500)' -> ('lstm', {'train.lr': '0.005', 'train.steps': '500'});
+    a label without knobs -> (label, {}). The inverse of _with_variants' labels (a value holding ', '
+    would not survive it: the suite's knobs are numbers and names)."""
+    cell, open_, rest = label.partition(" (")
+    if not open_ or not rest.endswith(")"):
+        return label, {}
+    return cell, dict(part.partition("=")[::2] for part in rest[:-1].split(_SEP))
 
 
 def latest_per_seed(runs: pd.DataFrame) -> pd.DataFrame:

@@ -145,47 +145,75 @@ def plot_gradients(profiles: dict, path: str | Path) -> Path:
     return Path(path)
 
 
-def plot_horizons(verdicts: dict, path: str | Path) -> Path:
-    """Horizon (T50, with its 95% interval as an error bar) against hidden size (log-log), one panel per
-    task, a line per cell; an open claim ('> T', '< T') is an arrow from T the way the horizon lies, and
-    a group with no T50 is left out. verdicts: analysis.size_verdicts."""
+def _estimate_lines(ax, lines, log_x: bool) -> None:
+    """T50 with its 95% interval as an error bar against x, a line per (label, cell, xs, estimates), on a log
+    lag axis; an open claim ('> T', '< T') is an arrow from T the way the horizon lies, a group with no T50
+    is left out, and lines sit side by side rather than on top of each other."""
     from matplotlib.ticker import LogLocator, NullLocator, ScalarFormatter
 
     from suite.threshold import ABOVE, BELOW, NO_T50
 
     arrow = 1.7  # how far an open-ended horizon's arrow reaches, as a factor of its lag
+    ends = []
+    for i, (label, cell, xs, found) in enumerate(lines):
+        style = _style(cell)
+        offset = i - (len(lines) - 1) / 2
+        shown = [(x * 1.06 ** offset if log_x else x + 0.06 * offset, e) for x, e in zip(xs, found)
+                 if e is not None and e.claim != NO_T50]
+        px = [x for x, _ in shown]
+        ys = [e.t_max if e.claim == ABOVE else e.t_min if e.claim == BELOW else e.t50 for _, e in shown]
+        ax.plot(px, ys, color=style["color"], marker=style["marker"], label=label, lw=1.2)
+        for x, y, (_, e) in zip(px, ys, shown):
+            if e.claim in (ABOVE, BELOW):  # open-ended: an arrow the way the horizon lies
+                tip = y * arrow if e.claim == ABOVE else y / arrow
+                ax.annotate("", xy=(x, tip), xytext=(x, y),
+                            arrowprops={"arrowstyle": "->", "color": style["color"], "lw": 1.4})
+                ends += [y, tip]
+            else:  # an end beyond what the runs reach is drawn at the prior's reach, with an arrow cap
+                lo = e.lo if e.lo > 0 else e.reach[0]
+                hi = e.hi if math.isfinite(e.hi) else e.reach[1]
+                ax.errorbar([x], [y], yerr=[[y - lo], [hi - y]], color=style["color"], capsize=3, lw=1.2)
+                ends += [lo, hi]
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_yscale("log")
+    if ends:
+        ax.set_ylim(min(ends) / 1.2, max(ends) * 1.2)  # arrows do not widen the axis by themselves
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))  # 10, 20, 50, 100, ...: lags read as numbers
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.legend(fontsize="small")
+
+
+def plot_horizons(verdicts: dict, path: str | Path) -> Path:
+    """Horizon (T50, with its 95% interval) against hidden size (log-log), one panel per task, a line per
+    cell. verdicts: analysis.size_verdicts."""
     fig, axes = _panels(max(len(verdicts), 1))
     for ax, (task, cells) in zip(axes, verdicts.items()):
+        _estimate_lines(ax, [(v.cell, v.cell, v.sizes, v.estimates) for v in cells], log_x=True)
         sizes = sorted({h for v in cells for h in v.sizes})
-        ends = []
-        for i, v in enumerate(cells):
-            style = _style(v.cell)
-            shift = 1.06 ** (i - (len(cells) - 1) / 2)  # cells side by side, not on top of each other
-            shown = [(h * shift, e) for h, e in zip(v.sizes, v.estimates) if e is not None and e.claim != NO_T50]
-            xs = [x for x, _ in shown]
-            ys = [e.t_max if e.claim == ABOVE else e.t_min if e.claim == BELOW else e.t50 for _, e in shown]
-            ax.plot(xs, ys, color=style["color"], marker=style["marker"], label=v.cell, lw=1.2)
-            for x, y, (_, e) in zip(xs, ys, shown):
-                if e.claim in (ABOVE, BELOW):  # open-ended: an arrow the way the horizon lies
-                    tip = y * arrow if e.claim == ABOVE else y / arrow
-                    ax.annotate("", xy=(x, tip), xytext=(x, y),
-                                arrowprops={"arrowstyle": "->", "color": style["color"], "lw": 1.4})
-                    ends += [y, tip]
-                else:  # an end beyond what the runs reach is drawn at the prior's reach, with an arrow cap
-                    lo = e.lo if e.lo > 0 else e.reach[0]
-                    hi = e.hi if math.isfinite(e.hi) else e.reach[1]
-                    ax.errorbar([x], [y], yerr=[[y - lo], [hi - y]], color=style["color"], capsize=3, lw=1.2)
-                    ends += [lo, hi]
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        if ends:
-            ax.set_ylim(min(ends) / 1.2, max(ends) * 1.2)  # arrows do not widen the axis by themselves
-        ax.xaxis.set_minor_locator(NullLocator())
         ax.set_xticks(sizes, [str(h) for h in sizes])
-        ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))  # 10, 20, 50, 100, ...: lags read as numbers
-        ax.yaxis.set_major_formatter(ScalarFormatter())
-        ax.yaxis.set_minor_locator(NullLocator())
         ax.set(title=f"{task}: horizon T50 (95% interval; arrow: > / <)", xlabel="hidden size", ylabel="lag T")
-        ax.legend(fontsize="small")
+    fig.savefig(path, dpi=110)
+    return Path(path)
+
+
+def plot_knob_curves(curves: list, path: str | Path) -> Path:
+    """Horizon (T50, with its 95% interval) against a swept knob, one panel per task and knob, a line per
+    cell and size; a numeric knob on a log axis, any other by name. curves: knobs.knob_curves."""
+    panels: dict[tuple[str, str], list] = {}
+    for c in curves:
+        panels.setdefault((c.task, c.knob), []).append(c)
+    fig, axes = _panels(max(len(panels), 1))
+    for ax, ((task, knob), group) in zip(axes, panels.items()):
+        numeric = all(c.numeric for c in group)
+        names = list(dict.fromkeys(v for c in group for v in c.values))  # in the order the curves give them
+        if numeric:
+            names.sort(key=float)
+        where = {v: float(v) if numeric else i for i, v in enumerate(names)}
+        _estimate_lines(ax, [(c.name, c.cell, [where[v] for v in c.values], c.found) for c in group], log_x=numeric)
+        ax.set_xticks([where[v] for v in names], names)
+        ax.set(title=f"{task}: horizon T50 against {knob} (95% interval)", xlabel=knob, ylabel="lag T")
     fig.savefig(path, dpi=110)
     return Path(path)

@@ -13,6 +13,7 @@ from suite.horizon import FAILED, NONE, SOLVED
 from suite.record import Outcome
 from suite.summary.analysis import (CellVerdict, GroupVerdict, SizeVerdict, gradient_ratios, horizons, judge, size_verdicts)
 from suite.summary.estimates import CLAIM_AT, estimates, p_order
+from suite.summary.knobs import best_lines
 from suite.summary.lags import LagNames, lag_names, lags_line
 from suite.summary.frame import cells_in_order
 
@@ -246,6 +247,11 @@ def _sections(points: pd.DataFrame, runs: pd.DataFrame, h1: str, h2: str, h3: st
     lags = lags_line(points)
     if lags:
         parts.append(lags)
+    best = best_lines(points, reference)
+    if best:
+        parts += [f"{h2}Horizon against each swept knob (knobs.csv, knobs.png): the value with the longest T50, "
+                  "claimed only where the runs separate it from the runner-up, and each cell at its best "
+                  "against the reference", "\n".join(f"- {b}" for b in best)]
     gradients = gradient_lines(points, reference)
     if gradients:
         parts += [f"{h2}Why: the gradient reaching the first step (‖∂L/∂h_1‖ ÷ ‖∂L/∂h_T‖ of the loss that needs "

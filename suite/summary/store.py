@@ -11,7 +11,8 @@ import pandas as pd
 from suite.record import Artifact, Metric, Outcome
 from suite.summary.analysis import gradient_points, horizons, point_table, representative_runs, size_verdicts
 from suite.summary.frame import RUN_COLUMNS, runs_frame
-from suite.summary.plots import plot_curves, plot_gradients, plot_horizons, plot_success
+from suite.summary.knobs import best_table, knob_curves
+from suite.summary.plots import plot_curves, plot_gradients, plot_horizons, plot_knob_curves, plot_success
 from suite.summary.render import format_text, horizons_text, render_markdown, verdicts
 from suite.tracking import queries
 
@@ -31,7 +32,8 @@ def write_summary(runs_df: pd.DataFrame, out_dir: str | Path,
                   profiles: dict | None = None, points: pd.DataFrame | None = None,
                   reference: str = "rnn", partial: str | None = None) -> dict[str, Path]:
     """summary.csv, runs.csv, horizons.csv, summary.md, success.png (and curves.png given histories,
-    gradients.png given profiles, horizons.png when a task was tried at several hidden sizes)."""
+    gradients.png given profiles, horizons.png when a task was tried at several hidden sizes, knobs.csv and
+    knobs.png when a knob was swept beyond lag and seed)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     runs = _tidy(runs_df)
@@ -49,6 +51,11 @@ def write_summary(runs_df: pd.DataFrame, out_dir: str | Path,
     by_size = size_verdicts(points)
     if by_size:
         paths["horizons.png"] = plot_horizons(by_size, out / "horizons.png")
+    curves = knob_curves(points)
+    if curves:  # a knob swept beyond lag and seed: T50 against it, and its best value
+        best_table(points, curves).to_csv(out / "knobs.csv", index=False)
+        paths["knobs.csv"] = out / "knobs.csv"
+        paths["knobs.png"] = plot_knob_curves(curves, out / "knobs.png")
     if histories:
         paths["curves.png"] = plot_curves(histories, runs, out / "curves.png")
     if profiles:
@@ -60,7 +67,7 @@ def write_summary(runs_df: pd.DataFrame, out_dir: str | Path,
     return paths
 
 
-OPTIONAL_FIGURES = {"horizons.png", "curves.png", "gradients.png"}
+OPTIONAL_FIGURES = {"horizons.png", "curves.png", "gradients.png", "knobs.png", "knobs.csv"}
 
 
 POINT_RESULTS = ["task", "cell", "seq_len", "majority", "success", "loss_norm", "metric", "steps_to_solve",

@@ -1,0 +1,90 @@
+"""suite.summary.knobs: horizon against a swept knob, the best value and how sure the runs are, from
+hand-built runs (no training)."""
+import pandas as pd
+
+from suite.summary import analysis, frame, knobs, plots, store
+from tests.test_summary import outcomes
+
+SOLVES, FAILS = ("solved",) * 8, ("failed",) * 8
+
+
+def curve_rows(cell, knob, value, solved_up_to, lags=(10, 30, 90, 200), hidden=64, mixed_at=None):
+    """8 seeds a lag: all solve up to `solved_up_to`, all fail beyond (half and half at `mixed_at`)."""
+    rows = []
+    for lag in lags:
+        result = SOLVES if lag <= solved_up_to else FAILS
+        if lag == mixed_at:
+            result = SOLVES[:4] + FAILS[:4]
+        rows += [{**r, f"params.{knob}": value} for r in outcomes("memory", cell, lag, *result, hidden=hidden)]
+    return rows
+
+
+def points_of(rows) -> pd.DataFrame:
+    return analysis.point_table(frame.runs_frame(pd.DataFrame(rows)))
+
+
+def test_the_best_value_is_claimed_only_where_the_runs_separate_it():
+    rows = (curve_rows("rnn", "train.lr", "0.001", 10) + curve_rows("rnn", "train.lr", "0.005", 90)
+            + curve_rows("rnn", "train.lr", "0.02", 30))
+    points = points_of(rows)
+    [curve] = knobs.knob_curves(points)
+    assert (curve.cell, curve.knob, curve.values) == ("rnn", "train.lr", ["0.001", "0.005", "0.02"])  # numeric order
+    [line] = knobs.best_lines(points)
+    assert line.startswith("memory rnn h=64: longest at train.lr=0.005, T50 T ")
+    assert "beyond train.lr=0.02's" in line and "(P = " in line
+    [row] = knobs.best_table(points).to_dict("records")
+    assert (row["best"], row["runner_up"]) == ("0.005", "0.02") and row["p_best"] >= 0.95
+    assert row["every_value"].startswith("0.001: T ")
+
+
+def test_close_values_are_said_not_to_separate():
+    rows = curve_rows("rnn", "train.lr", "0.005", 30, mixed_at=90) + curve_rows("rnn", "train.lr", "0.01", 30)
+    [line] = knobs.best_lines(points_of(rows))
+    assert "the data do not separate train.lr=0.005" in line and "from train.lr=0.01" in line
+    assert "P(the first is longer) = " in line
+
+
+def test_open_ends_at_the_cap_are_a_tie_the_cap_makes():
+    rows = (curve_rows("lstm", "train.lr", "0.002", 200) + curve_rows("lstm", "train.lr", "0.005", 200)
+            + curve_rows("lstm", "train.lr", "0.0005", 10))
+    [line] = knobs.best_lines(points_of(rows))
+    assert "beyond the longest lag tried at train.lr=0.002, 0.005" in line
+    assert "the cap, not the knob, limits it there" in line
+
+
+def test_a_knob_that_is_not_numeric_keeps_its_names_and_the_cells_meet_at_their_best():
+    rows = (curve_rows("rnn", "cell.recurrent_init", "orthogonal", 90) + curve_rows("rnn", "cell.recurrent_init", "default", 10)
+            + curve_rows("lstm", "train.lr", "0.002", 10) + curve_rows("lstm", "train.lr", "0.005", 200)
+            + curve_rows("rnn", "train.lr", "0.002", 10, hidden=32) + curve_rows("rnn", "train.lr", "0.005", 30, hidden=32))
+    points = points_of(rows)
+    curves = {(c.cell, c.hidden): c for c in knobs.knob_curves(points)}
+    assert set(curves[("rnn", 64)].values) == {"orthogonal", "default"} and not curves[("rnn", 64)].numeric
+    assert curves[("lstm", 64)].numeric
+    lines = knobs.best_lines(points)
+    assert any(line.startswith("memory rnn h=64") and "longest at cell.recurrent_init=orthogonal" in line for line in lines)
+    # rnn and lstm were swept over different knobs at h=64: nothing to set them against each other at their best
+    assert not any("each cell at its best" in line for line in lines)
+
+
+def test_each_cell_at_its_best_against_the_reference():
+    rows = (curve_rows("rnn", "train.lr", "0.002", 10) + curve_rows("rnn", "train.lr", "0.005", 30)
+            + curve_rows("lstm", "train.lr", "0.002", 90) + curve_rows("lstm", "train.lr", "0.005", 200))
+    lines = knobs.best_lines(points_of(rows))
+    assert "memory h=64, each cell at its best train.lr: lstm beyond rnn (P = 1.00)" in lines
+
+
+def test_the_figure_draws_each_curve(tmp_path):
+    rows = (curve_rows("rnn", "train.lr", "0.002", 10) + curve_rows("rnn", "train.lr", "0.005", 30)
+            + curve_rows("lstm", "train.lr", "0.002", 90) + curve_rows("lstm", "train.lr", "0.005", 200))
+    path = plots.plot_knob_curves(knobs.knob_curves(points_of(rows)), tmp_path / "knobs.png")
+    assert path.stat().st_size > 10_000
+
+
+def test_a_summary_of_a_knob_sweep_writes_its_table_figure_and_section(tmp_path):
+    rows = curve_rows("rnn", "train.lr", "0.002", 10) + curve_rows("rnn", "train.lr", "0.005", 90)
+    paths = store.write_summary(pd.DataFrame(rows), tmp_path)
+    assert {"knobs.csv", "knobs.png"} <= set(paths)
+    assert pd.read_csv(paths["knobs.csv"])["best"].tolist() == [0.005]
+    assert "## Horizon against each swept knob" in paths["summary.md"].read_text()
+    store.write_summary(pd.DataFrame(curve_rows("rnn", "train.lr", "0.002", 10)), tmp_path)  # one value: no curve
+    assert not (tmp_path / "knobs.png").exists() and not (tmp_path / "knobs.csv").exists()
