@@ -154,7 +154,8 @@ def test_a_cell_knob_override_reaches_the_model():
 
 PRESETS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 PRESET_JOBS = {"default": 108, "lr_tune": 48, "paper": 480, "param_matched": 108, "smoke": 18}
-ADAPTIVE = {"horizon": 108}  # jobs of round 0: 3 cells x 3 sizes x 4 lags x the pool's first 3 seeds (batch)
+# jobs of round 0: cells x sizes (x rates) x 4 lags x the pool's first 3 seeds (batch)
+ADAPTIVE = {"horizon": 3 * 3 * 4 * 3, "fair_lr": 3 * 5 * 4 * 3}
 
 
 def test_every_preset_is_listed_here():
@@ -182,16 +183,27 @@ def test_every_preset_composes_and_each_job_resolves_its_lag(preset):
     assert len(lags) == sum(len(v) for k, v in cfg.sweep.ladders.items() if any(t == k for t, _ in lags))
 
 
-def horizon_round_0(*overrides: str, sweep: tuple[str, ...] = ()):
-    """The horizon preset's round-0 jobs and the launching process's config; `sweep`: overrides only a
+def horizon_round_0(*overrides: str, sweep: tuple[str, ...] = (), preset: str = "horizon"):
+    """A horizon preset's round-0 jobs and the launching process's config; `sweep`: overrides only a
     multirun's command line may hold (seed=range(30,60)), seen by the sweeper but not composed."""
     from suite.hydra_internals import planned_jobs
 
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        config = compose(config_name="config", overrides=["experiment=horizon", *overrides], return_hydra_config=True)
+        config = compose(config_name="config", overrides=[f"experiment={preset}", *overrides], return_hydra_config=True)
         with open_dict(config):
-            config.hydra.overrides.task = ["experiment=horizon", *overrides, *sweep]
+            config.hydra.overrides.task = [f"experiment={preset}", *overrides, *sweep]
         return planned_jobs(config), config
+
+
+def test_the_learning_rate_preset_screens_every_cell_at_five_rates():
+    planned, config = horizon_round_0(preset="fair_lr")
+    assert len(planned.jobs) == ADAPTIVE["fair_lr"]
+    assert {o for job in planned.jobs for o in job if o.startswith("train.lr=")} == {
+        f"train.lr={lr}" for lr in ("0.001", "0.002", "0.005", "0.01", "0.02")}
+    assert (config.hydra.sweeper.target, config.hydra.sweeper.max_runs) == (3, 24)
+    assert config.train.steps == 2000  # the horizon preset's budget: its runs at 5e-3 are reused
+    sizes, _ = horizon_round_0(sweep=("cell=rnn", "hidden=32,128"), preset="fair_lr")
+    assert len(sizes.jobs) == 2 * 5 * 4 * 3 and all("cell=rnn" in job for job in sizes.jobs)
 
 
 def test_the_horizon_preset_searches_every_group_from_one_ladder():
