@@ -421,14 +421,14 @@ def test_into_and_its_older_name_readme_are_one_flag():
         assert (args.into, args.block) == ("docs/results.md", "horizon")
 
 
-def test_the_readmes_result_blocks_state_the_verdicts_of_their_runs():
-    """Each README result block prints the verdicts that the summary's functions conclude from the committed
-    runs of its sweep (docs/<folder>/runs.csv), and links that sweep's figure."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+def test_the_result_blocks_state_the_verdicts_of_their_runs():
+    """Each result block of docs/results.md prints the verdicts that the summary's functions conclude from the
+    committed runs of its sweep (docs/<folder>/runs.csv), and links that sweep's figure (relative to the page)."""
+    page = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
     for block, folder in (("summary", "default_sweep"), ("horizon", "horizon")):
-        printed = readme.split(f"<!-- {block}:start -->", 1)[1].split(f"<!-- {block}:end -->", 1)[0]
+        printed = page.split(f"<!-- {block}:start -->", 1)[1].split(f"<!-- {block}:end -->", 1)[0]
         assert_printed_verdicts_are_the_runs(printed, ROOT / "docs" / folder / "runs.csv")
-        assert f"](docs/{folder}/" in printed
+        assert f"]({folder}/" in printed
 
 
 def test_a_swept_knob_makes_variants_and_a_null_one_reads_null():
