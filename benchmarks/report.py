@@ -1,7 +1,7 @@
-"""The README's performance table, from the CSVs the benchmark scripts saved in benchmarks/results/.
+"""The performance table (docs/performance.md), from the CSVs the benchmark scripts saved in benchmarks/results/.
 
-    python benchmarks/report.py                 # print the table
-    python benchmarks/report.py --readme README.md   # and put it between the README's benchmark markers
+    python benchmarks/report.py                                # print the table
+    python benchmarks/report.py --into docs/performance.md     # and put it between that page's benchmark markers
 
 Every figure comes from a CSV; a benchmark not run yet shows as "not measured". Each goal is the one its
 script judges against (common.GOALS), and where the script computes its figure the table uses its function.
@@ -153,7 +153,7 @@ def machines() -> str:
 
 def table() -> str:
     lines = [f"Measured on: {machines()}. Regenerate: run the scripts, then "
-             "`python benchmarks/report.py --readme README.md`.", "",
+             "`python benchmarks/report.py --into docs/performance.md`.", "",
              "| what | script (`python benchmarks/...`) | measured | goal |", "|---|---|---|---|"]
     for part in (overhead, throughput, datagen, sweeps, summary, threads, gpu):
         lines += part()
@@ -162,17 +162,20 @@ def table() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--readme", type=Path, help="replace the block between the benchmark markers of this file")
+    # --readme: the flag's name from when the table lived in the README; kept so older commands still work
+    parser.add_argument("--into", "--readme", dest="into", type=Path, metavar="FILE",
+                        help="replace the block between the benchmark markers of this Markdown file "
+                             "(docs/performance.md)")
     args = parser.parse_args()
     text = table()
     print(text)
-    if args.readme:
-        doc = args.readme.read_text(encoding="utf-8")
+    if args.into:
+        doc = args.into.read_text(encoding="utf-8")
         if START not in doc or END not in doc:
-            raise SystemExit(f"error: {args.readme}: no {START} ... {END} block to replace")
+            raise SystemExit(f"error: {args.into}: no {START} ... {END} block to replace")
         head, rest = doc.split(START, 1)
-        args.readme.write_text(f"{head}{START}\n{text}\n{END}{rest.split(END, 1)[1]}", encoding="utf-8")
-        print(f"table written into {args.readme}")
+        args.into.write_text(f"{head}{START}\n{text}\n{END}{rest.split(END, 1)[1]}", encoding="utf-8")
+        print(f"table written into {args.into}")
 
 
 if __name__ == "__main__":

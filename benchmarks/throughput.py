@@ -4,7 +4,7 @@ matrix-multiply peak of the same machine.
 
     python benchmarks/throughput.py                  # memory task, T 50,100,200 x H 64,128 x batch 32,128, 1 thread
     python benchmarks/throughput.py --quick          # a seconds-long check of the script
-    python benchmarks/throughput.py --seq-len 100 --hidden 64 --batch 64    # the README's single point
+    python benchmarks/throughput.py --seq-len 100 --hidden 64 --batch 64    # a single point
     python benchmarks/throughput.py --threads 2 --device cuda
 
 Each point runs suite.train.train (data drawn on the device, Adam, clipping; early stop off, one

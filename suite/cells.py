@@ -3,7 +3,7 @@ drive. These dataclasses are the only source of the defaults: conf/cell/*.yaml e
 (Hydra's ConfigStore, group `schema/cell`), so the YAML and the code cannot disagree.
 
 At long lags the initialisation, more than the architecture, decides the outcome within a
-fixed budget (README, "Initialisation"): torch's default init leaves the LSTM at chance from
+fixed budget (docs/results.md, "How the defaults were chosen"): torch's default init leaves the LSTM at chance from
 T≈50 on the memory task, and the tanh RNN fails T=50 with a uniform recurrent matrix.
 """
 from __future__ import annotations

@@ -156,7 +156,7 @@ class SearchSettings:
                               f"hydra.sweeper.cap_lo={settings.cap_lo!r}")
         if settings.resolution is not None:
             log.warning("hydra.sweeper.resolution=%s is ignored: the search now stops on hydra.sweeper.target "
-                        "(the T50 interval's hi / lo), see the README", settings.resolution)
+                        "(the T50 interval's hi / lo), see docs/horizon.md", settings.resolution)
         return settings
 
     def ladder_for(self, task: str | None) -> tuple[int, ...]:

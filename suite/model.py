@@ -3,7 +3,7 @@
 The fused modules (`nn.RNN`, `nn.LSTM`, `nn.GRU`) are used so the fast cuDNN /
 oneDNN kernels run. Each cell's initialisation is configurable because, at long
 lags, the initialisation rather than the architecture decides the outcome within
-a fixed budget (see README, "Initialisation").
+a fixed budget (docs/cells.md, "The cells and their initialisation"; the measurements: docs/results.md).
 """
 from __future__ import annotations
 

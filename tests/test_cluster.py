@@ -6,7 +6,7 @@
   machine (tests/slurm_cluster.py): the sweep as one job array, array_parallelism, jobs that
   SLURM cancels or stops at their time limit;
 - a sweep logging to `mlflow server` on a SQLite and a PostgreSQL backend, the latter also with
-  8 parallel writers and a server restarted mid-sweep (README, "Run on a cluster").
+  8 parallel writers and a server restarted mid-sweep (docs/cluster.md).
 
 Services the machine lacks (SLURM, PostgreSQL) make their tests skip, saying why; .ci/run
 installs them where it runs as root.
@@ -306,7 +306,7 @@ def test_sweep_logs_to_a_tracking_server(cli, tmp_path, tracking_server):
     assert list(artifacts.glob(f"*/{children.iloc[0].run_id}/artifacts/config.yaml"))
     assert not (tmp_path / "mlflow.db").exists()  # nothing fell back to the default SQLite store
     assert_summary_written(tmp_path / "multirun")
-    # README, "Summaries, again": the parent's id from the sweep folder, the store through the server
+    # docs/cluster.md, "Summaries, again": the parent's id from the sweep folder, the store through the server
     import pandas as pd
 
     assert (tmp_path / "multirun" / "parent_run_id").read_text().strip() == parent.run_id

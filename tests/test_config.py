@@ -96,11 +96,13 @@ def test_bad_config_on_the_command_line(cli, tmp_path, args, key):
 
 @pytest.mark.cli
 def test_the_readme_error_examples_are_what_the_command_prints(cli):
-    """The README's `$ python run.py ...` / `error: ...` pairs, run for real, so the docs cannot rot."""
+    """The docs' `$ python run.py ...` / `error: ...` pairs (docs/configuration.md, "Bad values"; the README too,
+    should it show any), run for real, so the docs cannot rot."""
     import re
 
-    readme = (CONF.parent / "README.md").read_text()
-    pairs = re.findall(r"^\$ python run\.py (.+)\n(error: .+)$", readme, flags=re.MULTILINE)
+    pages = [CONF.parent / "README.md", *sorted((CONF.parent / "docs").glob("*.md"))]
+    pairs = [pair for page in pages
+             for pair in re.findall(r"^\$ python run\.py (.+)\n(error: .+)$", page.read_text(), flags=re.MULTILINE)]
     assert len(pairs) >= 3
     for args, expected in pairs:
         proc = cli(*args.split())

@@ -12,7 +12,7 @@ def test_redact_masks_uri_credentials_secrets_and_home(monkeypatch):
     assert redact("/home/ada/runs/x") == "~/runs/x" and redact("/home/adam/x") == "/home/adam/x"
 
 
-def test_the_readme_ui_command_binds_to_loopback():
-    readme = (ROOT / "README.md").read_text()
-    commands = [line for line in readme.splitlines() if line.lstrip().startswith("mlflow ui")]
+def test_the_docs_ui_command_binds_to_loopback():
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    commands = [line for page in pages for line in page.read_text().splitlines() if line.lstrip().startswith("mlflow ui")]
     assert commands and all("--host 127.0.0.1" in c for c in commands)

@@ -400,26 +400,35 @@ def test_a_search_summary_draws_horizon_against_size(tmp_path):
     assert not (tmp_path / "horizons.png").exists()
 
 
-def test_embed_in_a_named_readme_block(tmp_path):
-    readme = tmp_path / "README.md"
-    readme.write_text("intro\n<!-- horizon:start -->\nold\n<!-- horizon:end -->\nrest\n", encoding="utf-8")
-    (tmp_path / "docs").mkdir()
-    cli.embed_in_readme(readme, "memory: rnn 52–59\n", tmp_path / "docs" / "horizons.png", "horizon")
-    assert readme.read_text(encoding="utf-8") == (
+def test_embed_in_a_named_block_of_a_page(tmp_path):
+    """The block is rewritten in place, and the plot linked relative to the page (docs/results.md links
+    horizon/horizons.png), as MkDocs and a forge both resolve it."""
+    page = tmp_path / "docs" / "results.md"
+    (tmp_path / "docs" / "horizon").mkdir(parents=True)
+    page.write_text("intro\n<!-- horizon:start -->\nold\n<!-- horizon:end -->\nrest\n", encoding="utf-8")
+    cli.embed_in_page(page, "memory: rnn 52–59\n", tmp_path / "docs" / "horizon" / "horizons.png", "horizon")
+    assert page.read_text(encoding="utf-8") == (
         "intro\n<!-- horizon:start -->\n```text\nmemory: rnn 52–59\n```\n\n"
-        "![horizon against hidden size](docs/horizons.png)\n<!-- horizon:end -->\nrest\n")
+        "![horizon against hidden size](horizon/horizons.png)\n<!-- horizon:end -->\nrest\n")
     with pytest.raises(store.SummaryError, match="no <!-- summary:start -->"):
-        cli.embed_in_readme(readme, "x", tmp_path / "success.png")
+        cli.embed_in_page(page, "x", tmp_path / "success.png")
 
 
-def test_the_readmes_result_blocks_state_the_verdicts_of_their_runs():
-    """Each README result block prints the verdicts that the summary's functions conclude from the committed
-    runs of its sweep (docs/<folder>/runs.csv), and links that sweep's figure."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+def test_into_and_its_older_name_readme_are_one_flag():
+    """--into names the page; --readme, the flag's name from when the blocks lived in the README, still works."""
+    for flag in ("--into", "--readme"):
+        args = cli.build_parser().parse_args(["--experiment", "x", flag, "docs/results.md", "--block", "horizon"])
+        assert (args.into, args.block) == ("docs/results.md", "horizon")
+
+
+def test_the_result_blocks_state_the_verdicts_of_their_runs():
+    """Each result block of docs/results.md prints the verdicts that the summary's functions conclude from the
+    committed runs of its sweep (docs/<folder>/runs.csv), and links that sweep's figure (relative to the page)."""
+    page = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
     for block, folder in (("summary", "default_sweep"), ("horizon", "horizon")):
-        printed = readme.split(f"<!-- {block}:start -->", 1)[1].split(f"<!-- {block}:end -->", 1)[0]
+        printed = page.split(f"<!-- {block}:start -->", 1)[1].split(f"<!-- {block}:end -->", 1)[0]
         assert_printed_verdicts_are_the_runs(printed, ROOT / "docs" / folder / "runs.csv")
-        assert f"](docs/{folder}/" in printed
+        assert f"]({folder}/" in printed
 
 
 def test_a_swept_knob_makes_variants_and_a_null_one_reads_null():

@@ -1,4 +1,4 @@
-"""The README's "Add a task" tutorial, performed literally from the README's own text."""
+"""The "Add a task" tutorial of docs/tasks.md, performed literally from the page's own text."""
 import math
 import re
 
@@ -9,10 +9,17 @@ from tests.conftest import ROOT, run_cli, store_runs
 pytestmark = pytest.mark.cli  # run.py in subprocesses
 
 
+PAGE = ROOT / "docs" / "tasks.md"
+
+
+def tutorial_section() -> str:
+    """The page's 'Add a task' section, up to the next section."""
+    return PAGE.read_text(encoding="utf-8").split("## Add a task", 1)[1].split("\n## ", 1)[0]
+
+
 def tutorial_files() -> dict[str, str]:
-    """The code blocks of the README's 'Add a task' section that start with '# file: <path>'."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Add a task", 1)[1].split("\n## ", 1)[0]
+    """The code blocks of the page's 'Add a task' section that start with '# file: <path>'."""
+    section = tutorial_section()
     files = {}
     for block in re.findall(r"```\w*\n(.*?)```", section, flags=re.S):
         first, _, body = block.partition("\n")
@@ -22,9 +29,8 @@ def tutorial_files() -> dict[str, str]:
 
 
 def tutorial_command(section_cmd_dir) -> list[str]:
-    """The overrides of the README's run command, with its $PWD made the given folder."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    line = next(l for l in readme.split("## Add a task", 1)[1].splitlines() if l.startswith("PYTHONPATH="))
+    """The overrides of the page's run command, with its $PWD made the given folder."""
+    line = next(l for l in tutorial_section().splitlines() if l.startswith("PYTHONPATH="))
     words = line.replace("$PWD", str(section_cmd_dir)).split()
     return [w for w in words if "=" in w and not w.startswith("PYTHONPATH=") and w != "python"]
 
@@ -52,7 +58,7 @@ def test_the_tutorial_adds_a_task_from_outside_the_tree(extension):
 
 
 def test_the_tutorials_lag_and_baseline_are_right(extension, monkeypatch):
-    """The README's DelayedXor states a lag and a baseline: both checked as the built-in tasks' are."""
+    """The tutorial's DelayedXor states a lag and a baseline: both checked as the built-in tasks' are."""
     from tests.test_tasks import measure_memoryless
 
     monkeypatch.syspath_prepend(str(extension / "my_ext"))

@@ -1,6 +1,6 @@
 """The MLflow UI as a person sees it: a smoke sweep's store served by `mlflow ui`, its pages rendered
 by headless Chromium (Debian's `chromium`; .ci/run installs it). Asserts what the page shows after
-the browser ran the UI's JavaScript, and saves the screenshots the README shows: set
+the browser ran the UI's JavaScript, and saves the screenshots docs/mlflow-ui.md shows: set
 UI_SCREENSHOTS=docs/ui to write them there (else they stay in the test's folder)."""
 from __future__ import annotations
 

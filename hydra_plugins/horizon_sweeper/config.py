@@ -1,7 +1,7 @@
 """The horizon sweeper's config, registered as `hydra/sweeper=horizon` the way Hydra's own
 sweeper plugins register theirs (Hydra imports every module under hydra_plugins/ when it starts).
-The knobs' defaults and meaning are suite/horizon.py's SearchSettings; the README's "Where
-exactly: the horizon search" shows them in use."""
+The knobs' defaults and meaning are suite/horizon.py's SearchSettings; docs/horizon.md ("Knobs")
+shows them in use."""
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 

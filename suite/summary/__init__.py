@@ -9,7 +9,7 @@ re-summarised from the store without training (`python -m suite.summary`).
   render    the text and Markdown: tables, verdict sentences, sections
   plots     matplotlib figures
   store     fetching from the store (suite/tracking/queries.py) and writing the files
-  __main__  the command line, and embedding the summary in the README
+  __main__  the command line, and embedding the summary in a docs page (docs/results.md)
 
 mlflow and matplotlib are imported inside the functions that need them: importing frame,
 analysis or render stays cheap for code that only builds tables.

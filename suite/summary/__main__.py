@@ -1,5 +1,5 @@
 """python -m suite.summary: summarise a past sweep from MLflow (no training), and optionally put
-the summary into the README between its markers."""
+the summary into a docs page between its markers (the result blocks live in docs/results.md)."""
 from __future__ import annotations
 
 import argparse
@@ -14,20 +14,27 @@ def markers(block: str) -> tuple[str, str]:
     return f"<!-- {block}:start -->", f"<!-- {block}:end -->"
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m suite.summary",
                                      description="Summarise a past sweep from MLflow (no training).")
     parser.add_argument("--parent-run-id", help="summarise the child runs of this run")
     parser.add_argument("--experiment", help="summarise every run of this experiment")
     parser.add_argument("--tracking-uri", help="MLflow URI (default: $MLFLOW_TRACKING_URI, else the project's mlflow.db)")
     parser.add_argument("--out", default="summary", help="folder for the files (default: ./summary)")
-    parser.add_argument("--readme", help="also replace the block between the markers <!-- BLOCK:start --> and "
-                                         "<!-- BLOCK:end --> of this Markdown file with the printed summary and "
-                                         "a link to the plot")
-    parser.add_argument("--block", default="summary", help="the README block's name (default: summary)")
+    # --readme: the flag's name from when the result blocks lived in the README; kept so older commands still work
+    parser.add_argument("--into", "--readme", dest="into", metavar="FILE",
+                        help="also replace the block between the markers <!-- BLOCK:start --> and <!-- BLOCK:end --> "
+                             "of this Markdown file (docs/results.md) with the printed summary and a link to the plot")
+    parser.add_argument("--block", default="summary",
+                        help="the block's name: summary (the default sweep's) or horizon (default: summary)")
     parser.add_argument("--allow-partial", action="store_true",
                         help="summarise what can be read when some of the sweep's runs cannot be (the summary's "
                              "first line says what is left out); without it that is an error")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if not (args.parent_run_id or args.experiment):
         parser.error("give --parent-run-id or --experiment")
@@ -42,31 +49,31 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(text)
     print(f"files written to {Path(args.out).resolve()}")
-    if args.readme:
+    if args.into:
         # the horizon figure where the sweep tried several hidden sizes, else success against lag
         plot = next(p for p in (Path(args.out) / "horizons.png", Path(args.out) / "success.png") if p.exists())
         try:
-            embed_in_readme(Path(args.readme), text, plot, args.block)
+            embed_in_page(Path(args.into), text, plot, args.block)
         except SummaryError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        print(f"summary embedded in {args.readme}")
+        print(f"summary embedded in {args.into}")
     return 0
 
 
-def embed_in_readme(readme: Path, text: str, plot: Path, block: str = "summary") -> None:
-    """Put the summary, exactly as printed, between the block's markers, so the README never shows
-    numbers typed by hand."""
+def embed_in_page(page: Path, text: str, plot: Path, block: str = "summary") -> None:
+    """Put the summary, exactly as printed, between the block's markers, so the docs never show
+    numbers typed by hand. The plot is linked relative to the page, as MkDocs and a forge both resolve it."""
     start, end = markers(block)
-    doc = readme.read_text(encoding="utf-8")
+    doc = page.read_text(encoding="utf-8")
     if start not in doc or end not in doc:
-        raise SummaryError(f"{readme}: no {start} ... {end} block to replace")
+        raise SummaryError(f"{page}: no {start} ... {end} block to replace")
     head, rest = doc.split(start, 1)
     _, tail = rest.split(end, 1)
-    link = Path(os.path.relpath(plot.resolve(), readme.resolve().parent)).as_posix()
+    link = Path(os.path.relpath(plot.resolve(), page.resolve().parent)).as_posix()
     what = "horizon against hidden size" if plot.name == "horizons.png" else "success rate against lag"
     block = f"{start}\n```text\n{text.rstrip()}\n```\n\n![{what}]({link})\n{end}"
-    readme.write_text(head + block + tail, encoding="utf-8")
+    page.write_text(head + block + tail, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -53,7 +53,7 @@ def task_tables(points: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 def baseline_text(baselines: dict[int, float]) -> str:
     """The heading's statement: one value, or one per lag when it depends on the lag (copy)."""
-    fmt = lambda v: f"{v:.3f}" if abs(v) >= 0.1 else f"{v:.3g}"  # noqa: E731  (as the README: 2.079, 0.297)
+    fmt = lambda v: f"{v:.3f}" if abs(v) >= 0.1 else f"{v:.3g}"  # noqa: E731  (as docs/tasks.md: 2.079, 0.297)
     values = {fmt(v) for v in baselines.values()}
     if not values:
         return "baseline loss not logged"

@@ -61,7 +61,7 @@ def write_summary(runs_df: pd.DataFrame, out_dir: str | Path,
     if profiles:
         paths["gradients.png"] = plot_gradients(profiles, out / "gradients.png")
     # A figure an earlier summary drew into this folder and this one did not would pass for this one's
-    # (python -m suite.summary --readme links horizons.png when it is there).
+    # (python -m suite.summary --into links horizons.png when it is there).
     for name in OPTIONAL_FIGURES - set(paths):
         (out / name).unlink(missing_ok=True)
     return paths
