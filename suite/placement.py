@@ -72,12 +72,14 @@ def _powers(p: np.ndarray, k: int) -> list[np.ndarray]:
 def extend(counts: Counts, cap_hi: int, cap_lo: int = 1, factor: float = 3.0, span: tuple[float, float] | None = None,
            size: GridSize = GRID) -> int | None:
     """A lag beyond the tried range (×factor up or ÷factor down, within the caps) while the crossing is more likely
-    beyond it than inside: every run solved (or failed) so far, or most of the posterior's T50 out there."""
+    beyond it than inside: every run solved (or failed) so far, or most of the posterior's T50 out there. Once the
+    range reaches the cap, the cap itself: more seeds there are the only runs that can make '> cap' (or '< cap_lo')
+    a claim; lags inside the range would only narrow a part of the posterior that is not in question."""
     est = estimate(counts, span, size=size)
-    if est.p_above > 0.5 and est.t_max < cap_hi:
-        return min(round(est.t_max * factor), cap_hi)
-    if est.p_below > 0.5 and est.t_min > cap_lo:
-        return max(round(est.t_min / factor), cap_lo)
+    if est.p_above > 0.5:
+        return min(round(est.t_max * factor), cap_hi) if est.t_max < cap_hi else est.t_max
+    if est.p_below > 0.5:
+        return max(round(est.t_min / factor), cap_lo) if est.t_min > cap_lo else est.t_min
     return None
 
 

@@ -126,6 +126,7 @@ class Result:
     ERROR = "error"
     TRACKING_LOST = "tracking_lost"  # why the tracking server stopped answering (python -m suite.reimport)
     JOB = "job"  # the job's number in its sweep, when it made no run
+    PARENT = "parent_run_id"  # the sweep's parent run the job belonged to (a folder may hold an earlier launch's)
     EXPERIMENT_ID, TRACKING_URI = "experiment_id", "tracking_uri"  # where the run is (the URI redacted)
 
 

@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from suite.record import Artifact
+from suite.record import Artifact, Result
 
 PARENT_FILE = "parent_run_id"
 TOTAL_FILE = "jobs_total"
@@ -37,12 +37,18 @@ def write_result(output_dir: str | Path | None, result: dict) -> None:
     """A job's result beside Hydra's outputs: the sweep reads it, and it survives a tracking
     server that went away."""
     if output_dir is not None:
-        (Path(output_dir) / Artifact.RESULT).write_text(json.dumps(result, indent=2))
+        parent = parent_run_id(Path(output_dir).parent)  # whose job it was (see _result_files)
+        (Path(output_dir) / Artifact.RESULT).write_text(json.dumps({**result, Result.PARENT: parent}, indent=2))
 
 
 def _result_files(sweep_dir: str | Path) -> list[Path]:
-    """One result.json per job that ran or was reused, in its job folder."""
-    return sorted(Path(sweep_dir).glob(f"*/{Artifact.RESULT}"))
+    """One result.json per job of this sweep that ran or was reused, in its job folder. A folder that names
+    another parent run is an earlier launch's: an adaptive search launched again into the same folder (to
+    finish after a kill) numbers its jobs afresh and may place fewer, so job folders of the first launch
+    remain beside the second's, and their runs are not this sweep's."""
+    parent = parent_run_id(sweep_dir)
+    files = sorted(Path(sweep_dir).glob(f"*/{Artifact.RESULT}"))
+    return [p for p in files if json.loads(p.read_text()).get(Result.PARENT, parent) == parent]
 
 
 def job_results(sweep_dir: str | Path) -> list[dict]:

@@ -49,3 +49,19 @@ def test_links_open_the_model_training_view_narrowed_to_the_sweep():
         "  the run:           http://tracking:5000/#/experiments/3/runs/r1?workflowType=machine_learning"]
     local = browse_lines(f"sqlite:///{Path('/x/mlflow.db')}", "3", parent_run_id="p")
     assert local[0].startswith("browse: mlflow ui --backend-store-uri sqlite:////x/mlflow.db --host 127.0.0.1")
+
+
+def test_a_sweep_folder_launched_again_reads_only_its_own_jobs(tmp_path):
+    """An adaptive search launched again into its folder numbers its jobs afresh: the first launch's job
+    folders stay beside the second's, and neither the progress count nor the summary may take them in."""
+    from suite.sweep_folder import job_results, progress_text, write_parent, write_result
+
+    write_parent(tmp_path, "first", 3)
+    for n in range(3):
+        (tmp_path / str(n)).mkdir()
+        write_result(tmp_path / str(n), {"run_id": f"a{n}"})
+    write_parent(tmp_path, "second", 2)
+    for n in range(2):
+        write_result(tmp_path / str(n), {"run_id": f"b{n}"})
+    assert [r["run_id"] for r in job_results(tmp_path)] == ["b0", "b1"]
+    assert progress_text(tmp_path) == "2/2 jobs done"

@@ -86,7 +86,8 @@ def test_prob_greater():
 def test_extend_until_the_runs_disagree():
     assert extend({10: (3, 3), 30: (3, 3), 90: (3, 3), 200: (3, 3)}, cap_hi=1800) == 600
     assert extend({10: (3, 3), 600: (3, 3)}, cap_hi=1000) == 1000
-    assert extend({10: (3, 3), 1000: (3, 3)}, cap_hi=1000) is None  # at the cap
+    assert extend({10: (3, 3), 1000: (3, 3)}, cap_hi=1000) == 1000  # at the cap: more seeds there
+    assert extend({2: (0, 3), 10: (0, 3)}, cap_hi=1800, cap_lo=2) == 2
     assert extend({10: (0, 3), 30: (0, 3), 90: (0, 3)}, cap_hi=1800) == 3
     assert extend({3: (0, 3), 10: (0, 3)}, cap_hi=1800, cap_lo=2) == 2
     assert extend(POOLED, cap_hi=1800) is None  # solved and failed inside the range: nothing to extend
