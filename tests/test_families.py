@@ -1,6 +1,6 @@
 """The modern families (suite/families: minGRU, minLSTM, LRU): each parallel form is its loop, step by
 step is the whole sequence, they train on every task, their gradient profile is measured, a bad knob is
-one line."""
+one line, and parameter counts can be matched across cells."""
 import copy
 import math
 from pathlib import Path
@@ -15,7 +15,8 @@ from suite.errors import ConfigError
 from suite.families.knobs import FAMILY_KNOBS
 from suite.families.lru import linear_scan, parallel_scan
 from suite.families.scan import log_space_scan, sequential_scan
-from suite.model import _import, build_model
+from suite.families.sizing import hidden_by_cell, matching_size, recurrent_parameters
+from suite.model import _import, build_model, count_parameters
 from suite.record import Metric
 from suite.train import train
 from tasks.memory import MemoryTask
@@ -276,3 +277,42 @@ def test_each_family_config_composes_to_its_dataclass(name):
     declared = FAMILY_KNOBS[name]()
     assert {k: v for k, v in cfg.cell.items() if k != "layers"} == \
            {k: v for k, v in vars(declared).items() if k != "layers"}
+
+
+# --- matching parameter counts ------------------------------------------------------------------------
+
+def test_the_counts_are_the_papers_formulae():
+    i, h, n = 16, 64, 32
+    assert recurrent_parameters({"name": "lstm"}, h, i) == 4 * h * (i + h) + 8 * h
+    assert recurrent_parameters({"name": "gru"}, h, i) == 3 * h * (i + h) + 6 * h
+    assert recurrent_parameters({"name": "rnn"}, h, i) == h * (i + h) + 2 * h
+    assert recurrent_parameters({"name": "mingru", "layers": 2}, h, i) == 2 * h * (i + 1) + 2 * h * (h + 1)
+    assert recurrent_parameters({"name": "minlstm"}, h, i) == 3 * h * (i + 1)
+    lru = 4 * n * h + 3 * n + h
+    assert recurrent_parameters({"name": "lru", "state": n, "glu": False}, h, i) == lru + i * h + h
+    assert recurrent_parameters({"name": "lru", "state": n}, h, i) == lru + 2 * h * h + 2 * h + i * h + h
+    task = MemoryTask(seq_len=5)
+    model = build_model({"name": "lru", "state": n}, h, task)
+    assert count_parameters(model) == recurrent_parameters({"name": "lru", "state": n}, h, i) + \
+        h * task.output_size + task.output_size  # the rest is the head
+
+
+def test_every_cell_matches_the_lstm_within_five_percent():
+    cells = ["rnn", "lstm", "gru", "rnn_explicit", *FAMILIES]
+    target = recurrent_parameters({"name": "lstm"}, 64, 16)
+    sizes = hidden_by_cell(cells, "lstm", 64, input_size=16)
+    assert sizes["lstm"] == 64 and sizes["rnn"] == sizes["rnn_explicit"]
+    for cell, hidden in sizes.items():
+        count = recurrent_parameters({"name": cell}, hidden, 16)
+        assert abs(count - target) <= 0.05 * target, (cell, hidden, count)
+        # the nearest: one unit more or less is no closer
+        for other in (hidden - 1, hidden + 1):
+            assert abs(recurrent_parameters({"name": cell}, other, 16) - target) >= abs(count - target)
+
+
+def test_a_size_knob_can_be_matched_and_an_impossible_target_is_one_line():
+    target = recurrent_parameters({"name": "lstm"}, 64, 16)
+    state = matching_size({"name": "lru"}, target, 16, key="state", hidden=32)
+    assert abs(recurrent_parameters({"name": "lru", "state": state}, 32, 16) - target) <= 0.05 * target
+    with pytest.raises(ConfigError, match=r"^cell.name='lstm': no hidden from 1 to 4 gives 20,992 parameters"):
+        matching_size({"name": "lstm"}, target, 16, high=4)
