@@ -1,5 +1,5 @@
 """minGRU (Feng et al. 2024, "Were RNNs All We Needed?", arXiv:2410.01201): the GRU with its gates
-and candidate read from x_t only, so that one layer is a diagonal linear recurrence trained by a scan.
+and candidate read from x_t only, so that one layer is a diagonal linear recurrence, trainable by a scan.
 
     z_t = σ(W_z x_t + b_z)                              update gate, from the input only
     h̃_t = g(W_h x_t + b_h)                              candidate; g keeps it positive (log-space form)
@@ -7,7 +7,8 @@ and candidate read from x_t only, so that one layer is a diagonal linear recurre
 
 g(x) = x + 0.5 (x ≥ 0), σ(x) otherwise: the paper's log-space version (appendix B.3), used by both the
 scan (`cell.scan=true`, log a_t = −softplus(k_t), log b_t = log σ(k_t) + log g(h̃_t)) and the loop
-(`cell.scan=false`), so that the two are the same function. Stacked layers read the previous layer's
+(`cell.scan=false`, the default: faster on CPU, benchmarks/family_scan.py), so that the two are the
+same function. Stacked layers read the previous layer's
 h (as torch's num_layers); the gates see no h_{t−1}, so expressiveness over time comes from depth.
 
 Initialisation: torch's default Linear (uniform ±1/√fan_in), as the paper's code (it prescribes

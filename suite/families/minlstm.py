@@ -8,7 +8,7 @@ output gate, cell/hidden split or h_{t−1} in its gates; the forget and input g
 
 g as minGRU's (suite/families/mingru.py). In log space (appendix B.3.2), with d = softplus(−k_f) −
 softplus(−k_i) = log(i_t / f_t): log f'_t = −softplus(d), log i'_t = −softplus(−d). The scan
-(`cell.scan=true`) and the loop (`cell.scan=false`) compute the same function.
+(`cell.scan=true`) and the loop (`cell.scan=false`, the default: faster on CPU) compute the same function.
 
 Initialisation: torch's default Linear, as the paper's code (it prescribes none): f' ≈ i' ≈ ½ at init.
 
