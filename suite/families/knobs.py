@@ -87,7 +87,7 @@ class LRUKnobs(FamilyKnobs):
     # null: N = hidden, so one number sizes the cell | an integer >= 1. The paper's runs take N of the order
     # of H (minimal-LRU's defaults: N = 128 with H = 256)
     state: Optional[int] = None
-    # |λ| uniform on the ring [r_min, r_max]: the paper's default ring is [0, 1]; its long-range settings
+    # λ uniform on the ring r_min <= |λ| <= r_max: the paper's default ring is [0, 1]; its long-range settings
     # [0.9, 0.999] (sCIFAR) and [0.999, 0.9999] (PathX). Ours is [0.9, 0.999]: a time scale 1/(1 - |λ|) of
     # 10 to 1,000 steps, the suite's lags; on [0, 1] half the units forget within ~3 steps.
     r_min: float = 0.9

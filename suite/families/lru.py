@@ -12,9 +12,10 @@ The state the suite sees is x_t, complex, laid out (layers, batch, N); the head 
 (`output_is_state = False`). Layers stack as the paper's: each reads the previous one's out_t (the
 paper's blocks also normalise their input: left out here, as dropout is).
 
-Initialisation (the paper's appendix A, and NicolasZucchet/minimal-LRU, its authors' JAX code, MIT
-licence): |λ| uniform on the ring [r_min, r_max] by ν = log(−½ log(U·(r_max² − r_min²) + r_min²)), its
-phase by θ = log(max_phase · U); γ_log = log √(1 − |λ|²) (then trained, as ν and θ); B ~ N(0, 1/(2H))
+Initialisation (the paper's appendix A, its JAX pseudo-code; checked against NicolasZucchet/minimal-LRU,
+an unofficial JAX port of it, read, not copied): λ uniform on the ring r_min ≤ |λ| ≤ r_max (|λ|²
+uniform on [r_min², r_max²]) by ν = log(−½ log(U·(r_max² − r_min²) + r_min²)), its phase by
+θ = log(max_phase · U); γ_log = log √(1 − |λ|²) (then trained, as ν and θ); B ~ N(0, 1/(2H))
 in each of its real and imaginary parts, C ~ N(0, 1/N) likewise, D ~ N(0, 1); the encoder and the GLU's
 Linears torch's default. Written for this suite from those equations.
 

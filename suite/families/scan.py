@@ -2,8 +2,8 @@
 coefficients a_t ∈ (0, 1), b_t > 0 come from x_t alone, run either by Heinsen's log-space parallel scan
 or by a loop over time (the same equations, one step at a time).
 
-Log-space scan (Heinsen 2023, "Efficient Parallelization of a Ubiquitous Sequential Computation",
-arXiv:2311.06281; Feng et al. 2024, appendix B), for t = 1..T:
+Log-space scan (Heinsen 2023, "Efficient Parallelization of a Ubiquitous Sequential Computation";
+Feng et al. 2024, appendix B), for t = 1..T:
 
     a*_t = Σ_{s≤t} log a_s                                   a cumulative sum
     h_t  = exp(a*_t) h_0 + exp(a*_t + logcumsumexp_{s≤t}(log b_s − a*_s))
@@ -11,7 +11,8 @@ arXiv:2311.06281; Feng et al. 2024, appendix B), for t = 1..T:
 The second term is Heinsen's scan from h_0 = 0, which needs b_t > 0 (its logarithm): hence the
 paper's g(x) = x + 0.5 for x ≥ 0, σ(x) otherwise, which keeps the candidate state h̃_t positive. The
 first term carries a given state h_0 on, of either sign, without taking its logarithm (the
-reference implementations prepend log h_0 to the sequence instead, which needs h_0 > 0).
+reference read below prepends log g(h_0), not log h_0, to the sequence: a continued scan there is
+not the whole sequence's).
 
 Written for this suite after reading lucidrains/minGRU-pytorch (`minGRU_pytorch/minGRU.py`, MIT
 licence), whose `heinsen_associative_scan_log`, `g` and `log_g` are the paper's appendix B; the h_0
