@@ -78,7 +78,8 @@ def hidden_gradient_norms(model, task: Task, x: torch.Tensor, y: torch.Tensor):
     per_step = [grads[i : i + k] for i in range(0, len(grads), k)]
     # Each state part is laid out as torch's, (layers, batch, ...): the last layer's, all its numbers
     # (a state-space model's state is (batch, channels, N)), norm per sequence, mean over the batch.
-    norms = torch.stack([torch.sqrt(sum((g[-1].flatten(1) ** 2).sum(-1) for g in parts)).mean()
+    # |g|², not g²: a complex state (the LRU's) has a complex gradient, whose modulus is the real one's.
+    norms = torch.stack([torch.sqrt(sum((g[-1].flatten(1).abs() ** 2).sum(-1) for g in parts)).mean()
                          for parts in per_step])
     return norms.detach(), top.detach()
 

@@ -55,7 +55,9 @@ def code_modules(task, model) -> dict[str, str]:
     """{module name: its hash} for every module that decides this run's result, and torch's version."""
     import torch
 
-    names = {*CORE_MODULES, type(task).__module__, type(model.rnn).__module__}
+    # the cell's class and its bases but object: a family's shared code (suite/families/scan.py) decides too
+    cell = {cls.__module__ for cls in type(model.rnn).__mro__[:-1]}
+    names = {*CORE_MODULES, type(task).__module__, *cell}
     # torch's own modules (nn.LSTM, ...) are covered by its version
     names = {n for n in names if n.split(".")[0] != "torch"}
     return {"torch": torch.__version__, **{name: module_hash(name) for name in sorted(names)}}

@@ -7,18 +7,116 @@ initialisation recipe.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Optional
+
+from suite.errors import ConfigError
 
 
 @dataclass
 class FamilyKnobs:
-    """What every family shares: the suite reads `name` and `layers` itself."""
+    """What every family shares: the suite reads `name` and `layers` itself.
+
+    The knobs are checked when the dataclass is made from a cell config (suite.cells.cell_config),
+    before any torch module is built: a bad value is one ConfigError line naming the key."""
 
     name: str = ""
     layers: int = 1  # one recurrent layer, as the classic cells' default
     module: ClassVar[str] = ""  # "suite.families.<file>:<Class>"
 
+    def __post_init__(self) -> None:
+        _integer(self, "layers", 1)
+        self.check()
+
+    def check(self) -> None:
+        """A family's own knob checks (ConfigError naming `cell.<key>=<value>`)."""
+
+
+def _integer(knobs, key: str, low: int) -> None:
+    value = getattr(knobs, key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"cell.{key}={value!r}: expected an integer >= {low}")
+
+
+def _number(knobs, key: str) -> float:
+    value = getattr(knobs, key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"cell.{key}={value!r}: expected a finite number")
+    return float(value)
+
+
+def _flag(knobs, key: str) -> None:
+    value = getattr(knobs, key)
+    if not isinstance(value, bool):
+        raise ConfigError(f"cell.{key}={value!r}: expected true or false")
+
+
+@dataclass
+class MinGRUKnobs(FamilyKnobs):
+    """minGRU (Feng et al. 2024): gates from x_t only, so it can be trained with a log-space parallel scan."""
+
+    name: str = "mingru"
+    # false: a loop over time | true: Heinsen's log-space scan over the sequence (the paper's training mode: on a
+    # GPU). The same function; on CPU the loop is 3.5-4.3x faster at T = 50 to 1,000 (batch 64, hidden 64, 1 thread:
+    # benchmarks/family_scan.py), the scan's exp and logcumsumexp over every element costing more than T small steps
+    scan: bool = False
+    module: ClassVar[str] = "suite.families.mingru:MinGRU"
+
+    def check(self) -> None:
+        _flag(self, "scan")
+
+
+@dataclass
+class MinLSTMKnobs(FamilyKnobs):
+    """minLSTM (Feng et al. 2024): normalised forget and input gates from x_t only, same scan as minGRU."""
+
+    name: str = "minlstm"
+    scan: bool = False  # as minGRU's (the loop: 2.4-3.2x faster on CPU)
+    module: ClassVar[str] = "suite.families.minlstm:MinLSTM"
+
+    def check(self) -> None:
+        _flag(self, "scan")
+
+
+@dataclass
+class LRUKnobs(FamilyKnobs):
+    """LRU (Orvieto et al. 2023): a complex diagonal linear recurrence, λ initialised on a ring."""
+
+    name: str = "lru"
+    # null: N = hidden, so one number sizes the cell | an integer >= 1. The paper's runs take N of the order
+    # of H (minimal-LRU's defaults: N = 128 with H = 256)
+    state: Optional[int] = None
+    # λ uniform on the ring r_min <= |λ| <= r_max: the paper's default ring is [0, 1]; its long-range settings
+    # [0.9, 0.999] (sCIFAR) and [0.999, 0.9999] (PathX). Ours is [0.9, 0.999]: a time scale 1/(1 - |λ|) of
+    # 10 to 1,000 steps, the suite's lags; on [0, 1] half the units forget within ~3 steps.
+    r_min: float = 0.9
+    r_max: float = 0.999
+    # arg λ uniform on [0, max_phase]: the paper's default 2π (6.28); π/10 on PathX
+    max_phase: float = 6.283185307179586
+    # true: the paper's block, y -> GELU -> GLU plus a skip from the layer's input (a nonlinearity: one
+    # LRU layer and the linear head would otherwise be a linear map of the inputs) | false: y_t itself
+    glu: bool = True
+    # false: a loop over time | true: a parallel scan over the sequence. The same function; on CPU the loop is
+    # 1.7-2.4x faster at T = 50 to 1,000 (batch 64, hidden 64, 1 thread: benchmarks/family_scan.py)
+    scan: bool = False
+    module: ClassVar[str] = "suite.families.lru:LRU"
+
+    def check(self) -> None:
+        if self.state is not None:
+            _integer(self, "state", 1)
+        r_min, r_max = _number(self, "r_min"), _number(self, "r_max")
+        if not 0 <= r_min < 1:
+            raise ConfigError(f"cell.r_min={self.r_min!r}: expected a number in [0, 1)")
+        if not 0 < r_max <= 1:
+            raise ConfigError(f"cell.r_max={self.r_max!r}: expected a number in (0, 1]")
+        if r_min >= r_max:
+            raise ConfigError(f"cell.r_min={self.r_min!r}: must be below cell.r_max={self.r_max!r}")
+        if not 0 < _number(self, "max_phase") <= 2 * math.pi:
+            raise ConfigError(f"cell.max_phase={self.max_phase!r}: expected a number in (0, 2π]")
+        _flag(self, "glu")
+        _flag(self, "scan")
+
 
 #: cell name -> its knobs; suite.cells merges this into CELL_CONFIGS
-FAMILY_KNOBS: dict[str, type[FamilyKnobs]] = {}
+FAMILY_KNOBS: dict[str, type[FamilyKnobs]] = {"mingru": MinGRUKnobs, "minlstm": MinLSTMKnobs, "lru": LRUKnobs}

@@ -1,0 +1,318 @@
+"""The modern families (suite/families: minGRU, minLSTM, LRU): each parallel form is its loop, step by
+step is the whole sequence, they train on every task, their gradient profile is measured, a bad knob is
+one line, and parameter counts can be matched across cells."""
+import copy
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from suite.cells import cell_config
+from suite.config import TrainConfig
+from suite.diagnostics import GradientDiagnostics, hidden_gradient_norms, step_by_step
+from suite.errors import ConfigError
+from suite.families.knobs import FAMILY_KNOBS
+from suite.families.lru import linear_scan, parallel_scan
+from suite.families.scan import log_space_scan, sequential_scan
+from suite.families.sizing import hidden_by_cell, matching_size, recurrent_parameters
+from suite.model import _import, build_model, count_parameters
+from suite.record import Metric
+from suite.train import train
+from tasks.memory import MemoryTask
+from tests.conftest import compose_config
+
+FAMILIES = ["mingru", "minlstm", "lru"]
+TASKS = sorted(p.stem for p in (Path(__file__).resolve().parent.parent / "conf" / "task").glob("*.yaml"))
+
+
+def family(name: str, input_size: int = 3, hidden: int = 5, dtype=torch.float64, **knobs):
+    """The family's recurrent module alone, seeded, in float64 unless asked."""
+    torch.manual_seed(0)
+    spec = cell_config(name, {"name": name, **knobs})
+    return _import(spec.module)(input_size, hidden, spec).to(dtype)
+
+
+def scan_and_loop(name: str, **knobs):
+    """The same weights in both forms."""
+    scan = family(name, scan=True, **knobs)
+    loop = family(name, scan=False, **knobs)
+    loop.load_state_dict(scan.state_dict())
+    return scan, loop
+
+
+def parts(state):
+    return state if isinstance(state, tuple) else (state,)
+
+
+# --- the parallel form is the loop --------------------------------------------------------------------
+
+@pytest.mark.parametrize("length", [1, 2, 7, 64])
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("name", FAMILIES)
+@pytest.mark.parametrize("with_state", [False, True], ids=["from_zero", "from_a_state"])
+def test_the_scan_equals_the_loop_in_outputs_states_and_gradients(name, layers, length, with_state):
+    scan, loop = scan_and_loop(name, layers=layers)
+    x = torch.randn(4, length, 3, dtype=torch.float64)
+    state = None
+    if with_state:  # a state the module itself reached (positive for minGRU/minLSTM, complex for the LRU)
+        _, state = loop(torch.randn(4, 5, 3, dtype=torch.float64))
+        state = state.detach().requires_grad_()
+    results = []
+    for module in (scan, loop):
+        out, final = module(x, state)
+        loss = out.square().sum() + out[:, -1].sum() + final.abs().square().sum()
+        wrt = [*module.parameters(), *([state] if with_state else [])]
+        # (at T = 1 from zero the LRU's λ is not used: its gradient is 0)
+        results.append((out, final, torch.autograd.grad(loss, wrt, allow_unused=True, materialize_grads=True)))
+    (out_s, final_s, grads_s), (out_l, final_l, grads_l) = results
+    assert out_s.shape == (4, length, 5)
+    assert final_s.shape[:2] == (layers, 4)
+    torch.testing.assert_close(out_s, out_l, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(final_s, final_l, atol=1e-5, rtol=1e-5)
+    for g_s, g_l in zip(grads_s, grads_l):
+        torch.testing.assert_close(g_s, g_l, atol=1e-5, rtol=1e-5)
+
+
+def test_the_log_space_scan_is_the_recurrence_and_carries_a_state_of_either_sign():
+    """Against the recurrence written out, with h_0 negative (the scan never takes its logarithm), and at a
+    length where the coefficients' product underflows float64 (a* < −750)."""
+    torch.manual_seed(1)
+    a, b = torch.rand(2, 1000, 3, dtype=torch.float64) * 0.5, torch.rand(2, 1000, 3, dtype=torch.float64)
+    h0 = -torch.rand(2, 3, dtype=torch.float64)
+    h, expected = h0, []
+    for t in range(1000):
+        h = a[:, t] * h + b[:, t]
+        expected.append(h)
+    expected = torch.stack(expected, dim=1)
+    torch.testing.assert_close(log_space_scan(a.log(), b.log(), h0), expected, atol=1e-12, rtol=1e-10)
+    torch.testing.assert_close(sequential_scan(a, b, h0), expected)
+
+
+def test_the_lru_parallel_scan_is_the_recurrence():
+    torch.manual_seed(2)
+    lam = torch.polar(torch.rand(6, dtype=torch.float64), 6 * torch.rand(6, dtype=torch.float64))
+    b = torch.randn(3, 37, 6, dtype=torch.complex128)
+    x0 = torch.randn(3, 6, dtype=torch.complex128)
+    torch.testing.assert_close(parallel_scan(lam, b, x0), linear_scan(lam, b, x0))
+
+
+# --- step by step is the whole sequence ---------------------------------------------------------------
+
+@pytest.mark.parametrize("scan", [True, False], ids=["scan", "loop"])
+@pytest.mark.parametrize("name", FAMILIES)
+def test_step_by_step_with_the_state_passed_on_equals_the_whole_sequence(name, scan):
+    module = family(name, scan=scan, layers=2)
+    x = torch.randn(3, 9, 3, dtype=torch.float64)
+    whole, final = module(x)
+    state, outs = None, []
+    for t in range(x.shape[1]):
+        out, state = module(x[:, t : t + 1], state)
+        outs.append(out)
+    torch.testing.assert_close(torch.cat(outs, dim=1), whole)
+    torch.testing.assert_close(state, final)
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_the_diagnostics_step_by_step_gives_what_the_model_gives(name):
+    task = MemoryTask(seq_len=8)
+    torch.manual_seed(0)
+    model = build_model({"name": name}, 6, task).double()
+    x, _ = task.sample(4, task.generator("eval", 0))
+    _, _, output = step_by_step(model, x.double())
+    torch.testing.assert_close(output, model(x.double()))
+
+
+# --- they train, and their gradient profile is measured ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def tasks():
+    """Every conf/task config, built by the suite's own builder (variants through their defaults list)."""
+    from suite.components import build_task
+
+    return {name: build_task(compose_config(f"task={name}", "seq_len=12").task) for name in TASKS}
+
+
+@pytest.mark.parametrize("task_name", TASKS)
+@pytest.mark.parametrize("name", FAMILIES)
+def test_each_family_trains_a_step_on_every_task(name, task_name, tasks):
+    task = tasks[task_name]
+    torch.manual_seed(0)
+    model = build_model({"name": name}, 8, task)
+    before = copy.deepcopy(model.state_dict())
+    cfg = TrainConfig(steps=1, batch=4, eval_every=1, eval_size=8)
+    result = train(model, task, cfg, seed=0, device=torch.device("cpu"), progress=False)
+    assert result.steps == 1 and math.isfinite(result.final["loss"])
+    changed = [k for k, v in model.state_dict().items() if not torch.equal(v, before[k])]
+    assert any(k.startswith("rnn.") for k in changed)  # the cell's own weights moved, not just the head's
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_bf16_autocast_runs_the_recurrence_in_float32(name):
+    task = MemoryTask(seq_len=6)
+    torch.manual_seed(0)
+    model = build_model({"name": name}, 8, task)
+    cfg = TrainConfig(steps=2, batch=4, eval_every=1, eval_size=8, precision="bf16")
+    assert math.isfinite(train(model, task, cfg, seed=0, device=torch.device("cpu"), progress=False).final["loss"])
+    x, _ = task.sample(2, task.generator("eval", 0))
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        _, state = model.rnn(x)
+    assert state.dtype in (torch.float32, torch.complex64)
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_gradient_norms_are_finite_and_nonzero_at_every_step(name):
+    task = MemoryTask(seq_len=12)
+    torch.manual_seed(0)
+    model = build_model({"name": name}, 6, task)
+    diag = GradientDiagnostics(model, task, seed=0, device="cpu", every=1, batch=8)
+    metrics = diag(1, last=False)
+    norms = torch.tensor(diag.profiles[-1][1])
+    assert norms.shape == (12,) and torch.isfinite(norms).all() and (norms > 0).all()
+    assert math.isfinite(metrics[Metric.GRAD_LOG10_RATIO])
+
+
+def lru_by_hand(model, x: torch.Tensor):
+    """A one-layer LRU model by its equations in real arithmetic, each step's state a pair (Re x_t, Im x_t)
+    of graph nodes: (the nodes, the model's output)."""
+    rnn, layer = model.rnn, model.rnn.lrus[0]
+    modulus, angle = torch.exp(-torch.exp(layer.nu_log)), torch.exp(layer.theta_log)
+    lam_re, lam_im, gamma = modulus * torch.cos(angle), modulus * torch.sin(angle), torch.exp(layer.gamma_log)
+    re = im = x.new_zeros(x.shape[0], rnn.state_size)
+    nodes, outs = [], []
+    for t in range(x.shape[1]):
+        u = rnn.encoder(x[:, t])
+        re, im = (lam_re * re - lam_im * im + gamma * (u @ layer.B_re.T),
+                  lam_re * im + lam_im * re + gamma * (u @ layer.B_im.T))
+        nodes.append((re, im))
+        y = re @ layer.C_re.T - im @ layer.C_im.T + layer.D * u
+        w1, w2 = layer.glu(torch.nn.functional.gelu(y)).chunk(2, dim=-1)
+        outs.append(u + w1 * torch.sigmoid(w2))
+    outs = torch.stack(outs, dim=1)
+    return nodes, model.head(outs[:, -1] if model.last_only else outs)
+
+
+def test_the_lru_gradient_profile_equals_a_direct_computation_on_real_and_imaginary_parts():
+    """A complex state's ‖∂L/∂x_t‖ (|g|² summed) is that of its real and imaginary parts as two real nodes."""
+    task = MemoryTask(seq_len=7)
+    torch.manual_seed(0)
+    model = build_model({"name": "lru", "state": 4}, 5, task).double()
+    x, y = task.sample(3, task.generator("eval", 0))
+    x = x.double()
+    suite_norms, _ = hidden_gradient_norms(model, task, x, y)
+    nodes, output = lru_by_hand(model, x)
+    torch.testing.assert_close(output, model(x))
+    grads = torch.autograd.grad(task.memory_loss(output, y), [n for pair in nodes for n in pair])
+    by_hand = torch.stack([torch.sqrt(grads[i].square().sum(-1) + grads[i + 1].square().sum(-1)).mean()
+                           for i in range(0, len(grads), 2)])
+    assert (by_hand > 0).all()
+    torch.testing.assert_close(suite_norms, by_hand)
+
+
+def test_the_code_fingerprint_covers_a_familys_shared_module():
+    """A resumed sweep reuses a minGRU run only if suite/families/scan.py (its base class's module) is unchanged."""
+    from suite.fingerprint import code_modules
+
+    task = MemoryTask(seq_len=5)
+    assert {"suite.families.mingru", "suite.families.scan"} <= code_modules(task, build_model({"name": "mingru"}, 4,
+                                                                                              task)).keys()
+    assert "builtins" not in code_modules(task, build_model({"name": "lstm"}, 4, task))
+
+
+# --- initialisation -----------------------------------------------------------------------------------
+
+def test_the_lru_eigenvalues_start_on_the_ring_with_the_input_normalisation():
+    module = family("lru", hidden=4, dtype=torch.float64, state=4000, r_min=0.5, r_max=0.8, max_phase=1.0)
+    layer = module.lrus[0]
+    lam = layer.eigenvalues().detach()
+    modulus, phase = lam.abs(), lam.angle()
+    assert modulus.min() >= 0.5 and modulus.max() <= 0.8
+    assert phase.min() >= 0 and phase.max() <= 1.0
+    # |λ|² uniform on [r_min², r_max²]: its mean is the midpoint (0.445), to ~3 standard errors
+    assert abs(float((modulus ** 2).mean()) - (0.25 + 0.64) / 2) < 3 * 0.113 / math.sqrt(4000)
+    torch.testing.assert_close(torch.exp(layer.gamma_log).detach(), torch.sqrt(1 - modulus ** 2))
+    assert module.state_size == 4000 and layer.B_re.shape == (4000, 4) and layer.C_re.shape == (4, 4000)
+
+
+def test_the_lru_defaults_and_the_state_following_hidden():
+    knobs = cell_config("lru", {"name": "lru"})
+    assert (knobs.r_min, knobs.r_max, knobs.state, knobs.glu) == (0.9, 0.999, None, True)
+    assert family("lru", hidden=7).state_size == 7
+
+
+# --- a bad knob is one line ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("cfg, message", [
+    ({"name": "mingru", "scna": False}, "cell.scna=False: unknown key for a mingru cell"),
+    ({"name": "lru", "r_mim": 0.1}, "cell.r_mim=0.1: unknown key for a lru cell"),
+    ({"name": "lru", "r_min": 0.99, "r_max": 0.9}, "cell.r_min=0.99: must be below cell.r_max=0.9"),
+    ({"name": "lru", "r_min": 0.5, "r_max": 0.5}, "cell.r_min=0.5: must be below cell.r_max=0.5"),
+    ({"name": "lru", "r_min": -0.1}, "cell.r_min=-0.1: expected a number in [0, 1)"),
+    ({"name": "lru", "r_max": 1.5}, "cell.r_max=1.5: expected a number in (0, 1]"),
+    ({"name": "lru", "state": 0}, "cell.state=0: expected an integer >= 1"),
+    ({"name": "lru", "state": 2.5}, "cell.state=2.5: expected an integer >= 1"),
+    ({"name": "lru", "max_phase": 0.0}, "cell.max_phase=0.0: expected a number in (0, 2π]"),
+    ({"name": "lru", "max_phase": "pi"}, "cell.max_phase='pi': expected a finite number"),
+    ({"name": "minlstm", "layers": 0}, "cell.layers=0: expected an integer >= 1"),
+    ({"name": "mingru", "scan": "yes"}, "cell.scan='yes': expected true or false"),
+])
+def test_a_bad_knob_is_one_line_naming_key_and_value(cfg, message):
+    with pytest.raises(ConfigError) as caught:
+        build_model(cfg, 4, MemoryTask(seq_len=5))
+    assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
+
+
+def test_a_bad_knob_on_the_command_line_is_caught_before_training():
+    """What run.py does before creating a run: compose (Hydra types the knobs), then build."""
+    from suite.job import prepare
+
+    with pytest.raises(ConfigError, match=r"^cell\.r_min=0\.99: must be below cell\.r_max=0\.9$"):
+        prepare(compose_config("cell=lru", "cell.r_min=0.99", "cell.r_max=0.9", "device=cpu"))
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_each_family_config_composes_to_its_dataclass(name):
+    cfg = compose_config(f"cell={name}", "cell.layers=2")
+    assert cfg.cell.name == name and cfg.cell.layers == 2
+    declared = FAMILY_KNOBS[name]()
+    assert {k: v for k, v in cfg.cell.items() if k != "layers"} == \
+           {k: v for k, v in vars(declared).items() if k != "layers"}
+
+
+# --- matching parameter counts ------------------------------------------------------------------------
+
+def test_the_counts_are_the_papers_formulae():
+    i, h, n = 16, 64, 32
+    assert recurrent_parameters({"name": "lstm"}, h, i) == 4 * h * (i + h) + 8 * h
+    assert recurrent_parameters({"name": "gru"}, h, i) == 3 * h * (i + h) + 6 * h
+    assert recurrent_parameters({"name": "rnn"}, h, i) == h * (i + h) + 2 * h
+    assert recurrent_parameters({"name": "mingru", "layers": 2}, h, i) == 2 * h * (i + 1) + 2 * h * (h + 1)
+    assert recurrent_parameters({"name": "minlstm"}, h, i) == 3 * h * (i + 1)
+    lru = 4 * n * h + 3 * n + h
+    assert recurrent_parameters({"name": "lru", "state": n, "glu": False}, h, i) == lru + i * h + h
+    assert recurrent_parameters({"name": "lru", "state": n}, h, i) == lru + 2 * h * h + 2 * h + i * h + h
+    task = MemoryTask(seq_len=5)
+    model = build_model({"name": "lru", "state": n}, h, task)
+    assert count_parameters(model) == recurrent_parameters({"name": "lru", "state": n}, h, i) + \
+        h * task.output_size + task.output_size  # the rest is the head
+
+
+def test_every_cell_matches_the_lstm_within_five_percent():
+    cells = ["rnn", "lstm", "gru", "rnn_explicit", *FAMILIES]
+    target = recurrent_parameters({"name": "lstm"}, 64, 16)
+    sizes = hidden_by_cell(cells, "lstm", 64, input_size=16)
+    assert sizes["lstm"] == 64 and sizes["rnn"] == sizes["rnn_explicit"]
+    for cell, hidden in sizes.items():
+        count = recurrent_parameters({"name": cell}, hidden, 16)
+        assert abs(count - target) <= 0.05 * target, (cell, hidden, count)
+        # the nearest: one unit more or less is no closer
+        for other in (hidden - 1, hidden + 1):
+            assert abs(recurrent_parameters({"name": cell}, other, 16) - target) >= abs(count - target)
+
+
+def test_a_size_knob_can_be_matched_and_an_impossible_target_is_one_line():
+    target = recurrent_parameters({"name": "lstm"}, 64, 16)
+    state = matching_size({"name": "lru"}, target, 16, key="state", hidden=32)
+    assert abs(recurrent_parameters({"name": "lru", "state": state}, 32, 16) - target) <= 0.05 * target
+    with pytest.raises(ConfigError, match=r"^cell.name='lstm': no hidden from 1 to 4 gives 20,992 parameters"):
+        matching_size({"name": "lstm"}, target, 16, high=4)
