@@ -62,4 +62,22 @@ class S6Knobs(FamilyKnobs):
             raise ConfigError(f"cell.dt_min={self.dt_min!r}: expected below cell.dt_max={self.dt_max!r}")
 
 
-FAMILY_KNOBS.update({"s6": S6Knobs})
+EXPRNN_INITS = ("henaff", "cayley")
+
+
+@dataclass
+class ExpRNNKnobs(FamilyKnobs):
+    """expRNN (suite/families/exprnn.py): an orthogonal recurrent matrix exp(A), A skew-symmetric."""
+
+    name: str = "exprnn"
+    # A's initial eigen-angles, as in the paper's code: henaff (uniform in (-π, π)) | cayley (in [0, π/2])
+    init: str = "henaff"
+    module: ClassVar[str] = "suite.families.exprnn:ExpRNN"
+
+    def check(self) -> None:
+        _int_knob("layers", self.layers, 1)
+        if self.init not in EXPRNN_INITS:
+            raise ConfigError(f"cell.init={self.init!r}: expected one of {', '.join(EXPRNN_INITS)}")
+
+
+FAMILY_KNOBS.update({"s6": S6Knobs, "exprnn": ExpRNNKnobs})
