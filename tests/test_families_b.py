@@ -156,6 +156,19 @@ def test_exprnn_stays_orthogonal_after_training_steps():
     torch.testing.assert_close(W @ W.T, torch.eye(6), atol=1e-5, rtol=0)
 
 
+
+def test_exprnn_keeps_the_norm_of_its_state():
+    """With no input and modReLU's bias at 0, h_t = h_{t-1} exp(A): orthogonal, so the norm stays, at any lag."""
+    torch.manual_seed(0)
+    cell = ExpRNN(4, 6, ExpRNNKnobs()).double()
+    with torch.no_grad():
+        cell.inputs[0].weight.zero_()
+        cell.bias.zero_()
+    h0 = torch.randn(1, 3, 6, dtype=torch.float64)
+    _, h = cell(torch.zeros(3, 200, 4, dtype=torch.float64), h0)
+    torch.testing.assert_close(h.norm(dim=-1), h0.norm(dim=-1), rtol=1e-9, atol=0)
+    assert not torch.allclose(h, h0)  # it rotates
+
 # --- configs and knobs ---
 
 @pytest.mark.parametrize("name, knobs", [("s6", S6Knobs), ("exprnn", ExpRNNKnobs)])
