@@ -48,6 +48,28 @@ def test_s6_scan_equals_its_step_form_outputs_and_gradients(length, layers):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
 
 
+
+def test_s6_gives_the_same_in_chunks_of_time_and_without_gradients_in_pieces(monkeypatch):
+    """The scan's chunks of time (CHUNK_ELEMENTS) and the no-gradient pieces (PIECE_ELEMENTS) bound memory at
+    long T; made small here (5 and 7 steps at this size), they change no output, state or gradient."""
+    import suite.families.s6 as s6_module
+
+    s6 = tiny_s6(layers=2)
+    x = torch.randn(3, 64, 5, dtype=torch.float64, requires_grad=True)
+    whole, state = s6(x)
+    grads = gradients(s6, x, whole)
+    inner, n = s6.blocks[0].inner, s6.blocks[0].n
+    monkeypatch.setattr(s6_module, "CHUNK_ELEMENTS", 5 * 3 * inner * n)
+    chunked, chunked_state = s6(x)
+    torch.testing.assert_close(chunked, whole, rtol=1e-12, atol=1e-12)
+    for a, b in zip([*chunked_state, *gradients(s6, x, chunked)], [*state, *grads]):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    monkeypatch.setattr(s6_module, "PIECE_ELEMENTS", 7 * 3 * inner)
+    with torch.no_grad():
+        pieces, pieces_state = s6(x)
+    for a, b in zip([pieces, *pieces_state], [whole, *state]):
+        torch.testing.assert_close(a, b.detach(), rtol=1e-12, atol=1e-12)
+
 def family(name, input_size=5, hidden=8, layers=1):
     torch.manual_seed(0)
     if name == "s6":

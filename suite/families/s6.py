@@ -41,8 +41,9 @@ from the buffer (mamba's `step`); tests/test_families_b.py checks the two agree,
 Speed and memory on the CPU: the recurrence is a loop of T small ops forward and again backward, and
 every op touches (batch, E·D, N) numbers, 16x an LSTM's state at the defaults; in training autograd
 keeps the discretised tensors of every step (~0.5 GB each at batch 64, hidden 64, N = 16, T = 1,000,
-float32); without gradients (evaluation) the sequence is taken in chunks of time (CHUNK_ELEMENTS), so
-1,000 held-out sequences need no more. Mamba's CUDA kernel fuses the scan and recomputes it in the
+float32); without gradients (evaluation) the sequence is run in pieces of time and its scan in
+chunks (PIECE_ELEMENTS, CHUNK_ELEMENTS), so evaluating 1,000 sequences holds no (T, batch, ...) tensor
+but the outputs. Mamba's CUDA kernel fuses the scan and recomputes it in the
 backward pass; that kernel (mamba-ssm) needs an NVIDIA GPU and is not used. Measured times:
 docs/_drafts/families_b.md.
 """
@@ -58,6 +59,7 @@ from suite.families.knobs import S6Knobs
 
 DT_INIT_FLOOR = 1e-4  # mamba's dt_init_floor
 CHUNK_ELEMENTS = 1 << 21  # numbers per discretised chunk (8 MB in float32): see selective_scan
+PIECE_ELEMENTS = 1 << 22  # batch x time x channels per piece of a sequence run without gradients: see S6.forward
 
 
 def selective_scan(x: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor,
@@ -171,7 +173,21 @@ class S6(nn.Module):
 
     def forward(self, x: torch.Tensor, state=None):
         """x: (batch, T, input) -> (out (batch, T, hidden), (ssm (layers, batch, E·hidden, N),
-        conv (layers, batch, E·hidden, K-1)))."""
+        conv (layers, batch, E·hidden, K-1))).
+
+        Without gradients (evaluation: 1,000 held-out sequences at once) the sequence is run in pieces
+        of time, the state passed on, which gives the same outputs: the block's intermediate tensors,
+        (batch, T, 2·E·hidden) and the like, are never whole (at T = 1,000 they would be GBs each)."""
+        steps = max(1, PIECE_ELEMENTS // (x.shape[0] * self.blocks[0].inner))
+        if torch.is_grad_enabled() or x.shape[1] <= steps:
+            return self._forward(x, state)
+        outputs = []
+        for piece in x.split(steps, dim=1):
+            out, state = self._forward(piece, state)
+            outputs.append(out)
+        return torch.cat(outputs, dim=1), state
+
+    def _forward(self, x: torch.Tensor, state):
         ssm, conv, u = [], [], x
         for i, block, layer_state in self._layers(state):
             out, (h, buffer) = block(u if i == 0 else self.norms[i - 1](u), layer_state)
