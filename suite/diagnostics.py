@@ -41,13 +41,33 @@ def _parts(state) -> tuple[torch.Tensor, ...]:
     return tuple(state) if isinstance(state, tuple) else (state,)
 
 
+def _zeros_like(state):
+    """The zero state shaped as `state`, each part a leaf whose gradient can be asked for."""
+    zeros = tuple(torch.zeros_like(p, requires_grad=True) for p in _parts(state))
+    return zeros if isinstance(state, tuple) else zeros[0]
+
+
 def step_by_step(model, x: torch.Tensor):
     """Run model.rnn one step at a time; returns each step's state (graph nodes the next step
-    reads, so their gradients are total derivatives) and the output as model.forward gives it."""
+    reads, so their gradients are total derivatives) and the output as model.forward gives it.
+
+    A cell whose output is not its state (`output_is_state = False`) computes its output y_t inside
+    the step, upstream of the state it returns: the returned s_t feeds the later steps only, and at
+    the last step nothing (its gradient is 0 there, on every task scored at the end). For such a
+    cell the state recorded for step t is the one it *enters* with, s_{t-1} (s_0 the zero state the
+    cell starts from, suite/contract.py), whose gradient is the total derivative through y_t and
+    every later step: the profile is the gradient reaching each step, one state earlier.
+    """
+    entering = not getattr(model.rnn, "output_is_state", True)
     state, states, outputs = None, [], []
     for t in range(x.shape[1]):
+        if entering:
+            if state is None:
+                state = _zeros_like(model.rnn(x[:, :1])[1])
+            states.append(_parts(state))
         out, state = model.rnn(x[:, t : t + 1], state)
-        states.append(_parts(state))
+        if not entering:
+            states.append(_parts(state))
         outputs.append(out)
     # What the head reads, (batch, T, hidden): h_t of the last layer, taken from the state so that the
     # state's gradient includes the path through the output (torch's fused cells return their output

@@ -73,12 +73,17 @@ def custom_cell(cell_cfg: dict, input_size: int, hidden: int) -> nn.Module:
 def build_model(cell_cfg: dict, hidden: int, task) -> RecurrentModel:
     """The model for a cell config: a built-in cell, its knobs typed in suite/cells.py (defaults
     for any not given) and initialised by its recipe; or a custom cell (`_target_`), which
-    initialises itself."""
+    initialises itself and is checked against the recurrent interface (suite/contract.py)."""
     sizes = {"input_size": task.input_size, "hidden": hidden, "output_size": task.output_size,
              "last_only": task.loss_at == "last"}
     if "_target_" in cell_cfg:
-        return RecurrentModel(cell_cfg["name"], layers=cell_cfg.get("layers", 1), **sizes,
-                              rnn=custom_cell(cell_cfg, task.input_size, hidden))
+        from suite.contract import check_contract
+
+        rnn = custom_cell(cell_cfg, task.input_size, hidden)
+        # before any run exists (and, in a sweep, before any job trains): a broken rule is one line
+        check_contract(rnn, f"cell._target_={cell_cfg['_target_']!r}", task.input_size, hidden,
+                       cell_cfg.get("layers", 1))
+        return RecurrentModel(cell_cfg["name"], layers=cell_cfg.get("layers", 1), **sizes, rnn=rnn)
     name = cell_cfg["name"]
     if name not in CELLS and name not in FAMILY_KNOBS:
         raise ConfigError(f"cell.name={name!r}: unknown cell; known cells: {', '.join([*CELLS, *FAMILY_KNOBS])} "

@@ -124,7 +124,7 @@ def test_each_cell_config_builds_the_init_its_recipe_declares(cell):
     import torch
 
     from suite.cells import CELL_CONFIGS, CHRONO
-    from suite.families.knobs import FAMILY_KNOBS
+    from suite.families.knobs import FamilyKnobs
 
     cfg = compose_cfg(f"cell={cell}", "seq_len=40", "hidden=32", "device=cpu")
     model = prepare(cfg).model
@@ -132,9 +132,9 @@ def test_each_cell_config_builds_the_init_its_recipe_declares(cell):
     declared = CELL_CONFIGS[kind]()
     assert {k: v for k, v in cfg.cell.items() if k != "name"} == {k: v for k, v in vars(declared).items()
                                                                  if k != "name"}
-    if kind in FAMILY_KNOBS:
-        return  # a family initialises itself: tests/test_families.py
-    if kind == "rnn":
+    if isinstance(declared, FamilyKnobs):  # a modern family: its module, whose init its own tests check
+        assert f"{type(model.rnn).__module__}:{type(model.rnn).__name__}" == declared.module
+    elif kind == "rnn":
         assert declared.recurrent_init == "orthogonal"
         w = model.rnn.weight_hh_l0.detach()
         assert torch.allclose(w @ w.T, torch.eye(32), atol=1e-5)

@@ -274,3 +274,40 @@ def test_forget_gate_statistic_matches_the_explicit_cells_gates():
     explicit(diag.x)
     expected = float(explicit.rnn.gates["forget"].mean())
     assert diag(1, last=False)[Metric.FORGET_GATE_MEAN] == pytest.approx(expected, rel=1e-5)
+
+
+class _Tanh(nn.Module):
+    """h_t = tanh(W x_t + U h_{t-1}), torch's recurrent interface, its output its state."""
+
+    def __init__(self, input_size, hidden):
+        super().__init__()
+        self.hidden_size = hidden
+        self.inp, self.rec = nn.Linear(input_size, hidden), nn.Linear(hidden, hidden, bias=False)
+
+    def forward(self, x, state=None):
+        h = x.new_zeros(x.shape[0], self.hidden_size) if state is None else state[-1]
+        outputs = []
+        for t in range(x.shape[1]):
+            h = torch.tanh(self.inp(x[:, t]) + self.rec(h))
+            outputs.append(h)
+        return torch.stack(outputs, dim=1), h[None]
+
+
+class _TanhReadOut(_Tanh):
+    output_is_state = False  # the same numbers, read as a state-space model's are
+
+
+def test_a_cell_whose_output_is_not_its_state_is_profiled_at_the_state_each_step_enters():
+    """Its y_t is computed inside the step, upstream of the state it returns, so the returned s_T feeds
+    nothing: its profile is taken at the state each step enters, h_{t-1} (the total derivative through
+    y_t and every later step), which is the output_is_state profile one step earlier, and non-zero at T."""
+    task = MemoryTask(seq_len=8)
+    torch.manual_seed(0)
+    model = RecurrentModel("tanh", task.input_size, 6, task.output_size, last_only=True,
+                           rnn=_Tanh(task.input_size, 6)).double()
+    x, y = task.sample(16, task.generator("eval", 0))
+    as_state, _ = hidden_gradient_norms(model, task, x.double(), y)
+    model.rnn.__class__ = _TanhReadOut
+    entering, top = hidden_gradient_norms(model, task, x.double(), y)
+    torch.testing.assert_close(entering[1:], as_state[:-1], rtol=1e-10, atol=0)
+    assert (entering > 0).all() and top.shape == (16, 8, 6)

@@ -147,3 +147,86 @@ def test_a_custom_cell_from_outside_the_tree(tmp_path):
     assert math.isfinite(run["metrics.grad_log10_ratio"])  # diagnostics work on any recurrent module
     # n_params: input 16*8+8, recurrent 8*8, head 8*8+8
     assert run["params.n_params"] == str(16 * 8 + 8 + 64 + 8 * 8 + 8)
+
+
+# --- the "Add a cell" tutorial, performed literally from its text (a draft for now: docs/_drafts) ---
+
+CELL_DOC = ROOT / "docs/_drafts/families_b.md"
+
+
+def cell_section() -> str:
+    return CELL_DOC.read_text(encoding="utf-8").split("## Add a cell", 1)[1].split("\n## ", 1)[0]
+
+
+@pytest.fixture
+def cell_extension(tmp_path):
+    files = {}
+    for block in re.findall(r"```\w*\n(.*?)```", cell_section(), flags=re.S):
+        first, _, body = block.partition("\n")
+        if first.startswith("# file: "):
+            files[first[len("# file: "):].strip()] = body
+    assert set(files) == {"my_ext/my_cells.py", "my_ext/conf/cell/indrnn.yaml"}
+    for path, text in files.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    return tmp_path
+
+
+def cell_command(folder) -> list[str]:
+    line = next(l for l in cell_section().splitlines() if l.startswith("PYTHONPATH="))
+    words = line.replace("$PWD", str(folder)).split()
+    return [w for w in words if "=" in w and not w.startswith("PYTHONPATH=") and w != "python"]
+
+
+TINY_RUN = ["hidden=8", "train.steps=4", "train.eval_every=2", "train.eval_size=32", "diagnostics.every=2"]
+
+
+def test_the_tutorial_adds_a_cell_from_outside_the_tree(cell_extension):
+    args = cell_command(cell_extension) + TINY_RUN
+    assert "cell=indrnn" in args and any(a.startswith("hydra.searchpath=") for a in args)
+    proc = run_cli(args, cell_extension, env={"PYTHONPATH": str(cell_extension / "my_ext")})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run = store_runs(cell_extension).iloc[0]
+    assert run["status"] == "FINISHED" and run["tags.cell"] == "indrnn" and run["params.cell.u_max"] == "1.0"
+    assert run["tags.mlflow.runName"] == "indrnn-memory-T20-h8-s0"
+    assert math.isfinite(run["metrics.grad_log10_ratio"])
+    assert run["params.n_params"] == str(16 * 8 + 8 + 8 + 8 * 8 + 8)  # W, b, u; the head
+
+
+def test_a_cell_that_breaks_the_contract_stops_in_one_line_before_training_as_the_tutorial_shows(cell_extension):
+    code = cell_extension / "my_ext/my_cells.py"
+    code.write_text(code.read_text().replace("h, outputs = inp(x), state[layer], []",
+                                             "h, outputs = inp(x), torch.zeros_like(state[layer]), []"))
+    proc = run_cli(cell_command(cell_extension), cell_extension, env={"PYTHONPATH": str(cell_extension / "my_ext")})
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    shown = next(l for l in cell_section().splitlines() if l.startswith("error: cell._target_="))
+    assert lines == [shown], proc.stderr[-2000:]
+    runs = store_runs(cell_extension)
+    assert runs is None or len(runs) == 0
+
+
+def test_a_sweep_with_a_broken_cell_in_job_1_stops_before_job_0_trains(cell_extension):
+    (cell_extension / "my_ext/my_cells.py").write_text((cell_extension / "my_ext/my_cells.py").read_text() + '''
+
+class Detached(IndRNN):
+    def forward(self, x, state=None):
+        out, h = super().forward(x, state)
+        return out, h.detach()
+''')
+    (cell_extension / "my_ext/conf/cell/detached.yaml").write_text("_target_: my_cells.Detached\nname: detached\n")
+    args = ["-m", f"hydra.searchpath=[file://{cell_extension}/my_ext/conf]", "cell=indrnn,detached", "seq_len=6",
+            *TINY_RUN]
+    proc = run_cli(args, cell_extension, env={"PYTHONPATH": str(cell_extension / "my_ext")})
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and re.match(r"error: job #1 \(cell=detached .*\): cell\._target_='my_cells\.Detached': "
+                                         r"state part 0 is not in the autograd graph", errors[0]), proc.stderr[-2000:]
+    assert not (cell_extension / "mlflow.db").exists()  # no parent run, no child run, not even a database
+
+
+def test_the_families_doc_shows_the_error_run_py_prints(cli):
+    line = next(l for l in CELL_DOC.read_text(encoding="utf-8").splitlines() if l.startswith("$ python run.py "))
+    expected = CELL_DOC.read_text(encoding="utf-8").split(line + "\n", 1)[1].splitlines()[0]
+    proc = cli(*line.split()[3:])
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [expected], proc.stderr[-2000:]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar, Optional
+from typing import Any, ClassVar, Optional
 
 from suite.errors import ConfigError
 
@@ -118,5 +118,49 @@ class LRUKnobs(FamilyKnobs):
         _flag(self, "scan")
 
 
+@dataclass
+class S6Knobs(FamilyKnobs):
+    """Mamba's selective SSM block (suite/families/s6.py); defaults are mamba_ssm's Mamba block's."""
+
+    name: str = "s6"
+    state_size: int = 16  # N, the SSM state per channel (mamba's d_state)
+    expand: int = 2  # E: the block works at E x hidden channels inside (mamba's expand)
+    conv_kernel: int = 4  # K, the depthwise causal convolution's width (mamba's d_conv)
+    dt_min: float = 1e-3  # Δ at init, log-uniform in [dt_min, dt_max]: memory time scales 1/Δ up to ~1,000 steps
+    dt_max: float = 0.1
+    dt_rank: Any = "auto"  # rank of Δ's projection: "auto" = ceil(hidden / 16), or an integer
+    module: ClassVar[str] = "suite.families.s6:S6"
+
+    def check(self) -> None:
+        for key in ("state_size", "expand", "conv_kernel"):
+            _integer(self, key, 1)
+        if self.dt_rank != "auto":
+            if isinstance(self.dt_rank, bool) or not isinstance(self.dt_rank, int) or self.dt_rank < 1:
+                raise ConfigError(f"cell.dt_rank={self.dt_rank!r}: expected 'auto' or an integer >= 1")
+        for key in ("dt_min", "dt_max"):
+            if _number(self, key) <= 0:
+                raise ConfigError(f"cell.{key}={getattr(self, key)!r}: expected a number > 0")
+        if self.dt_min >= self.dt_max:
+            raise ConfigError(f"cell.dt_min={self.dt_min!r}: expected below cell.dt_max={self.dt_max!r}")
+
+
+EXPRNN_INITS = ("henaff", "cayley")
+
+
+@dataclass
+class ExpRNNKnobs(FamilyKnobs):
+    """expRNN (suite/families/exprnn.py): an orthogonal recurrent matrix exp(A), A skew-symmetric."""
+
+    name: str = "exprnn"
+    # A's initial eigen-angles, as in the paper's code: henaff (uniform in (-π, π)) | cayley (in [0, π/2])
+    init: str = "henaff"
+    module: ClassVar[str] = "suite.families.exprnn:ExpRNN"
+
+    def check(self) -> None:
+        if self.init not in EXPRNN_INITS:
+            raise ConfigError(f"cell.init={self.init!r}: expected one of {', '.join(EXPRNN_INITS)}")
+
+
 #: cell name -> its knobs; suite.cells merges this into CELL_CONFIGS
-FAMILY_KNOBS: dict[str, type[FamilyKnobs]] = {"mingru": MinGRUKnobs, "minlstm": MinLSTMKnobs, "lru": LRUKnobs}
+FAMILY_KNOBS: dict[str, type[FamilyKnobs]] = {"mingru": MinGRUKnobs, "minlstm": MinLSTMKnobs, "lru": LRUKnobs,
+                                              "s6": S6Knobs, "exprnn": ExpRNNKnobs}
