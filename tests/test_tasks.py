@@ -103,11 +103,12 @@ def test_copy_recall_accuracy_ignores_blanks():
 
 # --- baselines: the formula equals the loss of the best memoryless predictor, fitted and measured ---
 
-def scored_inputs(task, x):
-    """(time step, current input) of every scored output, flattened to match the flattened target: every step
-    of the sequence (loss_at "every") or the last one."""
+def scored_inputs(task, x, scored):
+    """(time step, current input) of every scored output, flattened to match the flattened target: the last
+    `scored` steps of the sequence (loss_at "every": every step for copy; a task whose target holds fewer,
+    the recalled outputs at its end, scores those) or the last one."""
     if task.loss_at == "every":
-        return torch.arange(task.length).expand(len(x), -1), x
+        return torch.arange(task.length - scored, task.length).expand(len(x), -1), x[:, task.length - scored :]
     return torch.full((len(x), 1), task.length - 1), x[:, -1:]
 
 
@@ -120,6 +121,7 @@ def fit_memoryless(task, n):
     table. Regression (adding): least squares on features of the last input (1, each channel, each product
     of two channels), which hold the Bayes predictor E[y | v, m] = 1 + m (v - 1/2)."""
     x, y = task.sample(n, task.generator("train", 0))
+    scored = y.reshape(len(y), -1).shape[1]  # targets per sequence: the scored steps, the last ones
     if y.is_floating_point():
         def features(x):
             last = x[:, -1]
@@ -130,7 +132,7 @@ def fit_memoryless(task, n):
         return (lambda x: (features(x) @ weights).float()), weights.numel()
 
     def cells(x):
-        t, current = scored_inputs(task, x)
+        t, current = scored_inputs(task, x, scored)
         return t * task.input_size + current.argmax(-1)
 
     classes = task.output_size
@@ -140,9 +142,11 @@ def fit_memoryless(task, n):
     table = torch.log((counts + 1e-6) / (counts + 1e-6).sum(-1, keepdim=True)).float()  # unseen: ~ -inf
     parameters = int((seen.sum(-1) - 1).clamp(min=0).sum())  # free class frequencies of the cells seen
 
-    def predict(x):
+    def predict(x):  # the model's output shape; steps that are not scored get zeros
         out = table[cells(x)]
-        return out if task.loss_at == "every" else out[:, -1]
+        if task.loss_at != "every":
+            return out[:, -1]
+        return torch.cat([out.new_zeros(len(x), task.length - scored, classes), out], dim=1)
 
     return predict, parameters
 
@@ -155,7 +159,7 @@ def measure_memoryless(task, batches=20):
     predict, parameters = fit_memoryless(task, n)
     x, y = task.sample(n, task.generator("eval", 0))
     losses = torch.stack([task.loss(predict(xb), yb) for xb, yb in zip(x.chunk(batches), y.chunk(batches))])
-    observations = n * (task.length if task.loss_at == "every" else 1)
+    observations = y.numel()  # scored outputs
     tolerance = 4 * losses.std().item() / math.sqrt(batches) + parameters / observations
     return losses.mean().item(), tolerance
 
