@@ -10,6 +10,7 @@ from tasks.adding import AddingTask
 from tasks.base import LastStepClassification, TaskConfigError
 from tasks.copy import CopyTask
 from tasks.memory import MemoryTask
+from tasks.selective_copy import SelectiveCopyTask
 from tasks.temporal_order import X, TemporalOrderTask
 
 TASKS = {
@@ -17,6 +18,7 @@ TASKS = {
     "adding": lambda: AddingTask(seq_len=12),
     "memory": lambda: MemoryTask(seq_len=12),
     "temporal_order": lambda: TemporalOrderTask(seq_len=12),
+    "selective_copy": lambda: SelectiveCopyTask(seq_len=12),
 }
 
 
@@ -30,6 +32,9 @@ def test_shapes_and_dtypes(make):
         assert y.shape == (5, 1) and y.dtype == torch.float32
     elif isinstance(task, CopyTask):
         assert y.shape == (5, task.length) and y.dtype == torch.long
+    elif isinstance(task, SelectiveCopyTask):  # a class per scored step: the last few
+        assert y.shape == (5, task.n_copy) and y.dtype == torch.long
+        assert ((0 <= y) & (y < task.output_size)).all()
     elif isinstance(task, LastStepClassification):  # memory, temporal order: one class per sequence
         assert y.shape == (5,) and y.dtype == torch.long
         assert ((0 <= y) & (y < task.output_size)).all()
@@ -91,6 +96,63 @@ def test_memory_labels_by_hand():
     assert (symbols[:, 0] == y).all()
     assert ((symbols[:, 1:] >= 3) & (symbols[:, 1:] < 5)).all()
     assert set(y.tolist()) == {0, 1, 2}
+
+
+def test_selective_copy_layout_by_hand():
+    task = SelectiveCopyTask(seq_len=7, symbols=3, n_copy=3)
+    x, y = task.sample(200, task.generator("train", 0))
+    symbols = x.argmax(-1)
+    assert task.length == 7 + 3 and task.input_size == 5 and task.output_size == 3
+    for seq, target in zip(symbols, y):
+        stretch = seq[:7]
+        held = stretch.nonzero().flatten()  # blanks are 0; data symbols 1..3
+        assert len(held) == 3 and ((1 <= stretch[held]) & (stretch[held] <= 3)).all()
+        assert seq[7:].tolist() == [4, 4, 4]  # the markers (symbols + 1)
+        assert target.tolist() == (stretch[held] - 1).tolist()  # the data in order of position, as classes
+    assert (symbols[:, :7] != 0).any(0).all()  # every position of the stretch holds data in some sequence
+    assert set(y.flatten().tolist()) == {0, 1, 2}
+
+
+def test_selective_copy_places_the_tokens_uniformly():
+    """Every M-subset of the T positions equally likely (the lag's mean and the placement's randomness
+    rest on it): T=4, M=2 has 6 subsets, each within 5 standard errors of 1/6."""
+    task = SelectiveCopyTask(seq_len=4, n_copy=2)
+    x, _ = task.sample(60_000, task.generator("train", 0))
+    held = x[:, :4].argmax(-1) != 0
+    codes = (held.long() * torch.tensor([1, 2, 4, 8])).sum(1)
+    counts = torch.bincount(codes, minlength=16)
+    subsets = [c for c in range(16) if bin(c).count("1") == 2]
+    assert counts[subsets].sum() == 60_000
+    spread = math.sqrt(60_000 * (1 / 6) * (5 / 6))
+    assert all(abs(counts[c].item() - 10_000) < 5 * spread for c in subsets), counts[subsets]
+
+
+@pytest.mark.parametrize("make", [lambda: SelectiveCopyTask(seq_len=6, symbols=3, n_copy=2)],
+                         ids=["selective_copy"])
+def test_only_the_last_outputs_are_scored_and_all_of_them_need_memory(make):
+    """Loss and metrics read the recalled outputs only (nothing else is ever a target); memory_loss is the
+    whole loss, since every scored output needs a remembered token (what the diagnostics differentiate)."""
+    task = make()
+    x, y = task.sample(16, task.generator("train", 0))
+    scored = y.shape[1]  # the markers or the queries: the last steps
+    output = torch.randn(16, task.length, task.output_size, generator=torch.Generator().manual_seed(0))
+    by_hand = F.cross_entropy(output[:, -scored:].reshape(-1, task.output_size), y.reshape(-1))
+    assert task.loss(output, y).item() == pytest.approx(by_hand.item())
+    assert task.memory_loss(output, y).item() == task.loss(output, y).item()
+    changed = output.clone()
+    changed[:, :-scored] += 5.0 * torch.randn_like(changed[:, :-scored])
+    assert task.loss(changed, y).item() == pytest.approx(by_hand.item())
+    assert {k: v.item() for k, v in task.metrics(changed, y).items()} == \
+           {k: v.item() for k, v in task.metrics(output, y).items()}
+    right = torch.zeros_like(output)
+    right[:, -scored:].scatter_(-1, y[..., None], 10.0)
+    metrics = task.metrics(right, y)
+    assert metrics["recall_accuracy"].item() == 1.0 and metrics.get("sequence_accuracy", torch.tensor(1.0)) == 1.0
+    right[0, -1] = right[0, -1].roll(1)  # one token of one sequence wrong
+    metrics = task.metrics(right, y)
+    assert metrics["recall_accuracy"].item() == pytest.approx(1 - 1 / y.numel())
+    if "sequence_accuracy" in metrics:
+        assert metrics["sequence_accuracy"].item() == pytest.approx(1 - 1 / 16)
 
 
 def test_copy_recall_accuracy_ignores_blanks():
@@ -179,6 +241,9 @@ BASELINE_CASES = {  # short lags, where the memoryless predictor's edge effects 
     "temporal_order_T10": lambda: TemporalOrderTask(seq_len=10),
     "temporal_order_T11": lambda: TemporalOrderTask(seq_len=11),
     "temporal_order_T37": lambda: TemporalOrderTask(seq_len=37),
+    "selective_copy_T1_m1": lambda: SelectiveCopyTask(seq_len=1, n_copy=1),  # the token is always at index 0
+    "selective_copy_T3_m3_k3": lambda: SelectiveCopyTask(seq_len=3, symbols=3, n_copy=3),  # no blanks at all
+    "selective_copy_T10": lambda: SelectiveCopyTask(seq_len=10),
 }
 
 
@@ -218,6 +283,8 @@ def test_baselines_by_formula():
     assert MemoryTask(seq_len=50).baseline_loss == pytest.approx(math.log(8))
     assert TemporalOrderTask(seq_len=30).baseline_loss == pytest.approx(math.log(4))
     assert TemporalOrderTask(seq_len=30).remember_at == 3
+    assert SelectiveCopyTask(seq_len=50).baseline_loss == pytest.approx(math.log(8))
+    assert SelectiveCopyTask(seq_len=50, symbols=16, n_copy=16).baseline_loss == pytest.approx(math.log(16))
 
 
 def test_solved_criterion_direction():
@@ -235,6 +302,20 @@ def test_solved_criterion_direction():
 def test_bad_task_knobs_name_the_key(kwargs, key):
     with pytest.raises(TaskConfigError, match=key.replace(".", r"\.")):
         MemoryTask(**kwargs)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: SelectiveCopyTask(seq_len=3, n_copy=4),
+     "task.n_copy=4: expected at most 3 (the data tokens need distinct positions among seq_len=3)"),
+    (lambda: SelectiveCopyTask(seq_len=10, symbols=1), "task.symbols=1: expected an integer >= 2"),
+    (lambda: SelectiveCopyTask(seq_len=10, n_copy=0), "task.n_copy=0: expected an integer >= 1"),
+    (lambda: SelectiveCopyTask(seq_len=10, solve_threshold=0), "task.solve_threshold=0: expected a number in (0, 1]"),
+], ids=["selective_copy_tokens_over_T", "selective_copy_symbols", "selective_copy_n_copy",
+        "selective_copy_threshold"])
+def test_impossible_knobs_of_the_new_tasks_are_one_line_naming_the_key(make, message):
+    with pytest.raises(TaskConfigError) as raised:
+        make()
+    assert str(raised.value) == message
 
 
 @pytest.mark.parametrize("make", TASKS.values(), ids=TASKS.keys())
@@ -276,6 +357,11 @@ def measured_lags(task, x, y):
         return last - x[..., 1].argmax(1)  # the first marker (argmax: the first 1)
     if isinstance(task, TemporalOrderTask):
         return last - (symbols >= X).int().argmax(1)  # the first relevant symbol, X or Y
+    if isinstance(task, SelectiveCopyTask):  # the i-th data token is asked for at the i-th marker
+        held = ((symbols >= 1) & (symbols <= task.symbols)).nonzero()[:, 1].view(len(x), task.n_copy)
+        asked = (symbols == task.marker).nonzero()[:, 1].view(len(x), task.n_copy)
+        assert torch.equal(symbols.gather(1, held) - 1, y)
+        return (asked - held).flatten()
     if isinstance(task, CopyTask):
         held = ((symbols >= 1) & (symbols <= task.symbols)).nonzero()[:, 1].view(len(x), task.n_copy)
         asked = (y != 0).nonzero()[:, 1].view(len(x), task.n_copy)  # data symbols are never blank (0)
@@ -296,6 +382,10 @@ LAG_CASES = {
     "temporal_order_T10": lambda: TemporalOrderTask(seq_len=10),
     "temporal_order_T37": lambda: TemporalOrderTask(seq_len=37),
     "temporal_order_T100": lambda: TemporalOrderTask(seq_len=100),
+    "selective_copy_T1_m1": lambda: SelectiveCopyTask(seq_len=1, n_copy=1),
+    "selective_copy_T5_m5": lambda: SelectiveCopyTask(seq_len=5, n_copy=5),
+    "selective_copy_T12": lambda: SelectiveCopyTask(seq_len=12),
+    "selective_copy_T20_m3": lambda: SelectiveCopyTask(seq_len=20, n_copy=3),
 }
 
 
@@ -317,6 +407,8 @@ def test_lags_by_formula():
     assert (adding.min, adding.mean, adding.max) == (25, 37, 49)
     order = TemporalOrderTask(seq_len=100).lag
     assert (order.min, order.mean, order.max) == (80, 84.5, 89)
+    selective = SelectiveCopyTask(seq_len=100, n_copy=4).lag
+    assert (selective.min, selective.mean, selective.max) == (4, 52, 100)
 
 
 # --- memory_loss: only the outputs that need the remembered information ---
