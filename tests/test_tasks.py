@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from tasks.adding import AddingTask
+from tasks.assoc_recall import AssocRecallTask
 from tasks.base import LastStepClassification, TaskConfigError
 from tasks.copy import CopyTask
 from tasks.memory import MemoryTask
@@ -19,6 +20,7 @@ TASKS = {
     "memory": lambda: MemoryTask(seq_len=12),
     "temporal_order": lambda: TemporalOrderTask(seq_len=12),
     "selective_copy": lambda: SelectiveCopyTask(seq_len=12),
+    "assoc_recall": lambda: AssocRecallTask(seq_len=12),
 }
 
 
@@ -32,8 +34,9 @@ def test_shapes_and_dtypes(make):
         assert y.shape == (5, 1) and y.dtype == torch.float32
     elif isinstance(task, CopyTask):
         assert y.shape == (5, task.length) and y.dtype == torch.long
-    elif isinstance(task, SelectiveCopyTask):  # a class per scored step: the last few
-        assert y.shape == (5, task.n_copy) and y.dtype == torch.long
+    elif isinstance(task, (SelectiveCopyTask, AssocRecallTask)):  # a class per scored step: the last few
+        scored = task.n_copy if isinstance(task, SelectiveCopyTask) else task.n_queries
+        assert y.shape == (5, scored) and y.dtype == torch.long
         assert ((0 <= y) & (y < task.output_size)).all()
     elif isinstance(task, LastStepClassification):  # memory, temporal order: one class per sequence
         assert y.shape == (5,) and y.dtype == torch.long
@@ -127,8 +130,29 @@ def test_selective_copy_places_the_tokens_uniformly():
     assert all(abs(counts[c].item() - 10_000) < 5 * spread for c in subsets), counts[subsets]
 
 
-@pytest.mark.parametrize("make", [lambda: SelectiveCopyTask(seq_len=6, symbols=3, n_copy=2)],
-                         ids=["selective_copy"])
+def test_assoc_recall_labels_by_hand():
+    task = AssocRecallTask(seq_len=11, n_pairs=3, n_queries=2, vocab=5)
+    x, y = task.sample(300, task.generator("train", 0))
+    symbols = x.argmax(-1)
+    assert task.length == 11 and task.input_size == 11 and task.output_size == 5
+    orders = set()
+    for seq, target in zip(symbols, y):
+        keys, values = seq[0:6:2].tolist(), seq[1:6:2].tolist()
+        assert len(set(keys)) == 3 and all(1 <= k <= 5 for k in keys)  # distinct keys, tokens 1..V
+        assert all(6 <= v <= 10 for v in values)  # values, tokens V+1..2V
+        assert seq[6:9].tolist() == [0, 0, 0]  # T - 2P - Q blanks
+        queries = seq[9:].tolist()
+        assert len(set(queries)) == 2 and set(queries) <= set(keys)  # distinct keys of the pairs
+        value_of = dict(zip(keys, values))
+        assert target.tolist() == [value_of[q] - 6 for q in queries]  # classes 0..V-1
+        orders.add(tuple(keys.index(q) for q in queries))
+    assert len(orders) == 3 * 2  # every ordered choice of 2 of the 3 pairs is asked
+    assert set(y.flatten().tolist()) == set(range(5))
+
+
+@pytest.mark.parametrize("make", [lambda: SelectiveCopyTask(seq_len=6, symbols=3, n_copy=2),
+                                  lambda: AssocRecallTask(seq_len=9, n_pairs=3, n_queries=2, vocab=4)],
+                         ids=["selective_copy", "assoc_recall"])
 def test_only_the_last_outputs_are_scored_and_all_of_them_need_memory(make):
     """Loss and metrics read the recalled outputs only (nothing else is ever a target); memory_loss is the
     whole loss, since every scored output needs a remembered token (what the diagnostics differentiate)."""
@@ -244,6 +268,9 @@ BASELINE_CASES = {  # short lags, where the memoryless predictor's edge effects 
     "selective_copy_T1_m1": lambda: SelectiveCopyTask(seq_len=1, n_copy=1),  # the token is always at index 0
     "selective_copy_T3_m3_k3": lambda: SelectiveCopyTask(seq_len=3, symbols=3, n_copy=3),  # no blanks at all
     "selective_copy_T10": lambda: SelectiveCopyTask(seq_len=10),
+    "assoc_recall_T6": lambda: AssocRecallTask(seq_len=6),  # no blanks: the queries follow the pairs
+    "assoc_recall_T5_p1_v2": lambda: AssocRecallTask(seq_len=5, n_pairs=1, n_queries=1, vocab=2),
+    "assoc_recall_T12_p3_q2_v5": lambda: AssocRecallTask(seq_len=12, n_pairs=3, n_queries=2, vocab=5),
 }
 
 
@@ -285,6 +312,8 @@ def test_baselines_by_formula():
     assert TemporalOrderTask(seq_len=30).remember_at == 3
     assert SelectiveCopyTask(seq_len=50).baseline_loss == pytest.approx(math.log(8))
     assert SelectiveCopyTask(seq_len=50, symbols=16, n_copy=16).baseline_loss == pytest.approx(math.log(16))
+    assert AssocRecallTask(seq_len=50).baseline_loss == pytest.approx(math.log(4))
+    assert AssocRecallTask(seq_len=50, n_pairs=8, n_queries=8, vocab=64).baseline_loss == pytest.approx(math.log(64))
 
 
 def test_solved_criterion_direction():
@@ -310,8 +339,18 @@ def test_bad_task_knobs_name_the_key(kwargs, key):
     (lambda: SelectiveCopyTask(seq_len=10, symbols=1), "task.symbols=1: expected an integer >= 2"),
     (lambda: SelectiveCopyTask(seq_len=10, n_copy=0), "task.n_copy=0: expected an integer >= 1"),
     (lambda: SelectiveCopyTask(seq_len=10, solve_threshold=0), "task.solve_threshold=0: expected a number in (0, 1]"),
+    (lambda: AssocRecallTask(seq_len=20, n_pairs=5, n_queries=2, vocab=4),
+     "task.n_pairs=5: expected at most 4 (the keys are distinct, drawn from vocab=4)"),
+    (lambda: AssocRecallTask(seq_len=20, n_pairs=2, n_queries=3),
+     "task.n_queries=3: expected at most 2 (the queries ask distinct keys of the n_pairs=2 pairs)"),
+    (lambda: AssocRecallTask(seq_len=7, n_pairs=3, n_queries=2, vocab=8),
+     "task.seq_len=7: expected an integer >= 8 (room for 3 pairs and 2 queries: 2 n_pairs + n_queries)"),
+    (lambda: AssocRecallTask(seq_len=10, vocab=1), "task.vocab=1: expected an integer >= 2"),
+    (lambda: AssocRecallTask(seq_len=10, n_pairs=0), "task.n_pairs=0: expected an integer >= 1"),
+    (lambda: AssocRecallTask(seq_len=10, n_queries=0), "task.n_queries=0: expected an integer >= 1"),
 ], ids=["selective_copy_tokens_over_T", "selective_copy_symbols", "selective_copy_n_copy",
-        "selective_copy_threshold"])
+        "selective_copy_threshold", "assoc_recall_pairs_over_vocab", "assoc_recall_queries_over_pairs",
+        "assoc_recall_no_room", "assoc_recall_vocab", "assoc_recall_pairs", "assoc_recall_queries"])
 def test_impossible_knobs_of_the_new_tasks_are_one_line_naming_the_key(make, message):
     with pytest.raises(TaskConfigError) as raised:
         make()
@@ -362,6 +401,14 @@ def measured_lags(task, x, y):
         asked = (symbols == task.marker).nonzero()[:, 1].view(len(x), task.n_copy)
         assert torch.equal(symbols.gather(1, held) - 1, y)
         return (asked - held).flatten()
+    if isinstance(task, AssocRecallTask):  # from the value of the pair whose key is queried
+        pairs, queries = 2 * task.n_pairs, task.n_queries
+        asked_key = symbols[:, -queries:]
+        pair = (symbols[:, 0:pairs:2, None] == asked_key[:, None, :]).int().argmax(1)  # (batch, Q): which pair
+        held = 2 * pair + 1
+        assert torch.equal(symbols.gather(1, held) - task.vocab - 1, y)  # the value there is the target
+        asked = torch.arange(task.length - queries, task.length).expand(len(x), -1)
+        return (asked - held).flatten()
     if isinstance(task, CopyTask):
         held = ((symbols >= 1) & (symbols <= task.symbols)).nonzero()[:, 1].view(len(x), task.n_copy)
         asked = (y != 0).nonzero()[:, 1].view(len(x), task.n_copy)  # data symbols are never blank (0)
@@ -386,6 +433,9 @@ LAG_CASES = {
     "selective_copy_T5_m5": lambda: SelectiveCopyTask(seq_len=5, n_copy=5),
     "selective_copy_T12": lambda: SelectiveCopyTask(seq_len=12),
     "selective_copy_T20_m3": lambda: SelectiveCopyTask(seq_len=20, n_copy=3),
+    "assoc_recall_T6": lambda: AssocRecallTask(seq_len=6),
+    "assoc_recall_T3_p1": lambda: AssocRecallTask(seq_len=3, n_pairs=1, n_queries=1),
+    "assoc_recall_T20_p4_q3_v8": lambda: AssocRecallTask(seq_len=20, n_pairs=4, n_queries=3, vocab=8),
 }
 
 
@@ -409,6 +459,10 @@ def test_lags_by_formula():
     assert (order.min, order.mean, order.max) == (80, 84.5, 89)
     selective = SelectiveCopyTask(seq_len=100, n_copy=4).lag
     assert (selective.min, selective.mean, selective.max) == (4, 52, 100)
+    recall = AssocRecallTask(seq_len=20).lag  # 2 pairs, 2 queries
+    assert (recall.min, recall.mean, recall.max) == (15, 16.5, 18)
+    recall = AssocRecallTask(seq_len=100, n_pairs=8, n_queries=4, vocab=16).lag
+    assert (recall.min, recall.mean, recall.max) == (81, 89.5, 98)
 
 
 # --- memory_loss: only the outputs that need the remembered information ---
