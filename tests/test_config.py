@@ -182,6 +182,22 @@ def test_every_preset_composes_and_each_job_resolves_its_lag(preset):
     assert len(lags) == sum(len(v) for k, v in cfg.sweep.ladders.items() if any(t == k for t, _ in lags))
 
 
+def test_every_ladder_of_the_default_preset_builds_its_task_at_every_rung():
+    """Each task the default preset gives a ladder (those outside its task list too: temporal order, selective
+    copy, associative recall, run with `task=...`) is a task config, and each rung's lag builds the task."""
+    from suite.components import build_task
+
+    ladders = compose_cfg("experiment=default").sweep.ladders
+    assert {"selective_copy", "assoc_recall"} <= set(ladders) <= set(TASKS)
+    for task, ladder in ladders.items():
+        assert list(ladder) == sorted(ladder), task  # from easy to hard
+        for rung, lag in enumerate(ladder):
+            cfg = compose_cfg("experiment=default", f"task={task}", f"sweep.rung={rung}")
+            validate(cfg)
+            built = build_task(cfg.task)
+            assert (built.name, built.seq_len, cfg.seq_len) == (task, lag, lag)
+
+
 def horizon_round_0(*overrides: str, sweep: tuple[str, ...] = ()):
     """The horizon preset's round-0 jobs and the launching process's config; `sweep`: overrides only a
     multirun's command line may hold (seed=range(30,60)), seen by the sweeper but not composed."""
