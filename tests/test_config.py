@@ -73,6 +73,8 @@ BAD = [
     (["cell.forget_bias=big"], "cell.forget_bias='big'"),
     (["experiment=default", "sweep.rung=7"], "sweep.rung=7"),
     (["+foo=1"], "foo=1"),
+    (["task=selective_copy", "seq_len=20", "task.n_copy=30"], "task.n_copy=30: expected at most 20"),
+    (["task=assoc_recall", "task.n_pairs=3", "seq_len=7"], "task.seq_len=7: expected an integer >= 8"),
 ]
 
 
