@@ -37,8 +37,13 @@ travels T - Q + i - 2j - 1. Shortest: the first query asks the last pair, T - Q 
 last query asks the first pair, T - 2. Mean: each query's pair is uniform over the P, so the mean is
 T - Q + (Q-1)/2 - (P-1) - 1 = T - P - (Q+1)/2.
 
-Solved: recall_accuracy >= 0.99 on the held-out set (1,000 sequences, so 1,000 Q queries): measured
-(docs/_drafts/tasks_new.md), the LSTM and GRU reach it at short T within the default 2,000 updates.
+Solved: recall_accuracy >= 0.99 on the held-out set (1,000 sequences, so 1,000 Q queries), as the other
+classification tasks'. Measured (seed 0, the default 2,000 updates; docs/_drafts/tasks_new.md): at the
+defaults the GRU reaches 1.0 at T=12 (step 1,100); at T=20 and T=100 every cell ends near 0.63, what
+remembering the last pair alone scores (1/2 + 1/2 * 1/4). With Zoology-like P=4, V=8 the LSTM and GRU stay
+at about 0.40 from step 100 to 2,000 at T=20 (the LSTM at T=12 too, lr 2e-3), between holding one pair
+(1/4 + 3/4 * 1/8 = 0.34) and two (0.56): binding several pairs in one layer is what takes long to learn,
+so the defaults are P=2, V=4. Accuracy between chance and 1 counts pairs held, not a near miss.
 """
 from __future__ import annotations
 
