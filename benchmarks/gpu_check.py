@@ -103,7 +103,8 @@ def main() -> None:
     if not args.quick:
         wall, jobs = smoke_sweep(device.type)
         print(f"smoke sweep on {device.type}: {jobs} jobs in {wall:.1f} s", flush=True)
-    tasks = [load_task(name, 20) for name in ("copy", "adding", "memory", "temporal_order")]
+    tasks = [load_task(name, 20) for name in ("copy", "adding", "memory", "temporal_order", "selective_copy",
+                                              "assoc_recall")]
     on_device = all(t.sample(4, t.generator("train", 0, device))[0].device.type == device.type for t in tasks)
     print(f"data generated on the device: {'yes' if on_device else 'NO'}")
 

@@ -33,10 +33,20 @@ class TaskConfigError(ValueError):
     """A task knob has a bad value. The message names the key and the value."""
 
 
-def check_int(name: str, value, minimum: int) -> int:
-    """Validate an integer task knob, with a message naming `task.<name>`."""
+def check_int(name: str, value, minimum: int, why: str = "") -> int:
+    """Validate an integer task knob, with a message naming `task.<name>`; `why` says where a minimum that
+    other knobs set comes from."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise TaskConfigError(f"task.{name}={value!r}: expected an integer >= {minimum}")
+        reason = f" ({why})" if why else ""
+        raise TaskConfigError(f"task.{name}={value!r}: expected an integer >= {minimum}{reason}")
+    return value
+
+
+def check_at_most(name: str, value: int, limit: int, why: str) -> int:
+    """An integer knob (already checked by check_int) that other knobs bound from above; `why` says which
+    and why, e.g. "the 4 data tokens need distinct positions among task.seq_len=3"."""
+    if value > limit:
+        raise TaskConfigError(f"task.{name}={value!r}: expected at most {limit} ({why})")
     return value
 
 

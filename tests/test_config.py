@@ -73,6 +73,8 @@ BAD = [
     (["cell.forget_bias=big"], "cell.forget_bias='big'"),
     (["experiment=default", "sweep.rung=7"], "sweep.rung=7"),
     (["+foo=1"], "foo=1"),
+    (["task=selective_copy", "seq_len=20", "task.n_copy=30"], "task.n_copy=30: expected at most 20"),
+    (["task=assoc_recall", "task.n_pairs=3", "seq_len=7"], "task.seq_len=7: expected an integer >= 8"),
 ]
 
 
@@ -186,6 +188,22 @@ def test_every_preset_composes_and_each_job_resolves_its_lag(preset):
             assert cfg.threads == 1  # several jobs side by side: one torch thread each
             lags.add((cfg.task.name, cfg.seq_len))
     assert len(lags) == sum(len(v) for k, v in cfg.sweep.ladders.items() if any(t == k for t, _ in lags))
+
+
+def test_every_ladder_of_the_default_preset_builds_its_task_at_every_rung():
+    """Each task the default preset gives a ladder (those outside its task list too: temporal order, selective
+    copy, associative recall, run with `task=...`) is a task config, and each rung's lag builds the task."""
+    from suite.components import build_task
+
+    ladders = compose_cfg("experiment=default").sweep.ladders
+    assert {"selective_copy", "assoc_recall"} <= set(ladders) <= set(TASKS)
+    for task, ladder in ladders.items():
+        assert list(ladder) == sorted(ladder), task  # from easy to hard
+        for rung, lag in enumerate(ladder):
+            cfg = compose_cfg("experiment=default", f"task={task}", f"sweep.rung={rung}")
+            validate(cfg)
+            built = build_task(cfg.task)
+            assert (built.name, built.seq_len, cfg.seq_len) == (task, lag, lag)
 
 
 def horizon_round_0(*overrides: str, sweep: tuple[str, ...] = (), preset: str = "horizon"):

@@ -13,8 +13,10 @@ from suite.model import RecurrentModel, build_model
 from suite.record import Metric
 from suite.train import train
 from tasks.adding import AddingTask
+from tasks.assoc_recall import AssocRecallTask
 from tasks.copy import CopyTask
 from tasks.memory import MemoryTask
+from tasks.selective_copy import SelectiveCopyTask
 from tests.conftest import TINY, store_runs
 
 PAIRS = [(nn.RNN, ExplicitRNN), (nn.LSTM, ExplicitLSTM), (nn.GRU, ExplicitGRU)]
@@ -219,6 +221,25 @@ def test_the_diagnostics_differentiate_the_tasks_memory_loss():
     # much larger ratio, which says nothing about the lag.
     whole = direct_profile(double, task, x, y, loss=task.loss)
     assert math.log10(whole[0] / whole[-1]) > ratio + 3
+
+
+@pytest.mark.parametrize("make", [lambda: SelectiveCopyTask(seq_len=7, symbols=3, n_copy=2),
+                                  lambda: AssocRecallTask(seq_len=9, n_pairs=2, n_queries=2, vocab=3)],
+                         ids=["selective_copy", "assoc_recall"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_the_diagnostics_work_on_tasks_scored_at_their_last_steps(make, cell):
+    """Selective copy and associative recall score a few outputs at the end (their memory_loss is their loss):
+    the suite's ratio is the hand-computed profile's, every number finite, and the first step's gradient is
+    not zero (it reaches step 1 across the lag, not through step 1's own output)."""
+    task = make()
+    torch.manual_seed(0)
+    model = build_model({"name": cell}, 8, task)
+    diag = GradientDiagnostics(model, task, seed=0, device="cpu", every=1, batch=16)
+    metrics = diag(1, last=False)
+    assert all(math.isfinite(v) for v in metrics.values()), metrics
+    by_hand = direct_profile(copy.deepcopy(model).double(), task, diag.x.double(), diag.y)
+    assert len(by_hand) == task.length and (by_hand > 0).all()
+    assert metrics[Metric.GRAD_LOG10_RATIO] == pytest.approx(math.log10(by_hand[0] / by_hand[-1]), rel=1e-6, abs=1e-9)
 
 
 class SolvedAtThirdEvaluation(MemoryTask):

@@ -8,8 +8,10 @@ from suite.cells import cell_config
 from suite.errors import ConfigError
 from suite.model import RecurrentModel, build_model
 from tasks.adding import AddingTask
+from tasks.assoc_recall import AssocRecallTask
 from tasks.copy import CopyTask
 from tasks.memory import MemoryTask
+from tasks.selective_copy import SelectiveCopyTask
 
 
 def test_unknown_cell_lists_the_known_ones():
@@ -18,7 +20,8 @@ def test_unknown_cell_lists_the_known_ones():
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
-@pytest.mark.parametrize("task", [CopyTask(seq_len=5), AddingTask(seq_len=6), MemoryTask(seq_len=5)])
+@pytest.mark.parametrize("task", [CopyTask(seq_len=5), AddingTask(seq_len=6), MemoryTask(seq_len=5),
+                                  SelectiveCopyTask(seq_len=5), AssocRecallTask(seq_len=6)])
 def test_output_shape_matches_where_the_task_scores(cell, task):
     model = build_model({"name": cell}, 8, task)
     x, y = task.sample(4, task.generator("train", 0))

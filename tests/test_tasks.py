@@ -7,9 +7,11 @@ import torch
 import torch.nn.functional as F
 
 from tasks.adding import AddingTask
+from tasks.assoc_recall import AssocRecallTask
 from tasks.base import LastStepClassification, TaskConfigError
 from tasks.copy import CopyTask
 from tasks.memory import MemoryTask
+from tasks.selective_copy import SelectiveCopyTask
 from tasks.temporal_order import X, TemporalOrderTask
 
 TASKS = {
@@ -17,6 +19,8 @@ TASKS = {
     "adding": lambda: AddingTask(seq_len=12),
     "memory": lambda: MemoryTask(seq_len=12),
     "temporal_order": lambda: TemporalOrderTask(seq_len=12),
+    "selective_copy": lambda: SelectiveCopyTask(seq_len=12),
+    "assoc_recall": lambda: AssocRecallTask(seq_len=12),
 }
 
 
@@ -30,6 +34,10 @@ def test_shapes_and_dtypes(make):
         assert y.shape == (5, 1) and y.dtype == torch.float32
     elif isinstance(task, CopyTask):
         assert y.shape == (5, task.length) and y.dtype == torch.long
+    elif isinstance(task, (SelectiveCopyTask, AssocRecallTask)):  # a class per scored step: the last few
+        scored = task.n_copy if isinstance(task, SelectiveCopyTask) else task.n_queries
+        assert y.shape == (5, scored) and y.dtype == torch.long
+        assert ((0 <= y) & (y < task.output_size)).all()
     elif isinstance(task, LastStepClassification):  # memory, temporal order: one class per sequence
         assert y.shape == (5,) and y.dtype == torch.long
         assert ((0 <= y) & (y < task.output_size)).all()
@@ -93,6 +101,84 @@ def test_memory_labels_by_hand():
     assert set(y.tolist()) == {0, 1, 2}
 
 
+def test_selective_copy_layout_by_hand():
+    task = SelectiveCopyTask(seq_len=7, symbols=3, n_copy=3)
+    x, y = task.sample(200, task.generator("train", 0))
+    symbols = x.argmax(-1)
+    assert task.length == 7 + 3 and task.input_size == 5 and task.output_size == 3
+    for seq, target in zip(symbols, y):
+        stretch = seq[:7]
+        held = stretch.nonzero().flatten()  # blanks are 0; data symbols 1..3
+        assert len(held) == 3 and ((1 <= stretch[held]) & (stretch[held] <= 3)).all()
+        assert seq[7:].tolist() == [4, 4, 4]  # the markers (symbols + 1)
+        assert target.tolist() == (stretch[held] - 1).tolist()  # the data in order of position, as classes
+    assert (symbols[:, :7] != 0).any(0).all()  # every position of the stretch holds data in some sequence
+    assert set(y.flatten().tolist()) == {0, 1, 2}
+
+
+def test_selective_copy_places_the_tokens_uniformly():
+    """Every M-subset of the T positions equally likely (the lag's mean and the placement's randomness
+    rest on it): T=4, M=2 has 6 subsets, each within 5 standard errors of 1/6."""
+    task = SelectiveCopyTask(seq_len=4, n_copy=2)
+    x, _ = task.sample(60_000, task.generator("train", 0))
+    held = x[:, :4].argmax(-1) != 0
+    codes = (held.long() * torch.tensor([1, 2, 4, 8])).sum(1)
+    counts = torch.bincount(codes, minlength=16)
+    subsets = [c for c in range(16) if bin(c).count("1") == 2]
+    assert counts[subsets].sum() == 60_000
+    spread = math.sqrt(60_000 * (1 / 6) * (5 / 6))
+    assert all(abs(counts[c].item() - 10_000) < 5 * spread for c in subsets), counts[subsets]
+
+
+def test_assoc_recall_labels_by_hand():
+    task = AssocRecallTask(seq_len=11, n_pairs=3, n_queries=2, vocab=5)
+    x, y = task.sample(300, task.generator("train", 0))
+    symbols = x.argmax(-1)
+    assert task.length == 11 and task.input_size == 11 and task.output_size == 5
+    orders = set()
+    for seq, target in zip(symbols, y):
+        keys, values = seq[0:6:2].tolist(), seq[1:6:2].tolist()
+        assert len(set(keys)) == 3 and all(1 <= k <= 5 for k in keys)  # distinct keys, tokens 1..V
+        assert all(6 <= v <= 10 for v in values)  # values, tokens V+1..2V
+        assert seq[6:9].tolist() == [0, 0, 0]  # T - 2P - Q blanks
+        queries = seq[9:].tolist()
+        assert len(set(queries)) == 2 and set(queries) <= set(keys)  # distinct keys of the pairs
+        value_of = dict(zip(keys, values))
+        assert target.tolist() == [value_of[q] - 6 for q in queries]  # classes 0..V-1
+        orders.add(tuple(keys.index(q) for q in queries))
+    assert len(orders) == 3 * 2  # every ordered choice of 2 of the 3 pairs is asked
+    assert set(y.flatten().tolist()) == set(range(5))
+
+
+@pytest.mark.parametrize("make", [lambda: SelectiveCopyTask(seq_len=6, symbols=3, n_copy=2),
+                                  lambda: AssocRecallTask(seq_len=9, n_pairs=3, n_queries=2, vocab=4)],
+                         ids=["selective_copy", "assoc_recall"])
+def test_only_the_last_outputs_are_scored_and_all_of_them_need_memory(make):
+    """Loss and metrics read the recalled outputs only (nothing else is ever a target); memory_loss is the
+    whole loss, since every scored output needs a remembered token (what the diagnostics differentiate)."""
+    task = make()
+    x, y = task.sample(16, task.generator("train", 0))
+    scored = y.shape[1]  # the markers or the queries: the last steps
+    output = torch.randn(16, task.length, task.output_size, generator=torch.Generator().manual_seed(0))
+    by_hand = F.cross_entropy(output[:, -scored:].reshape(-1, task.output_size), y.reshape(-1))
+    assert task.loss(output, y).item() == pytest.approx(by_hand.item())
+    assert task.memory_loss(output, y).item() == task.loss(output, y).item()
+    changed = output.clone()
+    changed[:, :-scored] += 5.0 * torch.randn_like(changed[:, :-scored])
+    assert task.loss(changed, y).item() == pytest.approx(by_hand.item())
+    assert {k: v.item() for k, v in task.metrics(changed, y).items()} == \
+           {k: v.item() for k, v in task.metrics(output, y).items()}
+    right = torch.zeros_like(output)
+    right[:, -scored:].scatter_(-1, y[..., None], 10.0)
+    metrics = task.metrics(right, y)
+    assert metrics["recall_accuracy"].item() == 1.0 and metrics.get("sequence_accuracy", torch.tensor(1.0)) == 1.0
+    right[0, -1] = right[0, -1].roll(1)  # one token of one sequence wrong
+    metrics = task.metrics(right, y)
+    assert metrics["recall_accuracy"].item() == pytest.approx(1 - 1 / y.numel())
+    if "sequence_accuracy" in metrics:
+        assert metrics["sequence_accuracy"].item() == pytest.approx(1 - 1 / 16)
+
+
 def test_copy_recall_accuracy_ignores_blanks():
     task = CopyTask(seq_len=20)
     x, y = task.sample(100, task.generator("eval", 0))
@@ -103,11 +189,12 @@ def test_copy_recall_accuracy_ignores_blanks():
 
 # --- baselines: the formula equals the loss of the best memoryless predictor, fitted and measured ---
 
-def scored_inputs(task, x):
-    """(time step, current input) of every scored output, flattened to match the flattened target: every step
-    of the sequence (loss_at "every") or the last one."""
+def scored_inputs(task, x, scored):
+    """(time step, current input) of every scored output, flattened to match the flattened target: the last
+    `scored` steps of the sequence (loss_at "every": every step for copy; a task whose target holds fewer,
+    the recalled outputs at its end, scores those) or the last one."""
     if task.loss_at == "every":
-        return torch.arange(task.length).expand(len(x), -1), x
+        return torch.arange(task.length - scored, task.length).expand(len(x), -1), x[:, task.length - scored :]
     return torch.full((len(x), 1), task.length - 1), x[:, -1:]
 
 
@@ -120,6 +207,7 @@ def fit_memoryless(task, n):
     table. Regression (adding): least squares on features of the last input (1, each channel, each product
     of two channels), which hold the Bayes predictor E[y | v, m] = 1 + m (v - 1/2)."""
     x, y = task.sample(n, task.generator("train", 0))
+    scored = y.reshape(len(y), -1).shape[1]  # targets per sequence: the scored steps, the last ones
     if y.is_floating_point():
         def features(x):
             last = x[:, -1]
@@ -130,7 +218,7 @@ def fit_memoryless(task, n):
         return (lambda x: (features(x) @ weights).float()), weights.numel()
 
     def cells(x):
-        t, current = scored_inputs(task, x)
+        t, current = scored_inputs(task, x, scored)
         return t * task.input_size + current.argmax(-1)
 
     classes = task.output_size
@@ -140,9 +228,11 @@ def fit_memoryless(task, n):
     table = torch.log((counts + 1e-6) / (counts + 1e-6).sum(-1, keepdim=True)).float()  # unseen: ~ -inf
     parameters = int((seen.sum(-1) - 1).clamp(min=0).sum())  # free class frequencies of the cells seen
 
-    def predict(x):
+    def predict(x):  # the model's output shape; steps that are not scored get zeros
         out = table[cells(x)]
-        return out if task.loss_at == "every" else out[:, -1]
+        if task.loss_at != "every":
+            return out[:, -1]
+        return torch.cat([out.new_zeros(len(x), task.length - scored, classes), out], dim=1)
 
     return predict, parameters
 
@@ -155,7 +245,7 @@ def measure_memoryless(task, batches=20):
     predict, parameters = fit_memoryless(task, n)
     x, y = task.sample(n, task.generator("eval", 0))
     losses = torch.stack([task.loss(predict(xb), yb) for xb, yb in zip(x.chunk(batches), y.chunk(batches))])
-    observations = n * (task.length if task.loss_at == "every" else 1)
+    observations = y.numel()  # scored outputs
     tolerance = 4 * losses.std().item() / math.sqrt(batches) + parameters / observations
     return losses.mean().item(), tolerance
 
@@ -175,6 +265,12 @@ BASELINE_CASES = {  # short lags, where the memoryless predictor's edge effects 
     "temporal_order_T10": lambda: TemporalOrderTask(seq_len=10),
     "temporal_order_T11": lambda: TemporalOrderTask(seq_len=11),
     "temporal_order_T37": lambda: TemporalOrderTask(seq_len=37),
+    "selective_copy_T1_m1": lambda: SelectiveCopyTask(seq_len=1, n_copy=1),  # the token is always at index 0
+    "selective_copy_T3_m3_k3": lambda: SelectiveCopyTask(seq_len=3, symbols=3, n_copy=3),  # no blanks at all
+    "selective_copy_T10": lambda: SelectiveCopyTask(seq_len=10),
+    "assoc_recall_T6": lambda: AssocRecallTask(seq_len=6),  # no blanks: the queries follow the pairs
+    "assoc_recall_T5_p1_v2": lambda: AssocRecallTask(seq_len=5, n_pairs=1, n_queries=1, vocab=2),
+    "assoc_recall_T12_p3_q2_v5": lambda: AssocRecallTask(seq_len=12, n_pairs=3, n_queries=2, vocab=5),
 }
 
 
@@ -214,6 +310,10 @@ def test_baselines_by_formula():
     assert MemoryTask(seq_len=50).baseline_loss == pytest.approx(math.log(8))
     assert TemporalOrderTask(seq_len=30).baseline_loss == pytest.approx(math.log(4))
     assert TemporalOrderTask(seq_len=30).remember_at == 3
+    assert SelectiveCopyTask(seq_len=50).baseline_loss == pytest.approx(math.log(8))
+    assert SelectiveCopyTask(seq_len=50, symbols=16, n_copy=16).baseline_loss == pytest.approx(math.log(16))
+    assert AssocRecallTask(seq_len=50).baseline_loss == pytest.approx(math.log(4))
+    assert AssocRecallTask(seq_len=50, n_pairs=8, n_queries=8, vocab=64).baseline_loss == pytest.approx(math.log(64))
 
 
 def test_solved_criterion_direction():
@@ -231,6 +331,30 @@ def test_solved_criterion_direction():
 def test_bad_task_knobs_name_the_key(kwargs, key):
     with pytest.raises(TaskConfigError, match=key.replace(".", r"\.")):
         MemoryTask(**kwargs)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: SelectiveCopyTask(seq_len=3, n_copy=4),
+     "task.n_copy=4: expected at most 3 (the data tokens need distinct positions among seq_len=3)"),
+    (lambda: SelectiveCopyTask(seq_len=10, symbols=1), "task.symbols=1: expected an integer >= 2"),
+    (lambda: SelectiveCopyTask(seq_len=10, n_copy=0), "task.n_copy=0: expected an integer >= 1"),
+    (lambda: SelectiveCopyTask(seq_len=10, solve_threshold=0), "task.solve_threshold=0: expected a number in (0, 1]"),
+    (lambda: AssocRecallTask(seq_len=20, n_pairs=5, n_queries=2, vocab=4),
+     "task.n_pairs=5: expected at most 4 (the keys are distinct, drawn from vocab=4)"),
+    (lambda: AssocRecallTask(seq_len=20, n_pairs=2, n_queries=3),
+     "task.n_queries=3: expected at most 2 (the queries ask distinct keys of the n_pairs=2 pairs)"),
+    (lambda: AssocRecallTask(seq_len=7, n_pairs=3, n_queries=2, vocab=8),
+     "task.seq_len=7: expected an integer >= 8 (room for 3 pairs and 2 queries: 2 n_pairs + n_queries)"),
+    (lambda: AssocRecallTask(seq_len=10, vocab=1), "task.vocab=1: expected an integer >= 2"),
+    (lambda: AssocRecallTask(seq_len=10, n_pairs=0), "task.n_pairs=0: expected an integer >= 1"),
+    (lambda: AssocRecallTask(seq_len=10, n_queries=0), "task.n_queries=0: expected an integer >= 1"),
+], ids=["selective_copy_tokens_over_T", "selective_copy_symbols", "selective_copy_n_copy",
+        "selective_copy_threshold", "assoc_recall_pairs_over_vocab", "assoc_recall_queries_over_pairs",
+        "assoc_recall_no_room", "assoc_recall_vocab", "assoc_recall_pairs", "assoc_recall_queries"])
+def test_impossible_knobs_of_the_new_tasks_are_one_line_naming_the_key(make, message):
+    with pytest.raises(TaskConfigError) as raised:
+        make()
+    assert str(raised.value) == message
 
 
 @pytest.mark.parametrize("make", TASKS.values(), ids=TASKS.keys())
@@ -272,6 +396,19 @@ def measured_lags(task, x, y):
         return last - x[..., 1].argmax(1)  # the first marker (argmax: the first 1)
     if isinstance(task, TemporalOrderTask):
         return last - (symbols >= X).int().argmax(1)  # the first relevant symbol, X or Y
+    if isinstance(task, SelectiveCopyTask):  # the i-th data token is asked for at the i-th marker
+        held = ((symbols >= 1) & (symbols <= task.symbols)).nonzero()[:, 1].view(len(x), task.n_copy)
+        asked = (symbols == task.marker).nonzero()[:, 1].view(len(x), task.n_copy)
+        assert torch.equal(symbols.gather(1, held) - 1, y)
+        return (asked - held).flatten()
+    if isinstance(task, AssocRecallTask):  # from the value of the pair whose key is queried
+        pairs, queries = 2 * task.n_pairs, task.n_queries
+        asked_key = symbols[:, -queries:]
+        pair = (symbols[:, 0:pairs:2, None] == asked_key[:, None, :]).int().argmax(1)  # (batch, Q): which pair
+        held = 2 * pair + 1
+        assert torch.equal(symbols.gather(1, held) - task.vocab - 1, y)  # the value there is the target
+        asked = torch.arange(task.length - queries, task.length).expand(len(x), -1)
+        return (asked - held).flatten()
     if isinstance(task, CopyTask):
         held = ((symbols >= 1) & (symbols <= task.symbols)).nonzero()[:, 1].view(len(x), task.n_copy)
         asked = (y != 0).nonzero()[:, 1].view(len(x), task.n_copy)  # data symbols are never blank (0)
@@ -292,6 +429,13 @@ LAG_CASES = {
     "temporal_order_T10": lambda: TemporalOrderTask(seq_len=10),
     "temporal_order_T37": lambda: TemporalOrderTask(seq_len=37),
     "temporal_order_T100": lambda: TemporalOrderTask(seq_len=100),
+    "selective_copy_T1_m1": lambda: SelectiveCopyTask(seq_len=1, n_copy=1),
+    "selective_copy_T5_m5": lambda: SelectiveCopyTask(seq_len=5, n_copy=5),
+    "selective_copy_T12": lambda: SelectiveCopyTask(seq_len=12),
+    "selective_copy_T20_m3": lambda: SelectiveCopyTask(seq_len=20, n_copy=3),
+    "assoc_recall_T6": lambda: AssocRecallTask(seq_len=6),
+    "assoc_recall_T3_p1": lambda: AssocRecallTask(seq_len=3, n_pairs=1, n_queries=1),
+    "assoc_recall_T20_p4_q3_v8": lambda: AssocRecallTask(seq_len=20, n_pairs=4, n_queries=3, vocab=8),
 }
 
 
@@ -313,6 +457,12 @@ def test_lags_by_formula():
     assert (adding.min, adding.mean, adding.max) == (25, 37, 49)
     order = TemporalOrderTask(seq_len=100).lag
     assert (order.min, order.mean, order.max) == (80, 84.5, 89)
+    selective = SelectiveCopyTask(seq_len=100, n_copy=4).lag
+    assert (selective.min, selective.mean, selective.max) == (4, 52, 100)
+    recall = AssocRecallTask(seq_len=20).lag  # 2 pairs, 2 queries
+    assert (recall.min, recall.mean, recall.max) == (15, 16.5, 18)
+    recall = AssocRecallTask(seq_len=100, n_pairs=8, n_queries=4, vocab=16).lag
+    assert (recall.min, recall.mean, recall.max) == (81, 89.5, 98)
 
 
 # --- memory_loss: only the outputs that need the remembered information ---

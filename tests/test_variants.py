@@ -1,5 +1,5 @@
-"""The task variants made by YAML alone (memory_k16, copy_long_alphabet) and temporal order: each config
-composes, trains and logs what it changes."""
+"""The task variants made by YAML alone (memory_k16, copy_long_alphabet), temporal order, selective copy and
+associative recall: each config composes, trains and logs what it changes."""
 import math
 
 import pytest
@@ -15,6 +15,12 @@ VARIANTS = {
                            "input_length": 12 + 2 * 20, "sizes": (16 + 2, 16 + 1), "metric": "recall_accuracy"},
     "temporal_order": {"params": {"task.name": "temporal_order"}, "baseline": math.log(4), "input_length": 12,
                        "sizes": (6, 4), "metric": "accuracy"},
+    "selective_copy": {"params": {"task.name": "selective_copy", "task.symbols": "8", "task.n_copy": "4"},
+                       "baseline": math.log(8), "input_length": 12 + 4, "sizes": (8 + 2, 8),
+                       "metric": "recall_accuracy"},
+    "assoc_recall": {"params": {"task.name": "assoc_recall", "task.n_pairs": "2", "task.n_queries": "2",
+                                "task.vocab": "4"},
+                     "baseline": math.log(4), "input_length": 12, "sizes": (2 * 4 + 1, 4), "metric": "recall_accuracy"},
 }
 
 
@@ -35,5 +41,6 @@ def test_variant_and_new_task_configs_run(job, tmp_path, task):
     assert int(run["params.input_length"]) == expected["input_length"]
     assert int(run["params.n_params"]) == gru_params(expected["sizes"][0], 8, expected["sizes"][1])
     assert run["tags.task_metric"] == expected["metric"] and math.isfinite(run[f"metrics.eval_{expected['metric']}"])
+    assert math.isfinite(run["metrics.grad_log10_ratio"])  # the gradient diagnostics ran on its memory_loss
 
 
