@@ -1,4 +1,5 @@
-"""The "Add a task" tutorial of docs/tasks.md, performed literally from the page's own text."""
+"""The "Add a task" tutorial of docs/tasks.md and the "Add a cell" tutorial of docs/cells.md, performed literally
+from the pages' own text."""
 import math
 import re
 
@@ -149,12 +150,13 @@ def test_a_custom_cell_from_outside_the_tree(tmp_path):
     assert run["params.n_params"] == str(16 * 8 + 8 + 64 + 8 * 8 + 8)
 
 
-# --- the "Add a cell" tutorial, performed literally from its text (a draft for now: docs/_drafts) ---
+# --- the "Add a cell" tutorial of docs/cells.md, performed literally from its text ---
 
-CELL_DOC = ROOT / "docs/_drafts/families_b.md"
+CELL_DOC = ROOT / "docs" / "cells.md"
 
 
 def cell_section() -> str:
+    """The page's 'Add a cell' section, up to the next section (its ### subsections included)."""
     return CELL_DOC.read_text(encoding="utf-8").split("## Add a cell", 1)[1].split("\n## ", 1)[0]
 
 

@@ -45,7 +45,7 @@ float32); without gradients (evaluation) the sequence is run in pieces of time a
 chunks (PIECE_ELEMENTS, CHUNK_ELEMENTS), so evaluating 1,000 sequences holds no (T, batch, ...) tensor
 but the outputs. Mamba's CUDA kernel fuses the scan and recomputes it in the
 backward pass; that kernel (mamba-ssm) needs an NVIDIA GPU and is not used. Measured times:
-docs/_drafts/families_b.md.
+docs/performance.md, "The modern families".
 """
 from __future__ import annotations
 
