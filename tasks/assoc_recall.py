@@ -38,7 +38,7 @@ last query asks the first pair, T - 2. Mean: each query's pair is uniform over t
 T - Q + (Q-1)/2 - (P-1) - 1 = T - P - (Q+1)/2.
 
 Solved: recall_accuracy >= 0.99 on the held-out set (1,000 sequences, so 1,000 Q queries), as the other
-classification tasks'. Measured (seed 0, the default 2,000 updates; docs/_drafts/tasks_new.md): at the
+classification tasks'. Measured (seed 0, the default 2,000 updates; docs/results.md): at the
 defaults the GRU reaches 1.0 at T=12 (step 1,100); at T=20 and T=100 every cell ends near 0.63, what
 remembering the last pair alone scores (1/2 + 1/2 * 1/4). With Zoology-like P=4, V=8 the LSTM and GRU stay
 at about 0.40 from step 100 to 2,000 at T=20 (the LSTM at T=12 too, lr 2e-3), between holding one pair

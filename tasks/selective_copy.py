@@ -22,7 +22,7 @@ a uniform M-subset of 0..T-1, whose elements average (T-1)/2, and the outputs av
 mean lag is (T + M)/2.
 
 Solved: recall_accuracy >= 0.99 on the held-out set (1,000 sequences, so 1,000 M tokens), as copy's.
-Measured (seed 0, the default 2,000 updates; docs/_drafts/tasks_new.md): the LSTM and the GRU reach it at
+Measured (seed 0, the default 2,000 updates; docs/results.md): the LSTM and the GRU reach it at
 T=20 (steps 1,400 and 1,100) and at T=100 (1,800 and 1,700); the tanh RNN does not (0.66 at T=20, chance at
 T=100).
 """
