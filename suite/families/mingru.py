@@ -15,8 +15,8 @@ Initialisation: torch's default Linear (uniform ±1/√fan_in), as the paper's c
 none). Its update gate then sits near σ(0) = ½ at init: h_{t−1} is halved every step, a time scale
 of ~1.4 steps until training moves the gate's bias.
 
-Weights per layer: 2H(I + 1) (I its input size). The scan and loop: suite/families/scan.py, which
-names the MIT-licensed reference read (lucidrains/minGRU-pytorch).
+Weights per layer: 2H(I + 1) (I its input size). The scan and loop: suite/families/scan.py, whose
+scan is adapted from lucidrains/minGRU-pytorch (MIT License; its notice in NOTICE).
 """
 from __future__ import annotations
 

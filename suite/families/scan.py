@@ -14,9 +14,10 @@ first term carries a given state h_0 on, of either sign, without taking its loga
 reference read below prepends log g(h_0), not log h_0, to the sequence: a continued scan there is
 not the whole sequence's).
 
-Written for this suite after reading lucidrains/minGRU-pytorch (`minGRU_pytorch/minGRU.py`, MIT
-licence), whose `heinsen_associative_scan_log`, `g` and `log_g` are the paper's appendix B; the h_0
-term above is ours.
+`g`, `log_g` and the three lines of `log_space_scan` without its h_0 term closely follow
+`g`, `log_g` and `heinsen_associative_scan_log` in lucidrains/minGRU-pytorch (`minGRU_pytorch/minGRU.py`,
+the paper's appendix B), Copyright (c) 2024 Phil Wang, MIT License: the full notice is in NOTICE. The
+h_0 term above is ours.
 """
 from __future__ import annotations
 
