@@ -1,4 +1,5 @@
-"""The recurrent model: one torch recurrent module (tanh RNN, LSTM or GRU) plus a linear head.
+"""The recurrent model: one recurrent module (tanh RNN, LSTM, GRU, a modern family of suite/families, or a
+custom cell) plus a linear head.
 
 The fused modules (`nn.RNN`, `nn.LSTM`, `nn.GRU`) are used so the fast cuDNN /
 oneDNN kernels run. Each cell's initialisation is configurable because, at long
