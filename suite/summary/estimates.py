@@ -59,3 +59,13 @@ def distance_at(distances: dict[int, float] | None):
 def p_order(a: Estimate | None, b: Estimate | None) -> float:
     """P(T50 of a > T50 of b); nan when either has no estimate."""
     return prob_greater(a, b) if a is not None and b is not None else float("nan")
+
+
+def order_text(cell: str, reference: str, p: float) -> str:
+    """'lstm beyond rnn (P = 0.99)', 'lstm short of rnn (P = 0.97)' or 'the data do not separate lstm from rnn
+    (P(lstm beyond) = 0.71)', from p = P(cell's T50 > reference's): an order is claimed only at ≥ CLAIM_AT."""
+    if p >= CLAIM_AT:
+        return f"{cell} beyond {reference} (P = {p:.2f})"
+    if 1 - p >= CLAIM_AT:
+        return f"{cell} short of {reference} (P = {1 - p:.2f})"
+    return f"the data do not separate {cell} from {reference} (P({cell} beyond) = {p:.2f})"

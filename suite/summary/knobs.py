@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from suite.summary.estimates import CLAIM_AT, Group, estimates, p_order
+from suite.summary.estimates import CLAIM_AT, Group, estimates, order_text, p_order
 from suite.summary.frame import split_variant
 from suite.summary.lags import LagNames, lag_names
 from suite.threshold import ABOVE, NO_T50, Estimate
@@ -149,13 +149,6 @@ def best_lines(points: pd.DataFrame, reference: str = "rnn") -> list[str]:
             if cell == reference:
                 continue
             p = p_order(c.found[c.ranked()[0]], ref_best)
-            if p != p:
-                continue
-            at_best = f"{task} h={hidden}, each cell at its best {knob}"
-            if p >= CLAIM_AT:
-                lines.append(f"{at_best}: {cell} beyond {reference} (P = {p:.2f})")
-            elif 1 - p >= CLAIM_AT:
-                lines.append(f"{at_best}: {cell} short of {reference} (P = {1 - p:.2f})")
-            else:
-                lines.append(f"{at_best}: the data do not separate {cell} from {reference} (P({cell} beyond) = {p:.2f})")
+            if p == p:  # nan: a group without an estimate
+                lines.append(f"{task} h={hidden}, each cell at its best {knob}: {order_text(cell, reference, p)}")
     return lines

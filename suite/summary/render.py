@@ -12,7 +12,7 @@ import pandas as pd
 from suite.horizon import FAILED, NONE, SOLVED
 from suite.record import Outcome
 from suite.summary.analysis import (CellVerdict, GroupVerdict, SizeVerdict, gradient_ratios, horizons, judge, size_verdicts)
-from suite.summary.estimates import CLAIM_AT, estimates, p_order
+from suite.summary.estimates import estimates, order_text, p_order
 from suite.summary.knobs import best_lines
 from suite.summary.lags import LagNames, lag_names, lags_line
 from suite.summary.frame import cells_in_order
@@ -147,7 +147,7 @@ def size_sentence(v: SizeVerdict, names: LagNames = LagNames()) -> str:
 
 def comparisons(found: dict, task: str, hidden: int, cells: list[str], reference: str) -> str:
     """'lstm beyond rnn (P = 0.99), gru: the data do not separate it from rnn (P(beyond) = 0.71)': each cell
-    against the reference cell, claimed only at a posterior probability ≥ CLAIM_AT."""
+    against the reference cell, claimed only at a posterior probability ≥ CLAIM_AT (estimates.order_text)."""
     if reference not in cells or len(cells) < 2:
         return ""
     said = []
@@ -155,14 +155,8 @@ def comparisons(found: dict, task: str, hidden: int, cells: list[str], reference
         if cell == reference:
             continue
         p = p_order(found.get((task, cell, hidden)), found.get((task, reference, hidden)))
-        if p != p:  # nan: a group without an estimate
-            continue
-        if p >= CLAIM_AT:
-            said.append(f"{cell} beyond {reference} (P = {p:.2f})")
-        elif 1 - p >= CLAIM_AT:
-            said.append(f"{cell} short of {reference} (P = {1 - p:.2f})")
-        else:
-            said.append(f"the data do not separate {cell} from {reference} (P({cell} beyond) = {p:.2f})")
+        if p == p:  # nan: a group without an estimate
+            said.append(order_text(cell, reference, p))
     return ", ".join(said)
 
 
