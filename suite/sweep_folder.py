@@ -37,8 +37,9 @@ def write_result(output_dir: str | Path | None, result: dict) -> None:
     """A job's result beside Hydra's outputs: the sweep reads it, and it survives a tracking
     server that went away."""
     if output_dir is not None:
-        parent = parent_run_id(Path(output_dir).parent)  # whose job it was (see _result_files)
-        (Path(output_dir) / Artifact.RESULT).write_text(json.dumps({**result, Result.PARENT: parent}, indent=2))
+        parent = parent_run_id(Path(output_dir).parent)  # a sweep's job: whose it was (see _result_files)
+        mine = {**result, Result.PARENT: parent} if parent else result
+        (Path(output_dir) / Artifact.RESULT).write_text(json.dumps(mine, indent=2))
 
 
 def _result_files(sweep_dir: str | Path) -> list[Path]:
