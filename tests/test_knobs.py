@@ -88,3 +88,13 @@ def test_a_summary_of_a_knob_sweep_writes_its_table_figure_and_section(tmp_path)
     assert "## Horizon against each swept knob" in paths["summary.md"].read_text()
     store.write_summary(pd.DataFrame(curve_rows("rnn", "train.lr", "0.002", 10)), tmp_path)  # one value: no curve
     assert not (tmp_path / "knobs.png").exists() and not (tmp_path / "knobs.csv").exists()
+
+
+def test_a_knob_sweep_whose_every_run_crashed_still_gets_its_summary(tmp_path):
+    """The SLURM test's sweep: train.steps swept, every job killed. No T50 anywhere: the figure says so."""
+    from tests.test_summary import run
+
+    rows = [{**run("memory", "rnn", 5, 0, None, status="KILLED"), "params.train.steps": str(steps)} for steps in (2, 3)]
+    paths = store.write_summary(pd.DataFrame(rows), tmp_path)
+    assert paths["knobs.png"].exists()
+    assert "no finished runs at any train.steps" in paths["summary.md"].read_text()

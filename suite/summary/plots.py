@@ -155,6 +155,11 @@ def _estimate_lines(ax, lines, log_x: bool) -> None:
 
     arrow = 1.7  # how far an open-ended horizon's arrow reaches, as a factor of its lag
     ends = []
+    if not any(e is not None and e.claim != NO_T50 for *_, found in lines for e in found):
+        # every run crashed, or no group has a T50: nothing to draw, and a log axis without data cannot be
+        ax.text(0.5, 0.5, "no T50 to draw: no group has finished runs\nwith a T50 (see the summary)",
+                transform=ax.transAxes, ha="center", va="center")
+        return
     for i, (label, cell, xs, found) in enumerate(lines):
         style = _style(cell)
         offset = i - (len(lines) - 1) / 2
