@@ -3,8 +3,7 @@ and size, T50 at every value tried, the value at which it is longest, and how su
 
 A sweep that varies a knob beyond lag and seed labels each cell with it ('rnn (train.lr=0.005)',
 frame.py), so its groups are already separate estimates (estimates.py); here they are put back side by
-side. "Best" is the value with the longest T50 (a group whose curve never falls to one half counts as
-longest of all), and it is claimed as best only when the posterior probability that its T50 beats the
+side. "Best" is the value expected to beat the most others (Σ_j P(its T50 > theirs)), and it is claimed as best only when the posterior probability that its T50 beats the
 runner-up's is at least CLAIM_AT; otherwise the sentence says the data do not separate them. Open ends at
 the cap ('> 200' at two or more values, the best among them) are a tie the cap makes, and said so.
 """
@@ -44,8 +43,14 @@ class KnobCurve:
         return f"{self.cell} h={self.hidden}{fixed}"
 
     def ranked(self) -> list[int]:
-        """Indices of the values, longest T50 first (a group without an estimate last)."""
-        return sorted(range(len(self.values)), key=lambda i: -_score(self.found[i]))
+        """Indices of the values, longest T50 first: by the number of other values each is expected to beat,
+        Σ_j P(T50_i > T50_j) over the posteriors. Not by the posterior median, which for an interval open at
+        its top ('> 18') is the prior's, not the runs'. A group without an estimate comes last."""
+        def wins(i: int) -> float:
+            if self.found[i] is None:
+                return -math.inf
+            return sum(p_order(self.found[i], e) for j, e in enumerate(self.found) if j != i and e is not None)
+        return sorted(range(len(self.values)), key=lambda i: (-wins(i), -_score(self.found[i])))
 
 
 def _number(value: str) -> float | None:
