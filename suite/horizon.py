@@ -14,7 +14,7 @@ with probability one half, from every finished run of a group ({lag: (solved, tr
   round 0   every group's ladder of lags × the first `batch` seeds of its pool (the seeds given)
   round k   per group not stopped: its crashed (lag, seed) pairs once more (a crash is no evidence),
             and placement.next_lag's lag (beyond the lags tried while the crossing likely lies there,
-            ×3 up to cap_hi or ÷3 down to cap_lo; else where `batch` runs narrow ln T50 most) on the
+            ×3 up to cap_hi or ÷3 down to cap_lo, then the cap itself; else where runs narrow ln T50 most) on the
             next `batch` seeds of the pool not yet trained at that lag: a (lag, seed) pair is trained once
   stop      placement.done: the 95% interval's hi / lo <= target, max_runs finished runs, or an open end
             ("> T", "< T") at a cap; else the seed pool spent at the chosen lag, or max_rounds
