@@ -162,7 +162,7 @@ def test_a_cell_knob_override_reaches_the_model():
 PRESETS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 PRESET_JOBS = {"default": 108, "lr_tune": 48, "paper": 480, "param_matched": 108, "smoke": 18}
 # jobs of round 0: cells x sizes (x rates) x 4 lags x the pool's first 3 seeds (batch)
-ADAPTIVE = {"horizon": 3 * 3 * 4 * 3, "fair_lr": 3 * 5 * 4 * 3}
+ADAPTIVE = {"horizon": 3 * 3 * 4 * 3, "fair_lr": 3 * 5 * 4 * 3, "fair_budget": 3 * 3 * 4 * 3}
 
 
 def test_every_preset_is_listed_here():
@@ -227,6 +227,18 @@ def test_the_learning_rate_preset_screens_every_cell_at_five_rates():
     assert config.train.steps == 2000  # the horizon preset's budget: its runs at 5e-3 are reused
     sizes, _ = horizon_round_0(sweep=("cell=rnn", "hidden=32,128"), preset="fair_lr")
     assert len(sizes.jobs) == 2 * 5 * 4 * 3 and all("cell=rnn" in job for job in sizes.jobs)
+
+
+def test_the_budget_preset_trains_each_cell_at_its_own_rate_at_three_budgets():
+    planned, config = horizon_round_0(preset="fair_budget")
+    assert len(planned.jobs) == ADAPTIVE["fair_budget"]
+    assert {o for job in planned.jobs for o in job if o.startswith("train.steps=")} == {
+        f"train.steps={n}" for n in (500, 2000, 8000)}
+    assert (config.hydra.sweeper.target, config.hydra.sweeper.max_runs) == (3, 24)
+    for cell in ("rnn", "lstm", "gru"):  # each job resolves its cell's rate from sweep.lr_by_cell
+        job = compose_cfg("experiment=fair_budget", f"cell={cell}", "train.steps=8000")
+        assert (job.train.lr, job.train.steps) == (job.sweep.lr_by_cell[cell], 8000)
+    assert compose_cfg("experiment=fair_budget", "cell=rnn").train.lr == 1e-3  # fair_lr's best for the RNN
 
 
 def test_the_horizon_preset_searches_every_group_from_one_ladder():

@@ -98,3 +98,17 @@ def test_a_knob_sweep_whose_every_run_crashed_still_gets_its_summary(tmp_path):
     paths = store.write_summary(pd.DataFrame(rows), tmp_path)
     assert paths["knobs.png"].exists()
     assert "no finished runs at any train.steps" in paths["summary.md"].read_text()
+
+
+def test_each_size_at_its_best_value_against_the_next_size():
+    # h=32 is best at 0.005, h=128 at 0.001: at one shared rate (0.005) h=128 looks shorter, at each size's best it is not
+    rows = (curve_rows("rnn", "train.lr", "0.001", 30, hidden=32) + curve_rows("rnn", "train.lr", "0.005", 90, hidden=32)
+            + curve_rows("rnn", "train.lr", "0.001", 200, hidden=128) + curve_rows("rnn", "train.lr", "0.005", 10, hidden=128)
+            + curve_rows("rnn", "train.lr", "0.001", 30, hidden=64, mixed_at=90)
+            + curve_rows("rnn", "train.lr", "0.005", 30, hidden=64))
+    [line] = [line for line in knobs.best_lines(points_of(rows)) if "each size at its best" in line]
+    assert line.startswith("memory rnn, each size at its best train.lr: T50 h=32 T ")
+    assert "(at train.lr=0.005), h=64 " in line and "h=128 T > 200 (at train.lr=0.001)" in line
+    assert "h=128 beyond h=64 (P = " in line and "h=128 beyond h=32 (P = " in line
+    # one size only: no such sentence
+    assert not [line for line in knobs.best_lines(points_of(rows[:len(rows) // 3])) if "each size at its best" in line]

@@ -136,12 +136,42 @@ def best_table(points: pd.DataFrame, curves: list[KnobCurve] | None = None) -> p
     return pd.DataFrame(rows)
 
 
+def best_of(curve: KnobCurve) -> int:
+    return curve.ranked()[0]
+
+
+def sizes_at_best(curves: list[KnobCurve], names: dict[str, LagNames]) -> list[str]:
+    """Per task and cell swept at two or more sizes: each size at its own best value of the knob, and each
+    size against the next (claimed only at ≥ CLAIM_AT), so that a trend with size is not an artifact of a
+    value chosen at one size."""
+    by_size: dict[tuple, dict[int, KnobCurve]] = {}
+    for c in curves:
+        by_size.setdefault((c.task, c.cell, c.knob, c.fixed), {})[c.hidden] = c
+    lines = []
+    for (task, cell, knob, fixed), sizes in by_size.items():
+        if len(sizes) < 2:
+            continue
+        named = names.get(task, LagNames())
+        ordered = [sizes[h] for h in sorted(sizes)]
+        best = [c.found[best_of(c)] for c in ordered]
+        each = ", ".join(f"h={c.hidden} {named.t50(e)} (at {knob}={c.values[best_of(c)]})" for c, e in zip(ordered, best))
+        steps = [order_text(f"h={b.hidden}", f"h={a.hidden}", p_order(eb, ea))
+                 for a, b, ea, eb in zip(ordered, ordered[1:], best, best[1:]) if ea is not None and eb is not None]
+        if len(ordered) > 2 and best[0] is not None and best[-1] is not None:
+            steps.append(order_text(f"h={ordered[-1].hidden}", f"h={ordered[0].hidden}", p_order(best[-1], best[0])))
+        fixed_text = "".join(f", {k}={v}" for k, v in fixed)
+        lines.append(f"{task} {cell}{fixed_text}, each size at its best {knob}: T50 {each}; " + "; ".join(steps))
+    return lines
+
+
 def best_lines(points: pd.DataFrame, reference: str = "rnn") -> list[str]:
-    """The sentences: each curve's best value, then, per task and size, each cell at its best value against
-    the reference cell at its best (claimed only at ≥ CLAIM_AT)."""
+    """The sentences: each curve's best value; per task and cell, each size at its best value against the
+    next size; then, per task and size, each cell at its best value against the reference cell at its best
+    (every order claimed only at ≥ CLAIM_AT)."""
     curves = knob_curves(points)
     names = lag_names(points)
     lines = [best_sentence(c, names.get(c.task, LagNames())) for c in curves]
+    lines += sizes_at_best(curves, names)
     by_cell: dict[tuple, KnobCurve] = {}
     for c in curves:
         by_cell.setdefault((c.task, c.hidden, c.knob, c.fixed), {})[c.cell] = c
@@ -149,11 +179,11 @@ def best_lines(points: pd.DataFrame, reference: str = "rnn") -> list[str]:
         if reference not in cells or len(cells) < 2:
             continue
         ref = cells[reference]
-        ref_best = ref.found[ref.ranked()[0]]
+        ref_best = ref.found[best_of(ref)]
         for cell, c in cells.items():
             if cell == reference:
                 continue
-            p = p_order(c.found[c.ranked()[0]], ref_best)
+            p = p_order(c.found[best_of(c)], ref_best)
             if p == p:  # nan: a group without an estimate
                 lines.append(f"{task} h={hidden}, each cell at its best {knob}: {order_text(cell, reference, p)}")
     return lines
