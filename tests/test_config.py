@@ -225,8 +225,8 @@ def test_the_learning_rate_preset_screens_every_cell_at_five_rates():
         f"train.lr={lr}" for lr in ("0.001", "0.002", "0.005", "0.01", "0.02")}
     assert (config.hydra.sweeper.target, config.hydra.sweeper.max_runs) == (3, 24)
     assert config.train.steps == 2000  # the horizon preset's budget: its runs at 5e-3 are reused
-    sizes, _ = horizon_round_0(sweep=("cell=rnn", "hidden=32,128"), preset="fair_lr")
-    assert len(sizes.jobs) == 2 * 5 * 4 * 3 and all("cell=rnn" in job for job in sizes.jobs)
+    sizes, _ = horizon_round_0(sweep=("cell=rnn", "hidden=32,64,128", "train.lr=0.0005,0.001,0.002,0.005"), preset="fair_lr")
+    assert len(sizes.jobs) == 3 * 4 * 4 * 3 and all("cell=rnn" in job for job in sizes.jobs)
 
 
 def test_the_budget_preset_trains_each_cell_at_its_own_rate_at_three_budgets():
