@@ -112,3 +112,24 @@ def test_each_size_at_its_best_value_against_the_next_size():
     assert "h=128 beyond h=64 (P = " in line and "h=128 beyond h=32 (P = " in line
     # one size only: no such sentence
     assert not [line for line in knobs.best_lines(points_of(rows[:len(rows) // 3])) if "each size at its best" in line]
+
+
+def test_the_figure_marks_an_interval_open_at_its_top_at_its_known_end(tmp_path):
+    """'> 19' (the RNN at lr 1e-3 in experiment=fair_lr: a floor of seeds that solve at every lag): the mark sits
+    at 19 with an arrow up, not at the median the prior alone would place, with a whisker to the prior's reach."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from suite.threshold import estimate
+
+    open_top = estimate({10: (3, 3), 30: (2, 3), 90: (3, 3), 200: (6, 15)})
+    closed = estimate({10: (8, 8), 30: (8, 8), 60: (4, 8), 90: (0, 8), 200: (0, 8)})
+    assert open_top.text().startswith("> ") and open_top.hi == float("inf")
+    fig, ax = plt.subplots()
+    plots._estimate_lines(ax, [("open", "rnn", [1.0], [open_top]), ("closed", "lstm", [2.0], [closed])], log_x=False)
+    marks = {line.get_label(): line.get_ydata()[0] for line in ax.get_lines() if not line.get_label().startswith("_")}
+    assert marks == {"open": open_top.lo, "closed": closed.t50}
+    assert len(ax.texts) == 1 and ax.texts[0].xy[1] > open_top.lo  # one arrow, pointing up from the known end
+    plt.close(fig)

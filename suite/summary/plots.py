@@ -145,13 +145,39 @@ def plot_gradients(profiles: dict, path: str | Path) -> Path:
     return Path(path)
 
 
+def _open_side(e) -> str | None:
+    """ABOVE or BELOW where the estimate reads '> T' or '< T' (text()): past the cap, or an interval open at one
+    end, whose median is the prior's rather than the runs'; None for a two-sided interval."""
+    from suite.threshold import ABOVE, BELOW
+
+    if e.claim in (ABOVE, BELOW):
+        return e.claim
+    if e.hi == math.inf and e.lo > 0:
+        return ABOVE
+    if e.lo == 0 and e.hi < math.inf:
+        return BELOW
+    return None
+
+
+def _known_end(e) -> float:
+    """Where a group's mark goes: the end the runs support for an open estimate, else T50."""
+    from suite.threshold import ABOVE, BELOW
+
+    side = _open_side(e)
+    if side == ABOVE:
+        return e.t_max if e.claim == ABOVE else e.lo
+    if side == BELOW:
+        return e.t_min if e.claim == BELOW else e.hi
+    return e.t50
+
+
 def _estimate_lines(ax, lines, log_x: bool) -> None:
     """T50 with its 95% interval as an error bar against x, a line per (label, cell, xs, estimates), on a log
     lag axis; an open claim ('> T', '< T') is an arrow from T the way the horizon lies, a group with no T50
-    is left out, and lines sit side by side rather than on top of each other."""
+    is left out (so is one the runs place nowhere), and lines sit side by side rather than on top of each other."""
     from matplotlib.ticker import LogLocator, NullLocator, ScalarFormatter
 
-    from suite.threshold import ABOVE, BELOW, NO_T50
+    from suite.threshold import ABOVE, NO_T50
 
     arrow = 1.7  # how far an open-ended horizon's arrow reaches, as a factor of its lag
     ends = []
@@ -164,21 +190,19 @@ def _estimate_lines(ax, lines, log_x: bool) -> None:
         style = _style(cell)
         offset = i - (len(lines) - 1) / 2
         shown = [(x * 1.06 ** offset if log_x else x + 0.06 * offset, e) for x, e in zip(xs, found)
-                 if e is not None and e.claim != NO_T50]
+                 if e is not None and e.claim != NO_T50 and not (e.lo == 0 and e.hi == math.inf)]
         px = [x for x, _ in shown]
-        ys = [e.t_max if e.claim == ABOVE else e.t_min if e.claim == BELOW else e.t50 for _, e in shown]
+        ys = [_known_end(e) for _, e in shown]
         ax.plot(px, ys, color=style["color"], marker=style["marker"], label=label, lw=1.2)
         for x, y, (_, e) in zip(px, ys, shown):
-            if e.claim in (ABOVE, BELOW):  # open-ended: an arrow the way the horizon lies
-                tip = y * arrow if e.claim == ABOVE else y / arrow
+            if _open_side(e):  # open-ended: an arrow the way the horizon lies, from the end the runs support
+                tip = y * arrow if _open_side(e) == ABOVE else y / arrow
                 ax.annotate("", xy=(x, tip), xytext=(x, y),
                             arrowprops={"arrowstyle": "->", "color": style["color"], "lw": 1.4})
                 ends += [y, tip]
-            else:  # an end beyond what the runs reach is drawn at the prior's reach, with an arrow cap
-                lo = e.lo if e.lo > 0 else e.reach[0]
-                hi = e.hi if math.isfinite(e.hi) else e.reach[1]
-                ax.errorbar([x], [y], yerr=[[y - lo], [hi - y]], color=style["color"], capsize=3, lw=1.2)
-                ends += [lo, hi]
+            else:
+                ax.errorbar([x], [y], yerr=[[y - e.lo], [e.hi - y]], color=style["color"], capsize=3, lw=1.2)
+                ends += [e.lo, e.hi]
     if log_x:
         ax.set_xscale("log")
     ax.set_yscale("log")
@@ -219,6 +243,6 @@ def plot_knob_curves(curves: list, path: str | Path) -> Path:
         where = {v: float(v) if numeric else i for i, v in enumerate(names)}
         _estimate_lines(ax, [(c.name, c.cell, [where[v] for v in c.values], c.found) for c in group], log_x=numeric)
         ax.set_xticks([where[v] for v in names], names)
-        ax.set(title=f"{task}: horizon T50 against {knob} (95% interval)", xlabel=knob, ylabel="lag T")
+        ax.set(title=f"{task}: T50 against {knob}\n(95% interval; arrow: open end)", xlabel=knob, ylabel="lag T")
     fig.savefig(path, dpi=110)
     return Path(path)
