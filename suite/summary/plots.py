@@ -193,7 +193,10 @@ def _estimate_lines(ax, lines, log_x: bool) -> None:
                  if e is not None and e.claim != NO_T50 and not (e.lo == 0 and e.hi == math.inf)]
         px = [x for x, _ in shown]
         ys = [_known_end(e) for _, e in shown]
-        ax.plot(px, ys, color=style["color"], marker=style["marker"], label=label, lw=1.2)
+        ax.plot(px, ys, color=style["color"], marker=style["marker"], label=label, ls="none")
+        for j in range(len(shown) - 1):  # a line only between two-sided estimates: an open end is no point to join
+            if not _open_side(shown[j][1]) and not _open_side(shown[j + 1][1]):
+                ax.plot(px[j:j + 2], ys[j:j + 2], color=style["color"], lw=1.2)
         for x, y, (_, e) in zip(px, ys, shown):
             if _open_side(e):  # open-ended: an arrow the way the horizon lies, from the end the runs support
                 tip = y * arrow if _open_side(e) == ABOVE else y / arrow
@@ -234,7 +237,7 @@ def plot_knob_curves(curves: list, path: str | Path) -> Path:
     panels: dict[tuple[str, str], list] = {}
     for c in curves:
         panels.setdefault((c.task, c.knob), []).append(c)
-    fig, axes = _panels(max(len(panels), 1))
+    fig, axes = _panels(max(len(panels), 1), height=3.7)  # room for a two-line title
     for ax, ((task, knob), group) in zip(axes, panels.items()):
         numeric = all(c.numeric for c in group)
         names = list(dict.fromkeys(v for c in group for v in c.values))  # in the order the curves give them
@@ -243,6 +246,7 @@ def plot_knob_curves(curves: list, path: str | Path) -> Path:
         where = {v: float(v) if numeric else i for i, v in enumerate(names)}
         _estimate_lines(ax, [(c.name, c.cell, [where[v] for v in c.values], c.found) for c in group], log_x=numeric)
         ax.set_xticks([where[v] for v in names], names)
-        ax.set(title=f"{task}: T50 against {knob}\n(95% interval; arrow: open end)", xlabel=knob, ylabel="lag T")
+        ax.set(xlabel=knob, ylabel="lag T")
+        ax.set_title(f"{task}: T50 against {knob}\n(95% interval; arrow: open end)", fontsize="medium")
     fig.savefig(path, dpi=110)
     return Path(path)
