@@ -133,3 +133,11 @@ def test_the_figure_marks_an_interval_open_at_its_top_at_its_known_end(tmp_path)
     assert marks == {"open": open_top.lo, "closed": closed.t50}
     assert len(ax.texts) == 1 and ax.texts[0].xy[1] > open_top.lo  # one arrow, pointing up from the known end
     plt.close(fig)
+
+
+def test_the_best_value_is_set_against_every_value_it_beats_not_only_the_runner_up():
+    rows = (curve_rows("rnn", "train.steps", "500", 10) + curve_rows("rnn", "train.steps", "2000", 90, mixed_at=200)
+            + curve_rows("rnn", "train.steps", "8000", 200))
+    [line] = knobs.best_lines(points_of(rows))
+    assert line.startswith("memory rnn h=64: the data do not separate train.steps=8000")
+    assert "from train.steps=2000" in line and "; beyond train.steps=500's T " in line
