@@ -186,17 +186,23 @@ def _estimate_lines(ax, lines, log_x: bool) -> None:
         ax.text(0.5, 0.5, "no T50 to draw: no group has finished runs\nwith a T50 (see the summary)",
                 transform=ax.transAxes, ha="center", va="center")
         return
+    seen: dict[str, int] = {}
     for i, (label, cell, xs, found) in enumerate(lines):
         style = _style(cell)
+        repeat = seen[cell] = seen.get(cell, -1) + 1  # the same cell again (another size): its colour, another mark
+        if repeat:
+            style["marker"] = "o^sDv<>"[repeat % 7]
+        dashes = ("-", "--", ":", "-.")[repeat % 4]
         offset = i - (len(lines) - 1) / 2
         shown = [(x * 1.06 ** offset if log_x else x + 0.06 * offset, e) for x, e in zip(xs, found)
                  if e is not None and e.claim != NO_T50 and not (e.lo == 0 and e.hi == math.inf)]
         px = [x for x, _ in shown]
         ys = [_known_end(e) for _, e in shown]
-        ax.plot(px, ys, color=style["color"], marker=style["marker"], label=label, ls="none")
+        ax.plot(px, ys, color=style["color"], marker=style["marker"], label=label, ls="none",
+                mfc="none" if repeat % 2 else style["color"])
         for j in range(len(shown) - 1):  # a line only between two-sided estimates: an open end is no point to join
             if not _open_side(shown[j][1]) and not _open_side(shown[j + 1][1]):
-                ax.plot(px[j:j + 2], ys[j:j + 2], color=style["color"], lw=1.2)
+                ax.plot(px[j:j + 2], ys[j:j + 2], color=style["color"], lw=1.2, ls=dashes)
         for x, y, (_, e) in zip(px, ys, shown):
             if _open_side(e):  # open-ended: an arrow the way the horizon lies, from the end the runs support
                 tip = y * arrow if _open_side(e) == ABOVE else y / arrow
