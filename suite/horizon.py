@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from suite import placement, threshold
@@ -224,7 +224,8 @@ class Search:
     its pool. `default_task` names the task config of groups that do not choose one (for `ladders`).
     """
 
-    def __init__(self, grid: list[list[str]], settings: SearchSettings, default_task: str | None = None):
+    def __init__(self, grid: list[list[str]], settings: SearchSettings, default_task: str | None = None,
+                 valid: Callable[[list[str]], bool] | None = None):
         self.settings = settings
         self.rounds = 0  # rounds launched after round 0
         given = {lag for _, lag, _ in map(self._split, grid) if lag is not None}
@@ -240,6 +241,22 @@ class Search:
         self.outcomes: dict[Group, dict[int, dict[str | None, str]]] = {g: {} for g in self.groups}
         self.retried: set[tuple[Group, int, str | None]] = set()  # crashed (lag, seed) pairs tried a second time
         self.stopped: dict[Group, str] = {}  # why a group stopped
+        # the shortest lag each group may extend down to: cap_lo, or the task's shortest valid length above it
+        # (selective copy needs seq_len >= n_copy), so that no round is spent on jobs that cannot run
+        self.floors = {g: self._floor(g, valid) if valid else settings.cap_lo for g in self.groups}
+
+    def _floor(self, group: Group, valid: Callable[[list[str]], bool]) -> int:
+        """The shortest lag from cap_lo up to the ladder's first at which the group's job is valid (bisected: a
+        task valid at one length is valid at every longer one); the ladder's first if none below it is."""
+        low, top = self.settings.cap_lo, min(self.ladders[group])
+        seed = self.groups[group][0]
+        while low < top:
+            mid = (low + top) // 2
+            if valid(self.job(group, mid, seed)):
+                top = mid
+            else:
+                low = mid + 1
+        return top
 
     def _split(self, overrides: list[str]) -> tuple[Group, str | None, str | None]:
         """A job's overrides -> (its group, its lag, its seed), the last two as written (None: absent)."""
@@ -294,8 +311,9 @@ class Search:
         s, counts = self.settings, self.counts(group)
         est = threshold.estimate(counts) if counts else None
         cap_hi = s.cap_hi_for(self.ladders[group])
-        if est is not None and placement.done(est, s.target, s.max_runs, s.cap_lo, cap_hi):
-            self.stopped[group] = self._why_done(est, cap_hi)
+        cap_lo = self.floors[group]
+        if est is not None and placement.done(est, s.target, s.max_runs, cap_lo, cap_hi):
+            self.stopped[group] = self._why_done(est, cap_lo, cap_hi)
             return []
         if self.rounds >= s.max_rounds:
             self.stopped[group] = f"max_rounds ({s.max_rounds})"
@@ -305,7 +323,7 @@ class Search:
             if not retries:
                 self.stopped[group] = "no finished runs (every run crashed)"
             return retries
-        lag = placement.next_lag(counts, s.batch, s.cap_lo, cap_hi)
+        lag = placement.next_lag(counts, s.batch, cap_lo, cap_hi)
         seeds = self._fresh(group, lag)[:min(s.batch, s.max_runs - est.runs)]
         if not seeds and not retries:
             self.stopped[group] = f"seed pool ran out at {s.lag}={lag}"
@@ -325,12 +343,12 @@ class Search:
         """The pool's seeds not yet trained at `lag` (crashed ones included: they were trained)."""
         return [seed for seed in self.groups[group] if seed not in self.outcomes[group].get(lag, {})]
 
-    def _why_done(self, est: threshold.Estimate, cap_hi: int) -> str:
+    def _why_done(self, est: threshold.Estimate, cap_lo: int, cap_hi: int) -> str:
         if est.ratio <= self.settings.target:
             return f"target reached (ratio {est.ratio:.2f} <= {self.settings.target:g})"
         if est.runs >= self.settings.max_runs:
             return f"max_runs ({self.settings.max_runs})"
-        return f"cap ({self.settings.lag} {est.text()}, caps {self.settings.cap_lo}..{cap_hi})"
+        return f"cap ({self.settings.lag} {est.text()}, caps {cap_lo}..{cap_hi})"
 
     def _name(self, group: Group) -> str:
         """What sets a group apart from the others ('cell=rnn hidden=64'), or '(one group)'."""

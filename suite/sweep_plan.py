@@ -16,10 +16,12 @@ from suite.hydra_internals import job_composer
 CHECK_HIDDEN = 8  # a cell's name, init recipe and knobs are checked at any size: a small one is enough
 
 
-def check_jobs(config: DictConfig, jobs: list[list[str]]) -> None:
-    """Compose and check every job's config; the first bad one raises ConfigError naming the job."""
+def job_checker(config: DictConfig):
+    """A function: a job's overrides -> None when its config composes, validates and builds, else the reason
+    in one line. One composer for every call (suite.hydra_internals.job_composer caches the groups)."""
     compose = job_composer(config)
-    for number, overrides in enumerate(jobs):
+
+    def check(overrides: list[str]) -> str | None:
         try:
             cfg = compose(overrides)
             with open_dict(cfg):
@@ -27,4 +29,14 @@ def check_jobs(config: DictConfig, jobs: list[list[str]]) -> None:
             validate(cfg)
             build_model(cfg, build_task(cfg.task), hidden=min(cfg.hidden, CHECK_HIDDEN))
         except (ConfigError, HydraException, OmegaConfBaseException) as exc:
-            raise ConfigError(f"job #{number} ({' '.join(overrides)}): {one_line(exc)}") from None
+            return one_line(exc)
+        return None
+    return check
+
+
+def check_jobs(config: DictConfig, jobs: list[list[str]]) -> None:
+    """Compose and check every job's config; the first bad one raises ConfigError naming the job."""
+    check = job_checker(config)
+    for number, overrides in enumerate(jobs):
+        if (reason := check(overrides)) is not None:
+            raise ConfigError(f"job #{number} ({' '.join(overrides)}): {reason}")

@@ -260,3 +260,20 @@ def test_the_horizon_preset_searches_every_group_from_one_ladder():
     # another seed pool on the command line (basic sweeper syntax): disjoint from the preset's
     other, _ = horizon_round_0("cell=rnn", "hidden=64", sweep=("seed=range(30,60)",))
     assert {o for job in other.jobs for o in job if o.startswith("seed=")} == {"seed=30", "seed=31", "seed=32"}
+
+
+def test_the_search_finds_each_tasks_shortest_valid_length_from_the_real_configs():
+    """What the horizon sweeper gives its search (suite.sweep_plan.job_checker): selective copy with n_copy=4 is
+    valid from seq_len=4, associative recall (2 pairs, 2 queries) from 6; the floors are found by bisection."""
+    from suite.horizon import Search, SearchSettings
+    from suite.sweep_plan import job_checker
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        config = compose(config_name="config", overrides=["experiment=horizon"], return_hydra_config=True)
+        check = job_checker(config)
+        assert "task.n_copy=4" in check(["task=selective_copy", "cell=rnn", "seq_len=3"])
+        assert check(["task=selective_copy", "cell=rnn", "seq_len=4"]) is None
+        grid = [[f"task={task}", "cell=rnn", "seed=0"] for task in ("selective_copy", "assoc_recall", "memory")]
+        search = Search(grid, SearchSettings(ladder=(10, 30)), valid=lambda overrides: check(overrides) is None)
+    assert {group[0]: floor for group, floor in search.floors.items()} == {
+        "task=selective_copy": 4, "task=assoc_recall": 6, "task=memory": 2}

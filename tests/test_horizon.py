@@ -137,8 +137,9 @@ class FakeLauncher:
         return returns
 
 
-def run_sweeper(tmp_path, launcher, arguments, seeds="range(0,30)", cells="rnn,lstm,gru", **settings):
+def run_sweeper(tmp_path, launcher, arguments, seeds="range(0,30)", cells="rnn,lstm,gru", valid=None, **settings):
     sweeper = HorizonSweeper(params={"cell": cells, "seed": seeds}, **settings)
+    sweeper.valid = valid or (lambda overrides: True)  # every length builds, unless a test says otherwise
     sweeper.config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)},
                                                  "runtime": {"choices": {"task": "memory"}}}})
     sweeper.launcher = launcher
@@ -182,6 +183,18 @@ def test_open_ends_extend_to_the_caps_and_stop_there(tmp_path):
     assert by_cell(search, lambda g: search.estimate(g).text()) | {"rnn": None} == \
         {"lstm": "> 810", "gru": "< 1", "rnn": None}
     assert search.stopped[("cell=lstm",)].startswith("cap") and search.stopped[("cell=gru",)].startswith("cap")
+
+
+def test_a_group_extends_down_to_its_tasks_shortest_valid_length_not_below(tmp_path):
+    """Selective copy with n_copy=4 has no job at seq_len=3: a group failing at every lag of its ladder goes down
+    to 4, its shortest valid length, and its '< 4' holds there; no job below it is ever launched."""
+    launcher = FakeLauncher(curve({"gru": 0}))
+    valid = lambda overrides: int(dict(o.split("=", 1) for o in overrides)["seq_len"]) >= 4  # noqa: E731
+    search = run_sweeper(tmp_path, launcher, [], cells="gru", valid=valid).search
+    assert min(lags_of(search, "gru")) == 4 and search.floors[("cell=gru",)] == 4
+    assert all(int(dict(o.split("=", 1) for o in job)["seq_len"]) >= 4 for job in launcher.launched)
+    assert search.estimate(("cell=gru",)).text() == "< 4" and search.stopped[("cell=gru",)].startswith("cap")
+    assert "caps 4.." in search.stopped[("cell=gru",)]
 
 
 def test_a_cap_on_the_ladder_top_spends_fresh_seeds_there(tmp_path):

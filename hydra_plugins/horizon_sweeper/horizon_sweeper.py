@@ -35,6 +35,7 @@ class HorizonSweeper(Sweeper):
         self.config: Optional[DictConfig] = None
         self.launcher = None
         self.search: Optional[Search] = None  # the last search, its outcomes and why each group stopped
+        self.valid = None  # a job's overrides -> whether its config builds; None: suite.sweep_plan's check
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         from hydra.core.plugins import Plugins
@@ -48,7 +49,8 @@ class HorizonSweeper(Sweeper):
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
-        search = self.search = Search(grid(self.params, arguments), self.settings, default_choice(self.config, "task"))
+        search = self.search = Search(grid(self.params, arguments), self.settings, default_choice(self.config, "task"),
+                                      valid=self.valid or self._valid())
         batch, returns, launched = search.first_round(), [], 0
         while batch:
             self.validate_batch_is_legal(batch)
@@ -63,6 +65,14 @@ class HorizonSweeper(Sweeper):
         log.info("horizon search done: %d jobs in %d rounds\n  %s", launched, search.rounds + 1,
                  "\n  ".join(search.report()))
         return returns
+
+    def _valid(self):
+        """Whether a job's config composes, validates and builds: the search extends no group below its task's
+        shortest valid length (selective copy needs seq_len >= n_copy)."""
+        from suite.sweep_plan import job_checker  # torch and the tasks: imported when a search runs, not at discovery
+
+        check = job_checker(self.config)
+        return lambda overrides: check(overrides) is None
 
 
 def outcome_of(result: JobReturn) -> str:
