@@ -62,6 +62,21 @@ def throughput() -> list[str]:
     return lines
 
 
+def throughput_matched() -> list[str]:
+    """A row per cell at the LSTM's weight count: updates per second at each length."""
+    found = rows("throughput_matched")
+    if not found:
+        return ["| every cell at matched weights: updates/s | `throughput.py --matched` | not measured | (reported) |"]
+    lines = []
+    for cell in dict.fromkeys(r["cell"] for r in found):
+        mine = sorted((r for r in found if r["cell"] == cell), key=lambda r: int(r["seq_len"]))
+        rates = " / ".join(f"{float(r['updates_per_s']):,.3g}" for r in mine)
+        lines.append(f"| {cell} at matched weights ({int(mine[0]['weights']):,}, h={mine[0]['hidden']}), batch "
+                     f"{mine[0]['batch']}: updates/s at T={' / '.join(r['seq_len'] for r in mine)} | "
+                     f"`throughput.py --matched` | {rates} | (reported) |")
+    return lines
+
+
 def datagen() -> list[str]:
     found = rows("datagen")
     if not found:
@@ -137,7 +152,7 @@ def gpu() -> list[str]:
             for r in found]
 
 
-SCRIPTS = ("overhead", "throughput", "datagen", "sweep_walltime", "summary_speed", "threads")
+SCRIPTS = ("overhead", "throughput", "throughput_matched", "datagen", "sweep_walltime", "summary_speed", "threads")
 
 
 def machines() -> str:
@@ -145,7 +160,9 @@ def machines() -> str:
     by_machine: dict[str, list[str]] = {}
     for name in SCRIPTS:
         if (RESULTS / f"{name}.machine.txt").exists():
-            by_machine.setdefault(machine(name), []).append(f"{name}.py")
+            script = f"{name.removesuffix('_matched')}.py"  # throughput_matched: throughput.py --matched
+            if script not in (names := by_machine.setdefault(machine(name), [])):
+                names.append(script)
     if len(by_machine) == 1:
         return next(iter(by_machine))
     return "; ".join(f"{where} ({', '.join(names)})" for where, names in by_machine.items())
@@ -155,7 +172,7 @@ def table() -> str:
     lines = [f"Measured on: {machines()}. Regenerate: run the scripts, then "
              "`python benchmarks/report.py --into docs/performance.md`.", "",
              "| what | script (`python benchmarks/...`) | measured | goal |", "|---|---|---|---|"]
-    for part in (overhead, throughput, datagen, sweeps, summary, threads, gpu):
+    for part in (overhead, throughput, throughput_matched, datagen, sweeps, summary, threads, gpu):
         lines += part()
     return "\n".join(lines)
 

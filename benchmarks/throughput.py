@@ -6,6 +6,11 @@ matrix-multiply peak of the same machine.
     python benchmarks/throughput.py --quick          # a seconds-long check of the script
     python benchmarks/throughput.py --seq-len 100 --hidden 64 --batch 64    # a single point
     python benchmarks/throughput.py --threads 2 --device cuda
+    python benchmarks/throughput.py --matched        # every cell at the LSTM's weight count (h=64), T 50,200,1000, batch 64
+
+--matched trains every cell the suite builds (the classic three and the modern families) at the hidden size
+that matches the LSTM's weight count at h=64 (suite.families.sizing), and reports updates per second: the
+families' recurrences are not gate matmuls, so no FLOP count or % of peak is given for them.
 
 Each point runs suite.train.train (data drawn on the device, Adam, clipping; early stop off, one
 tiny evaluation at the end) for about --seconds per repeat after an untimed warm-up; the figure is
@@ -57,7 +62,11 @@ def recurrent_flops(cell: str, input_size: int, hidden: int, layers: int = 1) ->
     return 3 * forward
 
 
-def measure(cell: str, task, hidden: int, batch: int, device, seconds: float, repeats: int) -> float:
+MATCHED_CELLS = ["rnn", "lstm", "gru", "mingru", "minlstm", "lru", "s6", "exprnn"]
+
+
+def measure(cell: str, task, hidden: int, batch: int, device, seconds: float, repeats: int,
+            min_steps: int = 10) -> float:
     """Median training sequences per second through suite.train.train."""
     import torch
 
@@ -76,14 +85,15 @@ def measure(cell: str, task, hidden: int, batch: int, device, seconds: float, re
 
     run(3, 0)  # warm-up: thread pool, kernel selection, cuDNN/cuBLAS handles, allocator
     rate = run(8, 0)  # a first estimate of the rate, to size the timed runs
-    steps = max(10, math.ceil(seconds * rate / batch))
+    steps = max(min_steps, math.ceil(seconds * rate / batch))
     return median(run(steps, repeat) for repeat in range(repeats))
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--task", default="memory")
-    p.add_argument("--cells", nargs="+", default=["rnn", "lstm", "gru"], choices=list(GATES))
+    p.add_argument("--cells", nargs="+", default=None, choices=MATCHED_CELLS,
+                   help="default: rnn lstm gru; with --matched, every cell")
     p.add_argument("--seq-len", nargs="+", type=int, default=[50, 100, 200])
     p.add_argument("--hidden", nargs="+", type=int, default=[64, 128])
     p.add_argument("--batch", nargs="+", type=int, default=[32, 128])
@@ -92,7 +102,13 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="auto")
     p.add_argument("--quick", action="store_true", help="T=50, H=64, batch 32, short repeats")
+    p.add_argument("--matched", action="store_true", help="every cell at the LSTM's weight count, updates/s")
     args = p.parse_args()
+    if args.matched:
+        return matched(args)
+    args.cells = args.cells or ["rnn", "lstm", "gru"]
+    if not set(args.cells) <= set(GATES):
+        p.error(f"--cells: the FLOP-counted grid takes {', '.join(GATES)}; the others run with --matched")
     import torch
 
     from suite.config import resolve_device
@@ -130,6 +146,38 @@ def main() -> None:
     print(f"best: {best['cell']} T={best['seq_len']} H={best['hidden']} batch {best['batch']} reaches "
           f"{best['pct_of_peak']:.0f}% of the measured matmul peak ({best['gflops']:.1f} of {peak:.1f} GFLOP/s); "
           f"median over the grid {median(r['pct_of_peak'] for r in rows):.0f}%")
+
+
+def matched(args) -> None:
+    """Updates per second of every cell at the LSTM's weight count (h=64 on the task), T 50, 200, 1,000 by default,
+    batch 64: the rows of the performance table for the modern families beside the classic three."""
+    import torch
+
+    from suite.config import resolve_device
+    from suite.families.sizing import hidden_by_cell, recurrent_parameters
+
+    cells = args.cells or MATCHED_CELLS
+    lengths = [50] if args.quick else (args.seq_len if args.seq_len != [50, 100, 200] else [50, 200, 1000])
+    batch = 64 if args.batch == [32, 128] else args.batch[0]
+    torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)
+    device = resolve_device(args.device)
+    print(machine_line(device.type, args.threads))
+    input_size = load_task(args.task, lengths[0]).input_size
+    sizes = hidden_by_cell(cells, reference="lstm", reference_hidden=64, input_size=input_size)
+    rows = []
+    for seq_len in lengths:
+        task = load_task(args.task, seq_len)
+        for cell in cells:
+            # few steps at long lags: S6's pure-torch scan takes seconds a step at T=1,000 on one core
+            rate = measure(cell, task, sizes[cell], batch, device, 0.3 if args.quick else args.seconds,
+                           1 if args.quick else args.repeats, min_steps=3)
+            rows.append({"cell": cell, "task": task.name, "seq_len": seq_len, "hidden": sizes[cell],
+                         "weights": recurrent_parameters({"name": cell}, sizes[cell], input_size), "batch": batch,
+                         "updates_per_s": rate / batch, "seqs_per_s": rate, "ms_per_step": 1000 * batch / rate})
+            print(f"  {cell:7} T={seq_len:<5} h={sizes[cell]:<4} {rate / batch:8.2f} updates/s", flush=True)
+    name = "throughput_matched" if device.type == "cpu" else f"throughput_matched_{device.type}"
+    report(name, rows, args.quick, ["cell", "seq_len", "hidden", "weights", "batch", "updates_per_s", "ms_per_step"])
 
 
 if __name__ == "__main__":
