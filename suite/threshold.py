@@ -206,6 +206,29 @@ class Estimate:
     def t_max(self) -> int:
         return self.evidence[-1][0]
 
+    @property
+    def open_side(self) -> str | None:
+        """ABOVE or BELOW where the claim reads '> T' or '< T' (text()): past the lags tried, or an interval
+        open at one end, whose median there is the prior's, not the runs'; None otherwise."""
+        if self.claim in (ABOVE, BELOW):
+            return self.claim
+        if self.claim == NO_T50:
+            return None
+        if self.hi == math.inf and self.lo > 0:
+            return ABOVE
+        if self.lo == 0 and self.hi < math.inf:
+            return BELOW
+        return None
+
+    @property
+    def known_end(self) -> float:
+        """The T of '> T' or '< T' for an open claim (what the runs support), else the posterior median."""
+        if self.open_side == ABOVE:
+            return self.t_max if self.claim == ABOVE else self.lo
+        if self.open_side == BELOW:
+            return self.t_min if self.claim == BELOW else self.hi
+        return self.t50
+
     def covers(self, t50: float) -> bool:
         """Whether the claim includes a true T50 (inf: no crossing)."""
         if self.claim == ABOVE:
@@ -218,16 +241,10 @@ class Estimate:
         """'66 [49, 107]', '> 200', '< 10' or 'no T50 (P(floor ≥ 0.5) = 0.62)'; an interval open at one end
         reads '> 90' (or '< 30'): what the runs support at 95%, without the median the prior alone would place.
         Every lag is written through `to` (e.g. as the distance the task's information travels)."""
-        if self.claim == ABOVE:
-            return f"> {_number(to(self.t_max))}"
-        if self.claim == BELOW:
-            return f"< {_number(to(self.t_min))}"
         if self.claim == NO_T50:
             return f"no T50 (P(floor ≥ 0.5) = {self.p_floor_high:.2f})"
-        if self.hi == math.inf and self.lo > 0:  # one side only: the median there is the prior's, not the runs'
-            return f"> {_number(to(self.lo))}"
-        if self.lo == 0 and self.hi < math.inf:
-            return f"< {_number(to(self.hi))}"
+        if self.open_side:  # past the lags tried, or one side only: the median there is the prior's, not the runs'
+            return f"{'>' if self.open_side == ABOVE else '<'} {_number(to(self.known_end))}"
         if self.lo == 0:
             return "unbounded (the runs place it nowhere)"
         return f"{_number(to(self.t50))} [{_number(to(self.lo))}, {_number(to(self.hi))}]"

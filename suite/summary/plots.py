@@ -145,32 +145,6 @@ def plot_gradients(profiles: dict, path: str | Path) -> Path:
     return Path(path)
 
 
-def _open_side(e) -> str | None:
-    """ABOVE or BELOW where the estimate reads '> T' or '< T' (text()): past the cap, or an interval open at one
-    end, whose median is the prior's rather than the runs'; None for a two-sided interval."""
-    from suite.threshold import ABOVE, BELOW
-
-    if e.claim in (ABOVE, BELOW):
-        return e.claim
-    if e.hi == math.inf and e.lo > 0:
-        return ABOVE
-    if e.lo == 0 and e.hi < math.inf:
-        return BELOW
-    return None
-
-
-def _known_end(e) -> float:
-    """Where a group's mark goes: the end the runs support for an open estimate, else T50."""
-    from suite.threshold import ABOVE, BELOW
-
-    side = _open_side(e)
-    if side == ABOVE:
-        return e.t_max if e.claim == ABOVE else e.lo
-    if side == BELOW:
-        return e.t_min if e.claim == BELOW else e.hi
-    return e.t50
-
-
 def _estimate_lines(ax, lines, log_x: bool) -> None:
     """T50 with its 95% interval as an error bar against x, a line per (label, cell, xs, estimates), on a log
     lag axis; an open claim ('> T', '< T') is an arrow from T the way the horizon lies, a group with no T50
@@ -197,15 +171,15 @@ def _estimate_lines(ax, lines, log_x: bool) -> None:
         shown = [(x * 1.06 ** offset if log_x else x + 0.06 * offset, e) for x, e in zip(xs, found)
                  if e is not None and e.claim != NO_T50 and not (e.lo == 0 and e.hi == math.inf)]
         px = [x for x, _ in shown]
-        ys = [_known_end(e) for _, e in shown]
+        ys = [e.known_end for _, e in shown]
         ax.plot(px, ys, color=style["color"], marker=style["marker"], label=label, ls="none",
                 mfc="none" if repeat % 2 else style["color"])
         for j in range(len(shown) - 1):  # a line only between two-sided estimates: an open end is no point to join
-            if not _open_side(shown[j][1]) and not _open_side(shown[j + 1][1]):
+            if not shown[j][1].open_side and not shown[j + 1][1].open_side:
                 ax.plot(px[j:j + 2], ys[j:j + 2], color=style["color"], lw=1.2, ls=dashes)
         for x, y, (_, e) in zip(px, ys, shown):
-            if _open_side(e):  # open-ended: an arrow the way the horizon lies, from the end the runs support
-                tip = y * arrow if _open_side(e) == ABOVE else y / arrow
+            if e.open_side:  # open-ended: an arrow the way the horizon lies, from the end the runs support
+                tip = y * arrow if e.open_side == ABOVE else y / arrow
                 ax.annotate("", xy=(x, tip), xytext=(x, y),
                             arrowprops={"arrowstyle": "->", "color": style["color"], "lw": 1.4})
                 ends += [y, tip]
