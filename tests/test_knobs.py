@@ -141,3 +141,22 @@ def test_the_best_value_is_set_against_every_value_it_beats_not_only_the_runner_
     [line] = knobs.best_lines(points_of(rows))
     assert line.startswith("memory rnn h=64: the data do not separate train.steps=8000")
     assert "from train.steps=2000" in line and "; beyond train.steps=500's T " in line
+
+
+def test_a_figure_whose_every_estimate_is_unbounded_says_so_instead_of_raising():
+    """One failed run at one lag places T50 nowhere ('unbounded'): nothing to draw on a log axis (the smoke sweep with
+    a crashing job hit this)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from suite.threshold import estimate
+
+    nowhere = estimate({10: (0, 1)})
+    assert nowhere.text().startswith("unbounded")
+    fig, ax = plt.subplots()
+    plots._estimate_lines(ax, [("lstm", "lstm", [1.0], [nowhere])], log_x=False)
+    fig.canvas.draw()
+    assert "no T50 to draw" in ax.texts[0].get_text()
+    plt.close(fig)

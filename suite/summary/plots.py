@@ -155,7 +155,10 @@ def _estimate_lines(ax, lines, log_x: bool) -> None:
 
     arrow = 1.7  # how far an open-ended horizon's arrow reaches, as a factor of its lag
     ends = []
-    if not any(e is not None and e.claim != NO_T50 for *_, found in lines for e in found):
+    def drawable(e) -> bool:  # a T50, or one end of it: not "no T50" nor "unbounded" (placed nowhere)
+        return e is not None and e.claim != NO_T50 and not (e.lo == 0 and e.hi == math.inf)
+
+    if not any(drawable(e) for *_, found in lines for e in found):
         # every run crashed, or no group has a T50: nothing to draw, and a log axis without data cannot be
         ax.text(0.5, 0.5, "no T50 to draw: no group has finished runs\nwith a T50 (see the summary)",
                 transform=ax.transAxes, ha="center", va="center")
@@ -168,8 +171,7 @@ def _estimate_lines(ax, lines, log_x: bool) -> None:
             style["marker"] = "o^sDv<>"[repeat % 7]
         dashes = ("-", "--", ":", "-.")[repeat % 4]
         offset = i - (len(lines) - 1) / 2
-        shown = [(x * 1.06 ** offset if log_x else x + 0.06 * offset, e) for x, e in zip(xs, found)
-                 if e is not None and e.claim != NO_T50 and not (e.lo == 0 and e.hi == math.inf)]
+        shown = [(x * 1.06 ** offset if log_x else x + 0.06 * offset, e) for x, e in zip(xs, found) if drawable(e)]
         px = [x for x, _ in shown]
         ys = [e.known_end for _, e in shown]
         ax.plot(px, ys, color=style["color"], marker=style["marker"], label=label, ls="none",
