@@ -94,9 +94,9 @@ def main() -> None:
     p.add_argument("--task", default="memory")
     p.add_argument("--cells", nargs="+", default=None, choices=MATCHED_CELLS,
                    help="default: rnn lstm gru; with --matched, every cell")
-    p.add_argument("--seq-len", nargs="+", type=int, default=[50, 100, 200])
+    p.add_argument("--seq-len", nargs="+", type=int, help="default: 50 100 200; with --matched, 50 200 1000")
     p.add_argument("--hidden", nargs="+", type=int, default=[64, 128])
-    p.add_argument("--batch", nargs="+", type=int, default=[32, 128])
+    p.add_argument("--batch", nargs="+", type=int, help="default: 32 128; with --matched, 64")
     p.add_argument("--seconds", type=float, default=1.0, help="timed seconds per repeat (sets the steps)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=1)
@@ -109,16 +109,12 @@ def main() -> None:
     args.cells = args.cells or ["rnn", "lstm", "gru"]
     if not set(args.cells) <= set(GATES):
         p.error(f"--cells: the FLOP-counted grid takes {', '.join(GATES)}; the others run with --matched")
+    args.seq_len, args.batch = args.seq_len or [50, 100, 200], args.batch or [32, 128]
     import torch
-
-    from suite.config import resolve_device
 
     if args.quick:
         args.seq_len, args.hidden, args.batch, args.seconds, args.repeats = [50], [64], [32], 0.3, 1
-    torch.set_num_threads(args.threads)
-    torch.set_flush_denormal(True)  # as suite.job does for every run
-    device = resolve_device(args.device)
-    print(machine_line(device.type, args.threads))
+    device = set_up(args)
     peak = matmul_peak(device, [512, 1024] if args.quick else [1024, 2048])
     print(f"matmul peak (torch.mm, float32): {peak:.1f} GFLOP/s")
     if device.type == "cuda":
@@ -148,21 +144,28 @@ def main() -> None:
           f"median over the grid {median(r['pct_of_peak'] for r in rows):.0f}%")
 
 
-def matched(args) -> None:
-    """Updates per second of every cell at the LSTM's weight count (h=64 on the task), T 50, 200, 1,000 by default,
-    batch 64: the rows of the performance table for the modern families beside the classic three."""
+def set_up(args):
+    """One thread count, denormals flushed (as suite.job does for every run), the device; the machine printed."""
     import torch
 
     from suite.config import resolve_device
-    from suite.families.sizing import hidden_by_cell, recurrent_parameters
 
-    cells = args.cells or MATCHED_CELLS
-    lengths = [50] if args.quick else (args.seq_len if args.seq_len != [50, 100, 200] else [50, 200, 1000])
-    batch = 64 if args.batch == [32, 128] else args.batch[0]
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
     device = resolve_device(args.device)
     print(machine_line(device.type, args.threads))
+    return device
+
+
+def matched(args) -> None:
+    """Updates per second of every cell at the LSTM's weight count (h=64 on the task), T 50, 200, 1,000 by default,
+    batch 64: the rows of the performance table for the modern families beside the classic three."""
+    from suite.families.sizing import hidden_by_cell, recurrent_parameters
+
+    cells = args.cells or MATCHED_CELLS
+    lengths = [50] if args.quick else args.seq_len or [50, 200, 1000]
+    batch = args.batch[0] if args.batch else 64
+    device = set_up(args)
     input_size = load_task(args.task, lengths[0]).input_size
     sizes = hidden_by_cell(cells, reference="lstm", reference_hidden=64, input_size=input_size)
     rows = []

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import math
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -248,15 +249,9 @@ class Search:
     def _floor(self, group: Group, valid: Callable[[list[str]], bool]) -> int:
         """The shortest lag from cap_lo up to the ladder's first at which the group's job is valid (bisected: a
         task valid at one length is valid at every longer one); the ladder's first if none below it is."""
-        low, top = self.settings.cap_lo, min(self.ladders[group])
-        seed = self.groups[group][0]
-        while low < top:
-            mid = (low + top) // 2
-            if valid(self.job(group, mid, seed)):
-                top = mid
-            else:
-                low = mid + 1
-        return top
+        low, seed = self.settings.cap_lo, self.groups[group][0]
+        lags = range(low, min(self.ladders[group]))
+        return low + bisect_left(lags, True, key=lambda lag: valid(self.job(group, lag, seed)))
 
     def _split(self, overrides: list[str]) -> tuple[Group, str | None, str | None]:
         """A job's overrides -> (its group, its lag, its seed), the last two as written (None: absent)."""

@@ -12,6 +12,7 @@ the one assumption is that the count does not decrease as the size grows.
 """
 from __future__ import annotations
 
+from bisect import bisect_left
 from types import SimpleNamespace
 
 from suite.errors import ConfigError
@@ -49,14 +50,9 @@ def matching_size(cell_cfg: dict, target: int, input_size: int, key: str = "hidd
             return recurrent_parameters(cell_cfg, size, input_size)
         return recurrent_parameters({**cell_cfg, key: size}, hidden, input_size)
 
-    low, top = 1, high
+    top = high
     if count(top) >= target:  # the smallest size reaching the target: it or the one below is the nearest
-        while low < top:
-            mid = (low + top) // 2
-            if count(mid) >= target:
-                top = mid
-            else:
-                low = mid + 1
+        top = 1 + bisect_left(range(1, high), True, key=lambda size: count(size) >= target)
     best = min({max(top - 1, 1), top}, key=lambda size: abs(count(size) - target))
     found = count(best)
     name = cell_cfg.get("name", cell_cfg.get("_target_", "?"))

@@ -110,9 +110,8 @@ def best_sentence(curve: KnobCurve, names: LagNames = LagNames()) -> str:
     mine, theirs = names.t50(curve.found[best]), names.t50(curve.found[second])
     # the values further down that the best does beat, each claimed on its own (a runner-up it does not
     # separate from still leaves the best beyond the rest: 8,000 updates against 500, say)
-    beaten = [f"beyond {at(i)}'s {names.t50(curve.found[i])} (P = {p_order(curve.found[best], curve.found[i]):.2f})"
-              for i in order[2:] if p_order(curve.found[best], curve.found[i]) >= CLAIM_AT]
-    rest = "".join(f"; {b}" for b in beaten)
+    further = [(i, p_order(curve.found[best], curve.found[i])) for i in order[2:]]
+    rest = "".join(f"; beyond {at(i)}'s {names.t50(curve.found[i])} (P = {q:.2f})" for i, q in further if q >= CLAIM_AT)
     if p >= CLAIM_AT:
         return f"{head}: longest at {at(best)}, T50 {mine}, beyond {at(second)}'s {theirs} (P = {p:.2f}){rest}"
     return (f"{head}: the data do not separate {at(best)} (T50 {mine}) from {at(second)} ({theirs}) "
