@@ -119,8 +119,22 @@ def _device_kind(device: str) -> str:
     return "cuda" if str(device).startswith("cuda") else "cpu"
 
 
+def _matched_hidden(reference: str, reference_hidden, *, _root_) -> int:
+    """`hidden: ${matched_hidden:lstm,64}`: the hidden size at which this job's cell has as many weights
+    as an LSTM at 64 units on this job's task (suite/families/sizing.py), computed per job since the
+    match depends on the task's inputs. Builds the task (torch): read only by configs that use it."""
+    from suite.components import build_task
+    from suite.families.sizing import matched_hidden
+
+    if reference not in ("rnn", "lstm", "gru"):  # a reference whose default knobs the suite itself fixes
+        raise ConfigError(f"matched_hidden:{reference},{reference_hidden}: the reference is rnn, lstm or gru")
+    cell = OmegaConf.to_container(_root_.cell, resolve=True)
+    return matched_hidden(cell, reference, int(reference_hidden), build_task(_root_.task).input_size)
+
+
 OmegaConf.register_new_resolver("pick", _pick, replace=True)
 OmegaConf.register_new_resolver("device_kind", _device_kind, replace=True)
+OmegaConf.register_new_resolver("matched_hidden", _matched_hidden, replace=True)
 
 FAULTS = (None, "nan", "error")
 

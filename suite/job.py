@@ -43,6 +43,7 @@ class Prepared:
     task: Task
     model: torch.nn.Module
     n_params: int
+    n_recurrent: int  # of those, the recurrent module's (the head's follow from the hidden size)
     code: dict[str, str]  # the code that decides the result, module by module (suite/fingerprint.py)
 
     @property
@@ -58,7 +59,8 @@ def prepare(cfg: DictConfig) -> Prepared:
     task = build_task(cfg.task)
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, task).to(device)
-    return Prepared(device, uri, task, model, count_parameters(model), code_modules(task, model))
+    return Prepared(device, uri, task, model, count_parameters(model), count_parameters(model.rnn),
+                    code_modules(task, model))
 
 
 def make_fault(fault_cfg, run_name: str):
@@ -186,6 +188,7 @@ def train_logged(cfg: DictConfig, job: Prepared, resolved: dict, run: RunLogger,
     # `threads` is the count torch uses, whatever the config asked.
     run.log_params({**{k: v for k, v in flatten(resolved).items() if v is not None},
                     "threads": torch.get_num_threads(), Param.N_PARAMS: job.n_params,
+                    Param.RECURRENT_PARAMS: job.n_recurrent,
                     Param.BASELINE_LOSS: task.baseline_loss, Param.INPUT_LENGTH: task.length, **lag_params(task)})
     run.log_datasets(datasets(cfg, resolved))
     run.log_text(config_text, Artifact.CONFIG)

@@ -97,6 +97,8 @@ class Param:
     """Besides the flattened resolved config (`train.lr`, `cell.name`, ...)."""
 
     N_PARAMS = "n_params"
+    # the recurrent module's alone (model.rnn, without the head): what a matched size matches (suite/families/sizing.py)
+    RECURRENT_PARAMS = "recurrent_params"
     BASELINE_LOSS = "baseline_loss"
     INPUT_LENGTH = "input_length"
     # the distance the task's information travels (tasks.base.Lag), in time steps

@@ -162,7 +162,8 @@ def test_a_cell_knob_override_reaches_the_model():
 PRESETS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 PRESET_JOBS = {"default": 108, "lr_tune": 48, "paper": 480, "param_matched": 108, "smoke": 18}
 # jobs of round 0: cells x sizes (x rates) x 4 lags x the pool's first 3 seeds (batch)
-ADAPTIVE = {"horizon": 3 * 3 * 4 * 3, "fair_lr": 3 * 5 * 4 * 3, "fair_budget": 3 * 3 * 4 * 3}
+ADAPTIVE = {"horizon": 3 * 3 * 4 * 3, "fair_lr": 3 * 5 * 4 * 3, "fair_budget": 3 * 3 * 4 * 3,
+            "leaderboard": 5 * 8 * 4 * 3, "leaderboard_small": 2 * 8 * 3 * 3}  # tasks x cells x lags x seeds
 
 
 def test_every_preset_is_listed_here():
@@ -239,6 +240,29 @@ def test_the_budget_preset_trains_each_cell_at_its_own_rate_at_three_budgets():
         job = compose_cfg("experiment=fair_budget", f"cell={cell}", "train.steps=8000")
         assert (job.train.lr, job.train.steps) == (job.sweep.lr_by_cell[cell], 8000)
     assert compose_cfg("experiment=fair_budget", "cell=rnn").train.lr == 1e-3  # fair_lr's best for the RNN
+
+
+@pytest.mark.parametrize("preset, reference", [("leaderboard", 64), ("leaderboard_small", 32)])
+def test_the_leaderboard_matches_every_cells_weights_to_the_lstms_on_each_task(preset, reference):
+    """Each job's hidden size is its own cell's match on its own task (minGRU's differs by task), within ±5%."""
+    from suite.components import build_model, build_task
+    from suite.families.sizing import recurrent_parameters
+
+    planned, config = horizon_round_0(preset=preset)
+    assert len(planned.jobs) == ADAPTIVE[preset] and config.train.lr == 5e-3 and config.train.steps == 2000
+    groups = {tuple(o for o in job if o.split("=")[0] in ("task", "cell")) for job in planned.jobs}
+    assert len(groups) == (2 if preset.endswith("small") else 5) * 8  # tasks x cells, each its own size
+    sizes = {}
+    for task, cell in sorted(groups):
+        cfg = compose_cfg(f"experiment={preset}", task, cell, "seq_len=20")
+        validate(cfg)
+        built = build_task(cfg.task)
+        target = recurrent_parameters({"name": "lstm"}, reference, built.input_size)
+        count = sum(p.numel() for p in build_model(cfg, built).rnn.parameters())
+        assert abs(count - target) <= 0.05 * target, (task, cell, cfg.hidden, count, target)
+        sizes[task, cell] = cfg.hidden
+    assert sizes["task=memory", "cell=lstm"] == reference
+    assert sizes["task=memory", "cell=mingru"] != sizes["task=selective_copy", "cell=mingru"]  # per task
 
 
 def test_the_horizon_preset_searches_every_group_from_one_ladder():

@@ -24,7 +24,7 @@ RUN_COLUMNS = ["task", "cell", "seq_len", "hidden", "seed", "outcome", "loss_nor
 # Params that vary from run to run by design: the point's coordinates (config keys) and per-run values.
 POINT_PARAMS = ("seq_len", "task.seq_len", "seed", "hidden", "device")
 # Params the job derives from the config rather than sets.
-DERIVED_PARAMS = (Param.N_PARAMS, Param.BASELINE_LOSS, Param.INPUT_LENGTH, Param.LAG_MIN, Param.LAG_MEAN,
+DERIVED_PARAMS = (Param.N_PARAMS, Param.RECURRENT_PARAMS, Param.BASELINE_LOSS, Param.INPUT_LENGTH, Param.LAG_MIN, Param.LAG_MEAN,
                   Param.LAG_MAX)
 
 
