@@ -126,10 +126,14 @@ def _matched_hidden(reference: str, reference_hidden, *, _root_) -> int:
     from suite.components import build_task
     from suite.families.sizing import matched_hidden
 
+    asked = f"hidden=${{matched_hidden:{reference},{reference_hidden}}}"
     if reference not in ("rnn", "lstm", "gru"):  # a reference whose default knobs the suite itself fixes
-        raise ConfigError(f"matched_hidden:{reference},{reference_hidden}: the reference is rnn, lstm or gru")
+        raise ConfigError(f"{asked}: the reference cell is rnn, lstm or gru, not {reference!r}")
     cell = OmegaConf.to_container(_root_.cell, resolve=True)
-    return matched_hidden(cell, reference, int(reference_hidden), build_task(_root_.task).input_size)
+    try:
+        return matched_hidden(cell, reference, int(reference_hidden), build_task(_root_.task).input_size)
+    except ConfigError as exc:
+        raise ConfigError(f"{asked}: {exc}") from None
 
 
 OmegaConf.register_new_resolver("pick", _pick, replace=True)

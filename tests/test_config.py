@@ -75,6 +75,9 @@ BAD = [
     (["+foo=1"], "foo=1"),
     (["task=selective_copy", "seq_len=20", "task.n_copy=30"], "task.n_copy=30: expected at most 20"),
     (["task=assoc_recall", "task.n_pairs=3", "seq_len=7"], "task.seq_len=7: expected an integer >= 8"),
+    (["hidden=${matched_hidden:lstmx,64}"], "hidden=${matched_hidden:lstmx,64}: the reference cell is rnn, lstm or gru, not 'lstmx'"),
+    (["cell=mingru", "hidden=${matched_hidden:lstm,5000}"],
+     "hidden=${matched_hidden:lstm,5000}: cell.name='mingru': no hidden from 1 to 16,384 gives"),
 ]
 
 

@@ -27,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "of this Markdown file (docs/results.md) with the printed summary and a link to the plot")
     parser.add_argument("--block", default="summary",
                         help="the block's name: summary (the default sweep's) or horizon (default: summary)")
+    parser.add_argument("--section", metavar="HEADING",
+                        help="with --into: embed only the summary's section whose heading starts with this "
+                             "(Leaderboard: the README's table), not the whole summary")
     parser.add_argument("--allow-partial", action="store_true",
                         help="summarise what can be read when some of the sweep's runs cannot be (the summary's "
                              "first line says what is left out); without it that is an error")
@@ -50,15 +53,31 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     print(f"files written to {Path(args.out).resolve()}")
     if args.into:
-        # the horizon figure where the sweep tried several hidden sizes, else success against lag
-        plot = next(p for p in (Path(args.out) / "horizons.png", Path(args.out) / "success.png") if p.exists())
+        # the leaderboard where the sweep matched sizes, the horizon figure where it tried several, else success
+        plot = next(p for p in (Path(args.out) / name for name in ("leaderboard.png", "horizons.png", "success.png"))
+                     if p.exists())
         try:
-            embed_in_page(Path(args.into), text, plot, args.block)
+            shown = section_of(text, args.section) if args.section else text
+            embed_in_page(Path(args.into), shown, plot, args.block)
         except SummaryError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         print(f"summary embedded in {args.into}")
     return 0
+
+
+def section_of(text: str, heading: str) -> str:
+    """The printed summary's section whose heading ('-- Leaderboard (...)') starts with `heading`, up to the next."""
+    lines, kept = text.splitlines(), None
+    for i, line in enumerate(lines):
+        if line.startswith(("-- ", "== ")):
+            if kept is not None:
+                return "\n".join(lines[kept:i]).strip() + "\n"
+            if line[3:].startswith(heading):
+                kept = i
+    if kept is None:
+        raise SummaryError(f"the summary has no section headed {heading!r}")
+    return "\n".join(lines[kept:]).strip() + "\n"
 
 
 def embed_in_page(page: Path, text: str, plot: Path, block: str = "summary") -> None:
@@ -71,7 +90,8 @@ def embed_in_page(page: Path, text: str, plot: Path, block: str = "summary") -> 
     head, rest = doc.split(start, 1)
     _, tail = rest.split(end, 1)
     link = Path(os.path.relpath(plot.resolve(), page.resolve().parent)).as_posix()
-    what = "horizon against hidden size" if plot.name == "horizons.png" else "success rate against lag"
+    what = {"leaderboard.png": "horizons ranked at matched weights",
+            "horizons.png": "horizon against hidden size"}.get(plot.name, "success rate against lag")
     block = f"{start}\n```text\n{text.rstrip()}\n```\n\n![{what}]({link})\n{end}"
     page.write_text(head + block + tail, encoding="utf-8")
 

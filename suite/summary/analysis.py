@@ -39,6 +39,7 @@ def point_table(runs: pd.DataFrame) -> pd.DataFrame:
             "n_diverged": int(counts.get(Outcome.DIVERGED, 0)), "n_crashed": int(counts.get(Outcome.CRASHED, 0)),
             "steps_to_solve": g.loc[g["outcome"] == Outcome.SOLVED, "steps_to_solve"].median(),
             "baseline_loss": g["baseline_loss"].median(), "n_runs": int(repeats[key]),
+            "weights": g["weights"].median() if "weights" in g else np.nan,
             **{c: g[c].median() if c in g else np.nan for c in LAG_COLUMNS},  # NaN: the task does not say
             "grad_log10_ratio": finite(done["grad_log10_ratio"]).median(),
             "majority": majority(n_solved, n_failed, n_seeds),
@@ -156,12 +157,17 @@ class CellVerdict:
 
 @dataclass(frozen=True)
 class GroupVerdict:
-    """The verdicts of every cell of one task at one hidden size (lags: every lag tried there)."""
+    """The verdicts of every cell of one task at one hidden size (lags: every lag tried there), or, for a
+    task tried at matched sizes (matched_sizes), of every cell at its own: hidden None, sizes {cell: hidden}."""
 
     task: str
-    hidden: int
+    hidden: int | None
     lags: tuple[int, ...]
     cells: tuple[CellVerdict, ...]
+    sizes: tuple[tuple[str, int], ...] = ()
+
+    def hidden_of(self, cell: str) -> int | None:
+        return dict(self.sizes).get(cell, self.hidden)
 
     def common_kind(self) -> str | None:
         """'all_failed' / 'all_solved' when two or more cells all share it, else None."""
@@ -188,10 +194,29 @@ def cell_verdict(cell: str, g: pd.DataFrame) -> CellVerdict:
     return CellVerdict(kind="mixed", **data)
 
 
-def judge(points: pd.DataFrame) -> list[GroupVerdict]:
-    """A GroupVerdict per task and hidden size, tasks in the points' order, hidden sizes ascending."""
-    groups = []
+def matched_sizes(points: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """{task: {cell: hidden}} for each task whose cells were tried at matched sizes: every cell at one size
+    of its own, not all the same (experiment=leaderboard: each at an LSTM's weights). Such a task's cells
+    are compared with each other, each at its size, rather than size by size."""
+    found = {}
     for task, tp in points.groupby("task", sort=False):
+        per_cell = tp.groupby("cell", sort=False)["hidden"].unique()
+        if len(per_cell) > 1 and all(len(h) == 1 for h in per_cell) and tp["hidden"].nunique() > 1:
+            found[task] = {cell: int(h[0]) for cell, h in per_cell.items()}
+    return found
+
+
+def judge(points: pd.DataFrame) -> list[GroupVerdict]:
+    """A GroupVerdict per task and hidden size, tasks in the points' order, hidden sizes ascending; one per
+    task tried at matched sizes, every cell at its own."""
+    groups = []
+    matched = matched_sizes(points)
+    for task, tp in points.groupby("task", sort=False):
+        if task in matched:
+            cells = tuple(cell_verdict(c, tp[tp["cell"] == c].sort_values("seq_len")) for c in cells_in_order(tp))
+            groups.append(GroupVerdict(task=task, hidden=None, lags=tuple(int(t) for t in sorted(tp["seq_len"].unique())),
+                                       cells=cells, sizes=tuple(matched[task].items())))
+            continue
         hiddens = sorted(tp["hidden"].unique())
         for hidden in hiddens:
             hp = tp[tp["hidden"] == hidden]
@@ -229,11 +254,12 @@ def size_trend(found: list, p_up: list[float]) -> str:
 
 
 def size_verdicts(points: pd.DataFrame) -> dict[str, list[SizeVerdict]]:
-    """Per task tried at two or more hidden sizes, a SizeVerdict per cell (cells in the suite's order)."""
+    """Per task tried at two or more hidden sizes (not matched ones: one size per cell), a SizeVerdict per cell
+    (cells in the suite's order)."""
     found, majority_brackets = estimates(points), brackets(points)
-    verdicts = {}
+    verdicts, matched = {}, matched_sizes(points)
     for task, tp in points.groupby("task", sort=False):
-        if tp["hidden"].nunique() < 2:
+        if tp["hidden"].nunique() < 2 or task in matched:
             continue
         verdicts[task] = []
         for cell in cells_in_order(tp):
@@ -247,14 +273,15 @@ def size_verdicts(points: pd.DataFrame) -> dict[str, list[SizeVerdict]]:
 
 
 # -- the gradient story ----------------------------------------------------------------
-def gradient_points(points: pd.DataFrame, reference: str = "rnn") -> dict[str, tuple[int, int]]:
+def gradient_points(points: pd.DataFrame, reference: str = "rnn") -> dict[str, tuple[int, int | None]]:
     """Per task, the (lag, hidden) where cells are compared: the shortest lag at which the
     reference cell (the tanh RNN) fails by majority (where its gradient matters), else the
-    longest lag tried. At the task's largest hidden size."""
-    chosen = {}
+    longest lag tried. At the task's largest hidden size; hidden None for a task tried at matched
+    sizes (every cell at its own)."""
+    chosen, matched = {}, matched_sizes(points)
     for task, tp in points.groupby("task", sort=False):
-        hidden = int(tp["hidden"].max())
-        tp = tp[tp["hidden"] == hidden]
+        hidden = None if task in matched else int(tp["hidden"].max())
+        tp = tp if hidden is None else tp[tp["hidden"] == hidden]
         failed = tp[(tp["cell"] == reference) & (tp["majority"] == FAILED)]["seq_len"]
         chosen[task] = (int(failed.min()) if len(failed) else int(tp["seq_len"].max()), hidden)
     return chosen
@@ -267,11 +294,21 @@ def gradient_ratios(points: pd.DataFrame, reference: str = "rnn") -> list[tuple[
         return []
     found = []
     for task, (lag, hidden) in gradient_points(points, reference).items():
-        at = points[(points["task"] == task) & (points["seq_len"] == lag) & (points["hidden"] == hidden)]
+        at = points[(points["task"] == task) & (points["seq_len"] == lag) & at_size(points, hidden)]
         values = [(r.cell, r.grad_log10_ratio) for r in at.itertuples() if np.isfinite(r.grad_log10_ratio)]
         if values:
             found.append((task, lag, hidden, values))
     return found
+
+
+def at_size(frame: pd.DataFrame, hidden: int | None) -> pd.Series:
+    """The rows at this hidden size; every row for None (a matched task: each cell at its own)."""
+    return frame["hidden"] == hidden if hidden is not None else pd.Series(True, index=frame.index)
+
+
+def size_text(hidden: int | None) -> str:
+    """'h=64', or 'matched sizes' (a matched task: every cell at its own)."""
+    return "matched sizes" if hidden is None else f"h={hidden}"
 
 
 # -- learning curves worth drawing -----------------------------------------------------

@@ -8,12 +8,13 @@ and written in d, the distance the task's information travels, where the task sa
 """
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
-from suite.threshold import Estimate, estimate, prob_greater
+from suite.threshold import NO_T50, Estimate, estimate, prob_greater
 
 CLAIM_AT = 0.95  # a comparison is claimed only when its posterior probability is at least this
 
@@ -59,6 +60,25 @@ def distance_at(distances: dict[int, float] | None):
 def p_order(a: Estimate | None, b: Estimate | None) -> float:
     """P(T50 of a > T50 of b); nan when either has no estimate."""
     return prob_greater(a, b) if a is not None and b is not None else float("nan")
+
+
+def ranked(found: list[Estimate | None]) -> list[int]:
+    """Indices of the estimates, longest T50 first: by the number of the others each is expected to beat,
+    Σ_j P(T50_i > T50_j) over the posteriors. Not by the posterior median, which for an interval open at
+    its top ('> 18') is the prior's, not the runs'. A group without an estimate comes last."""
+    def wins(i: int) -> float:
+        if found[i] is None:
+            return -math.inf
+        return sum(p_order(found[i], e) for j, e in enumerate(found) if j != i and e is not None)
+
+    def score(e: Estimate | None) -> float:  # ties (each beats none): the median, an unreached half the longest
+        if e is None:
+            return -math.inf
+        if e.claim == NO_T50:  # the curve never falls to one half: the longest horizon there is
+            return math.inf
+        return e.t50 if e.t50 == e.t50 else -math.inf
+
+    return sorted(range(len(found)), key=lambda i: (-wins(i), -score(found[i])))
 
 
 def order_text(cell: str, reference: str, p: float) -> str:

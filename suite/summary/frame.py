@@ -12,13 +12,13 @@ import pandas as pd
 
 from suite.record import NOT_TRAINED_KEYS, Metric, Outcome, Param, Tag
 
-CELL_ORDER = ("rnn", "lstm", "gru")
+CELL_ORDER = ("rnn", "lstm", "gru", "mingru", "minlstm", "lru", "s6", "exprnn")
 KEPT_STATUS = ("FINISHED", "FAILED", "KILLED")  # RUNNING/SCHEDULED runs have no result yet
 CRASH_STATUS = ("FAILED", "KILLED")
 POINT_KEYS = ["task", "seq_len", "hidden", "cell"]
 LAG_COLUMNS = ["lag_min", "lag_mean", "lag_max"]  # how far the task's information travels (tasks.base.Lag)
 RUN_COLUMNS = ["task", "cell", "seq_len", "hidden", "seed", "outcome", "loss_norm", "metric", "steps_to_solve",
-               "baseline_loss", *LAG_COLUMNS, "grad_log10_ratio", "run_id", "run_name", "error", "status", "start_time",
+               "baseline_loss", "weights", *LAG_COLUMNS, "grad_log10_ratio", "run_id", "run_name", "error", "status", "start_time",
                "code_hash"]
 
 # Params that vary from run to run by design: the point's coordinates (config keys) and per-run values.
@@ -94,6 +94,7 @@ def runs_frame(df: pd.DataFrame | None) -> pd.DataFrame:
         "loss_norm": _number(_col(df, metric(Metric.EVAL_LOSS_NORM))), "metric": np.nan,
         "steps_to_solve": _number(_col(df, metric(Metric.STEPS_TO_SOLVE))),
         "baseline_loss": _number(_col(df, param(Param.BASELINE_LOSS))),
+        "weights": _number(_col(df, param(Param.RECURRENT_PARAMS))),  # the recurrent module's; NaN in older runs
         # how far the task's information travels (tasks.base.Lag); NaN for a task that does not say
         "lag_min": _number(_col(df, param(Param.LAG_MIN))), "lag_mean": _number(_col(df, param(Param.LAG_MEAN))),
         "lag_max": _number(_col(df, param(Param.LAG_MAX))),

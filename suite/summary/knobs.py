@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from suite.summary.estimates import CLAIM_AT, Group, estimates, order_text, p_order
+from suite.summary.estimates import CLAIM_AT, Group, estimates, order_text, p_order, ranked
 from suite.summary.frame import split_variant
 from suite.summary.lags import LagNames, lag_names
-from suite.threshold import ABOVE, NO_T50, Estimate
+from suite.threshold import ABOVE, Estimate
 
 
 @dataclass
@@ -43,14 +43,8 @@ class KnobCurve:
         return f"{self.cell} h={self.hidden}{fixed}"
 
     def ranked(self) -> list[int]:
-        """Indices of the values, longest T50 first: by the number of other values each is expected to beat,
-        Σ_j P(T50_i > T50_j) over the posteriors. Not by the posterior median, which for an interval open at
-        its top ('> 18') is the prior's, not the runs'. A group without an estimate comes last."""
-        def wins(i: int) -> float:
-            if self.found[i] is None:
-                return -math.inf
-            return sum(p_order(self.found[i], e) for j, e in enumerate(self.found) if j != i and e is not None)
-        return sorted(range(len(self.values)), key=lambda i: (-wins(i), -_score(self.found[i])))
+        """Indices of the values, longest T50 first (estimates.ranked)."""
+        return ranked(self.found)
 
 
 def _number(value: str) -> float | None:
@@ -58,14 +52,6 @@ def _number(value: str) -> float | None:
         return float(value)
     except ValueError:
         return None
-
-
-def _score(e: Estimate | None) -> float:
-    if e is None:
-        return -math.inf
-    if e.claim == NO_T50:  # the curve never falls to one half: the longest horizon there is
-        return math.inf
-    return e.t50 if e.t50 == e.t50 else -math.inf
 
 
 def knob_curves(points: pd.DataFrame, found: dict[Group, Estimate | None] | None = None) -> list[KnobCurve]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from suite.summary.analysis import size_text
 from suite.summary.frame import CELL_ORDER, cells_in_order
 
 
@@ -139,7 +140,7 @@ def plot_gradients(profiles: dict, path: str | Path) -> Path:
             ax.plot(np.arange(1, len(median) + 1), median, label=f"{cell} ({len(by_cell[cell])} seeds)",
                     color=_style(cell)["color"])
         ax.set_yscale("log")
-        ax.set(title=f"{task}, T={lag}, h={hidden}", xlabel="time step t", ylabel="‖∂L/∂h_t‖ (median over seeds, first evaluation)")
+        ax.set(title=f"{task}, T={lag}, {size_text(hidden)}", xlabel="time step t", ylabel="‖∂L/∂h_t‖ (median over seeds, first evaluation)")
         ax.legend(fontsize="small")
     fig.savefig(path, dpi=110)
     return Path(path)
@@ -230,5 +231,29 @@ def plot_knob_curves(curves: list, path: str | Path) -> Path:
         ax.set_xticks([where[v] for v in names], names)
         ax.set(xlabel=knob, ylabel="lag T")
         ax.set_title(f"{task}: T50 against {knob}\n(95% interval; arrow: open end)", fontsize="medium")
+    fig.savefig(path, dpi=110)
+    return Path(path)
+
+
+def plot_leaderboard(points: pd.DataFrame, board: pd.DataFrame, path: str | Path) -> Path:
+    """Each matched task's cells in their leaderboard order (leaderboard.leaderboards), best on the left: T50
+    with its 95% interval on a log lag axis, an arrow for an open end, a dotted line between tiers."""
+    from suite.summary.estimates import estimates
+
+    found = estimates(points)
+    tasks = list(dict.fromkeys(board["task"]))
+    fig, axes = _panels(max(len(tasks), 1), width=5.5)
+    for ax, task in zip(axes, tasks):
+        rows = board[board["task"] == task].reset_index(drop=True)
+        _estimate_lines(ax, [(f"{r.cell} h={r.hidden}", r.cell, [i], [found[(task, r.cell, r.hidden)]])
+                             for i, r in enumerate(rows.itertuples())], log_x=False)
+        for i in range(1, len(rows)):
+            if rows.loc[i, "tier"] is not pd.NA and rows.loc[i, "tier"] != rows.loc[i - 1, "tier"]:
+                ax.axvline(i - 0.5, color="0.6", ls=":", lw=1)
+        ax.set_xticks(range(len(rows)), list(rows["cell"]), rotation=30)
+        ax.set_xlim(-0.6, len(rows) - 0.4)
+        ax.set(ylabel="lag T")
+        ax.set_title(f"{task}: T50 at matched weights\n(95% interval; arrow: open end; dotted: a new tier)",
+                     fontsize="medium")
     fig.savefig(path, dpi=110)
     return Path(path)

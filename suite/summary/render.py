@@ -11,9 +11,11 @@ import pandas as pd
 
 from suite.horizon import FAILED, NONE, SOLVED
 from suite.record import Outcome
-from suite.summary.analysis import (CellVerdict, GroupVerdict, SizeVerdict, gradient_ratios, horizons, judge, size_verdicts)
+from suite.summary.analysis import (CellVerdict, GroupVerdict, SizeVerdict, gradient_ratios, horizons, judge,
+                                   matched_sizes, size_text, size_verdicts)
 from suite.summary.estimates import estimates, order_text, p_order
 from suite.summary.knobs import best_lines
+from suite.summary.leaderboard import board_section
 from suite.summary.lags import LagNames, lag_names, lags_line
 from suite.summary.frame import cells_in_order
 
@@ -40,11 +42,17 @@ def point_text(row) -> str:
 
 
 def task_tables(points: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Per task: rows (seq_len, hidden), a column per cell; attrs['baseline_loss'] = {lag: loss}."""
-    tables = {}
+    """Per task: rows (seq_len, hidden), a column per cell; attrs['baseline_loss'] = {lag: loss}. A task tried
+    at matched sizes: rows seq_len, a column per cell at its size ('mingru h=188')."""
+    tables, matched = {}, matched_sizes(points)
     for task, g in points.groupby("task", sort=False):
         g = g.assign(text=[point_text(r) for r in g.itertuples()])
-        table = g.pivot(index=["seq_len", "hidden"], columns="cell", values="text")[cells_in_order(g)].fillna("–")
+        if task in matched:
+            names = {cell: f"{cell} h={hidden}" for cell, hidden in matched[task].items()}
+            table = g.assign(cell=g["cell"].map(names)).pivot(index="seq_len", columns="cell", values="text")
+            table = table[[names[c] for c in cells_in_order(g)]].fillna("–")
+        else:
+            table = g.pivot(index=["seq_len", "hidden"], columns="cell", values="text")[cells_in_order(g)].fillna("–")
         table.columns.name = None
         table.attrs["baseline_loss"] = g.groupby("seq_len")["baseline_loss"].median().dropna().to_dict()
         tables[task] = table
@@ -145,16 +153,17 @@ def size_sentence(v: SizeVerdict, names: LagNames = LagNames()) -> str:
     return f"{v.cell}'s horizon {v.trend} with size (P = {shown}): T50 {each}"
 
 
-def comparisons(found: dict, task: str, hidden: int, cells: list[str], reference: str) -> str:
+def comparisons(found: dict, group: GroupVerdict, reference: str) -> str:
     """'lstm beyond rnn (P = 0.99), gru: the data do not separate it from rnn (P(beyond) = 0.71)': each cell
     against the reference cell, claimed only at a posterior probability ≥ CLAIM_AT (estimates.order_text)."""
+    cells, task, size = [v.cell for v in group.cells], group.task, group.hidden_of
     if reference not in cells or len(cells) < 2:
         return ""
     said = []
     for cell in cells:
         if cell == reference:
             continue
-        p = p_order(found.get((task, cell, hidden)), found.get((task, reference, hidden)))
+        p = p_order(found.get((task, cell, size(cell))), found.get((task, reference, size(reference))))
         if p == p:  # nan: a group without an estimate
             said.append(order_text(cell, reference, p))
     return ", ".join(said)
@@ -162,8 +171,9 @@ def comparisons(found: dict, task: str, hidden: int, cells: list[str], reference
 
 def t50_part(group: GroupVerdict, found: dict, names: LagNames, reference: str) -> str:
     """'horizon T50: rnn d 80 [48, 160], lstm d > 199; lstm beyond rnn (P = 0.99)'."""
-    each = ", ".join(f"{v.cell} {names.t50(found.get((group.task, v.cell, group.hidden)))}" for v in group.cells)
-    compared = comparisons(found, group.task, group.hidden, [v.cell for v in group.cells], reference)
+    each = ", ".join(f"{v.cell} {names.t50(found.get((group.task, v.cell, group.hidden_of(v.cell))))}"
+                     for v in group.cells)
+    compared = comparisons(found, group, reference)
     return f"horizon T50: {each}" + (f"; {compared}" if compared else "")
 
 
@@ -215,7 +225,7 @@ def gradient_lines(points: pd.DataFrame, reference: str = "rnn") -> list[str]:
     """'memory, d=199 (T=200), h=64: rnn 10^-6.8, lstm 10^-0.4, gru 10^-1.2', from the runs' own measurements."""
     names = lag_names(points)
     where = lambda task, t: (f"{names[task].at(t)} (T={t})" if task in names else f"T={t}")  # noqa: E731
-    return [f"{task}, {where(task, lag)}, h={hidden}: " + ", ".join(f"{cell} 10^{ratio:.1f}" for cell, ratio in values)
+    return [f"{task}, {where(task, lag)}, {size_text(hidden)}: " + ", ".join(f"{cell} 10^{ratio:.1f}" for cell, ratio in values)
             for task, lag, hidden, values in gradient_ratios(points, reference)]
 
 
@@ -241,6 +251,12 @@ def _sections(points: pd.DataFrame, runs: pd.DataFrame, h1: str, h2: str, h3: st
     lags = lags_line(points)
     if lags:
         parts.append(lags)
+    lines, board = board_section(points)
+    if lines:
+        parts += [f"{h2}Leaderboard (leaderboard.csv, leaderboard.png): each task's cells at matched weights (the "
+                  "recurrent module's), ranked by horizon T50 with its 95% interval; a new tier only where the cell "
+                  "above is beyond the next with P ≥ 0.95 (p_beyond_next), so the order within a tier is no claim",
+                  "\n".join(f"- {line}" for line in lines), markdown_table(board, index=False)]
     best = best_lines(points, reference)
     if best:
         parts += [f"{h2}Horizon against each swept knob (knobs.csv, knobs.png): the value with the longest T50, "

@@ -9,10 +9,12 @@ from pathlib import Path
 import pandas as pd
 
 from suite.record import Artifact, Metric, Outcome
-from suite.summary.analysis import gradient_points, horizons, point_table, representative_runs, size_verdicts
+from suite.summary.analysis import at_size, gradient_points, horizons, point_table, representative_runs, size_verdicts
 from suite.summary.frame import RUN_COLUMNS, runs_frame
 from suite.summary.knobs import best_table, knob_curves
-from suite.summary.plots import plot_curves, plot_gradients, plot_horizons, plot_knob_curves, plot_success
+from suite.summary.leaderboard import leaderboards
+from suite.summary.plots import (plot_curves, plot_gradients, plot_horizons, plot_knob_curves, plot_leaderboard,
+                                 plot_success)
 from suite.summary.render import format_text, horizons_text, render_markdown, verdicts
 from suite.tracking import queries
 
@@ -32,8 +34,8 @@ def write_summary(runs_df: pd.DataFrame, out_dir: str | Path,
                   profiles: dict | None = None, points: pd.DataFrame | None = None,
                   reference: str = "rnn", partial: str | None = None) -> dict[str, Path]:
     """summary.csv, runs.csv, horizons.csv, summary.md, success.png (and curves.png given histories,
-    gradients.png given profiles, horizons.png when a task was tried at several hidden sizes, knobs.csv and
-    knobs.png when a knob was swept beyond lag and seed)."""
+    gradients.png given profiles, horizons.png when a task was tried at several hidden sizes, leaderboard.csv and
+    leaderboard.png when at matched sizes, knobs.csv and knobs.png when a knob was swept beyond lag and seed)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     runs = _tidy(runs_df)
@@ -51,6 +53,11 @@ def write_summary(runs_df: pd.DataFrame, out_dir: str | Path,
     by_size = size_verdicts(points)
     if by_size:
         paths["horizons.png"] = plot_horizons(by_size, out / "horizons.png")
+    board = leaderboards(points)
+    if len(board):  # a task tried at matched sizes: its cells ranked
+        board.to_csv(out / "leaderboard.csv", index=False)
+        paths["leaderboard.csv"] = out / "leaderboard.csv"
+        paths["leaderboard.png"] = plot_leaderboard(points, board, out / "leaderboard.png")
     curves = knob_curves(points)
     if curves:  # a knob swept beyond lag and seed: T50 against it, and its best value
         best_table(points, curves).to_csv(out / "knobs.csv", index=False)
@@ -67,7 +74,8 @@ def write_summary(runs_df: pd.DataFrame, out_dir: str | Path,
     return paths
 
 
-OPTIONAL_FIGURES = {"horizons.png", "curves.png", "gradients.png", "knobs.png", "knobs.csv"}
+OPTIONAL_FIGURES = {"horizons.png", "curves.png", "gradients.png", "knobs.png", "knobs.csv", "leaderboard.png",
+                    "leaderboard.csv"}
 
 
 POINT_RESULTS = ["task", "cell", "seq_len", "majority", "success", "loss_norm", "metric", "steps_to_solve",
@@ -98,7 +106,7 @@ def fetch_profiles(client, runs: pd.DataFrame, points: pd.DataFrame, reference: 
 
     profiles = {}
     for task, (lag, hidden) in gradient_points(points, reference).items():
-        chosen = runs[(runs["task"] == task) & (runs["seq_len"] == lag) & (runs["hidden"] == hidden)
+        chosen = runs[(runs["task"] == task) & (runs["seq_len"] == lag) & at_size(runs, hidden)
                       & (runs["outcome"] != Outcome.CRASHED)]
         rows = list(chosen.itertuples())
         with ThreadPoolExecutor(max_workers=8) as pool:  # downloads from a server wait on the network

@@ -1,0 +1,68 @@
+"""The leaderboard: the cells of each task tried at matched sizes (analysis.matched_sizes, as
+experiment=leaderboard runs them), ranked by horizon, with the intervals and the probabilities that
+separate them.
+
+Ranked longest T50 first by the number of the others each is expected to beat (estimates.ranked). The
+tiers carry the claim: a cell opens a new tier only where the cell ranked just above it is beyond it
+with P ≥ CLAIM_AT (estimates.p_order, printed as p_beyond_next). Within a tier the runs do not separate
+neighbours, so the order there is no claim (two cells a tier apart may still be separated: read P).
+A cell without an estimate (no finished run) comes last, with no tier.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from suite.summary.analysis import lag_distances, matched_sizes
+from suite.summary.estimates import CLAIM_AT, distance_at, estimates, p_order, ranked
+
+COLUMNS = ["task", "tier", "cell", "hidden", "weights", "horizon", "horizon_d", "runs", "p_beyond_next"]
+
+
+def leaderboards(points: pd.DataFrame) -> pd.DataFrame:
+    """A row per cell of each matched task (COLUMNS), best first: its tier, size, weights (the recurrent
+    module's, median over its runs), T50 in T and in d, finished runs, P(its T50 > the next one's)."""
+    found, distances, rows = estimates(points), lag_distances(points), []
+    for task, sizes in matched_sizes(points).items():
+        cells = list(sizes)
+        chosen = [found[(task, cell, sizes[cell])] for cell in cells]
+        order = ranked(chosen)
+        to_d = distance_at(distances.get(task))
+        tier, above = 1, float("nan")
+        for place, i in enumerate(order):
+            e = chosen[i]
+            after = chosen[order[place + 1]] if place + 1 < len(order) else None
+            tier += place > 0 and above >= CLAIM_AT
+            weights = points.loc[(points["task"] == task) & (points["cell"] == cells[i]), "weights"].median()
+            rows.append({"task": task, "tier": tier if e is not None else pd.NA, "cell": cells[i],
+                         "hidden": sizes[cells[i]], "weights": int(weights) if weights == weights else pd.NA,
+                         "horizon": e.text() if e else "no finished runs",
+                         "horizon_d": e.text(to_d) if e and task in distances else pd.NA,
+                         "runs": e.runs if e else 0, "p_beyond_next": round(above := p_order(e, after), 2)})
+    return pd.DataFrame(rows, columns=COLUMNS).astype({"tier": "Int64", "weights": "Int64"})
+
+
+def leaderboard_lines(board: pd.DataFrame) -> list[str]:
+    """'memory: tier 1 lstm d > 89, gru d > 89; tier 2 (P = 0.99 that the one above is beyond) rnn d 40 [30, 60]'."""
+    lines = []
+    for task, rows in board.groupby("task", sort=False):
+        in_d = rows["horizon_d"].notna().all()
+        symbol, column = ("d", "horizon_d") if in_d else ("T", "horizon")
+        said = lambda r: f"{r.cell} " + (getattr(r, column) if str(getattr(r, column)).startswith("no ")  # noqa: E731
+                                          else f"{symbol} {getattr(r, column)}")
+        parts, above = [], None
+        for tier, members in rows.groupby("tier", sort=False, dropna=False):
+            each = ", ".join(said(r) for r in members.itertuples())
+            if pd.isna(tier):
+                parts.append(f"not ranked: {each}")
+                continue
+            step = f" (P = {above:.2f} that the one above is beyond)" if above is not None else ""
+            parts.append(f"tier {tier}{step} {each}")
+            above = members["p_beyond_next"].iloc[-1]
+        lines.append(f"{task}: " + "; ".join(parts))
+    return lines
+
+
+def board_section(points: pd.DataFrame) -> tuple[list[str], pd.DataFrame]:
+    """(the lines, the table) for the summary; both empty when no task was tried at matched sizes."""
+    board = leaderboards(points)
+    return leaderboard_lines(board), board

@@ -1,0 +1,103 @@
+"""suite.summary.leaderboard: a task's cells at matched sizes (each at its own hidden size) ranked by horizon,
+in tiers the runs separate, from hand-built runs (no training); and the summary around it."""
+import pandas as pd
+import pytest
+
+from suite.summary import analysis, frame, leaderboard, render, store
+from tests.test_summary import outcomes
+
+SOLVES, FAILS = ("solved",) * 8, ("failed",) * 8
+LAGS = (10, 30, 90)
+
+
+def cell_rows(cell, hidden, solved_up_to, weights=6400, task="memory", mixed_at=None):
+    """8 seeds a lag at the cell's own size: all solve up to `solved_up_to`, all fail beyond (half at `mixed_at`)."""
+    rows = []
+    for lag in LAGS:
+        result = SOLVES if lag <= solved_up_to else FAILS
+        if lag == mixed_at:
+            result = SOLVES[:4] + FAILS[:4]
+        rows += [{**r, "params.recurrent_params": str(weights)} for r in outcomes(task, cell, lag, *result, hidden=hidden)]
+    return rows
+
+
+def points_of(rows) -> pd.DataFrame:
+    return analysis.point_table(frame.runs_frame(pd.DataFrame(rows)))
+
+
+def matched_rows():
+    """lstm and gru solve every lag, rnn up to 30, mingru up to 10 (and half at 30), s6 nothing."""
+    return (cell_rows("rnn", 72, 30, 6480) + cell_rows("lstm", 32, 90, 6400) + cell_rows("gru", 38, 90, 6384)
+            + cell_rows("mingru", 188, 10, 6392, mixed_at=30) + cell_rows("s6", 27, 0, 6500))
+
+
+def test_cells_at_their_own_sizes_are_one_matched_group_not_a_size_each():
+    points = points_of(matched_rows())
+    assert analysis.matched_sizes(points) == {"memory": {"rnn": 72, "lstm": 32, "gru": 38, "mingru": 188, "s6": 27}}
+    [group] = analysis.judge(points)
+    assert group.hidden is None and group.hidden_of("mingru") == 188
+    assert analysis.size_verdicts(points) == {}  # not "rnn at every size (h=72)"
+    [line] = render.verdicts(points)
+    assert line.startswith("memory: horizon T50: rnn T ") and "lstm beyond rnn (P = " in line
+    table = render.task_tables(points)["memory"]
+    assert list(table.columns) == ["rnn h=72", "lstm h=32", "gru h=38", "mingru h=188", "s6 h=27"]
+    assert list(table.index) == list(LAGS)
+    # one size for every cell, or several sizes of each: not matched
+    assert analysis.matched_sizes(points_of(cell_rows("rnn", 64, 30) + cell_rows("lstm", 64, 90))) == {}
+    assert analysis.matched_sizes(points_of(cell_rows("rnn", 64, 30) + cell_rows("rnn", 128, 30)
+                                            + cell_rows("lstm", 64, 90))) == {}
+
+
+def test_the_board_ranks_by_horizon_and_opens_a_tier_only_where_the_runs_separate():
+    board = leaderboard.leaderboards(points_of(matched_rows()))
+    assert list(board["cell"][:2]) != [] and set(board["cell"][:2]) == {"lstm", "gru"}  # both beyond the cap
+    assert list(board["cell"][2:]) == ["rnn", "mingru", "s6"]
+    assert list(board["tier"]) == [1, 1, 2, 3, 4]
+    assert board["p_beyond_next"].iloc[0] < 0.95 <= board["p_beyond_next"].iloc[1]  # lstm ~ gru; gru beyond rnn
+    assert list(board["weights"]) == [6400 if c == "lstm" else {"gru": 6384, "rnn": 6480, "mingru": 6392, "s6": 6500}[c]
+                                      for c in board["cell"]]
+    assert board["horizon"].iloc[0] == "> 90" and board["horizon_d"].isna().all()  # no distances in these runs
+    [line] = leaderboard.leaderboard_lines(board)
+    assert line.startswith("memory: tier 1 ") and "tier 2 (P = " in line and ") rnn T " in line
+    assert line.index("tier 3") < line.index("mingru") < line.index("tier 4") < line.index("s6")
+
+
+def test_cells_the_runs_do_not_separate_share_a_tier():
+    rows = cell_rows("rnn", 72, 30) + cell_rows("exprnn", 70, 10, mixed_at=30) + cell_rows("lstm", 32, 30)
+    board = leaderboard.leaderboards(points_of(rows))
+    assert set(board.loc[board["tier"] == 1, "cell"]) >= {"rnn", "lstm"}
+    assert board["tier"].max() <= 2
+
+
+def test_the_summary_writes_the_board_and_its_figure_and_drops_them_when_not_matched(tmp_path):
+    runs = frame.runs_frame(pd.DataFrame(matched_rows()))
+    paths = store.write_summary(runs, tmp_path)
+    assert {"leaderboard.csv", "leaderboard.png"} <= set(paths) and "horizons.png" not in paths
+    written = pd.read_csv(tmp_path / "leaderboard.csv")
+    assert list(written["cell"][2:]) == ["rnn", "mingru", "s6"]
+    text = render.format_text(analysis.point_table(runs), runs)
+    assert "-- Leaderboard" in text and "memory: tier 1 " in text
+    plain = frame.runs_frame(pd.DataFrame(cell_rows("rnn", 64, 30) + cell_rows("lstm", 64, 90)))
+    paths = store.write_summary(plain, tmp_path)  # the same folder: the old board must not pass for this one's
+    assert not (tmp_path / "leaderboard.png").exists() and not (tmp_path / "leaderboard.csv").exists()
+    assert "Leaderboard" not in render.format_text(analysis.point_table(plain), plain)
+
+
+def test_the_readme_gets_the_board_alone_between_its_markers(tmp_path):
+    from suite.summary import __main__ as cli
+    from suite.summary.store import SummaryError
+
+    runs = frame.runs_frame(pd.DataFrame(matched_rows()))
+    paths = store.write_summary(runs, tmp_path / "out")
+    text = render.format_text(analysis.point_table(runs), runs)
+    section = cli.section_of(text, "Leaderboard")
+    assert section.startswith("-- Leaderboard") and "| memory | 1    |" in section
+    assert "-- Verdicts" not in section and "-- Why" not in section and "-- memory" not in section
+    page = tmp_path / "README.md"
+    page.write_text("intro\n<!-- leaderboard:start -->\nold\n<!-- leaderboard:end -->\nafter\n", encoding="utf-8")
+    cli.embed_in_page(page, section, paths["leaderboard.png"], "leaderboard")
+    written = page.read_text(encoding="utf-8")
+    assert "old" not in written and "-- Leaderboard" in written and written.endswith("after\n")
+    assert "![horizons ranked at matched weights](out/leaderboard.png)" in written
+    with pytest.raises(SummaryError, match="no section headed 'Knobs'"):
+        cli.section_of(text, "Knobs")
