@@ -266,6 +266,14 @@ def test_the_leaderboard_matches_every_cells_weights_to_the_lstms_on_each_task(p
         sizes[task, cell] = cfg.hidden
     assert sizes["task=memory", "cell=lstm"] == reference
     assert sizes["task=memory", "cell=mingru"] != sizes["task=selective_copy", "cell=mingru"]  # per task
+    if preset == "leaderboard":  # a GPU's ladder reaches further; associative recall keeps its own
+        cuda, cuda_config = horizon_round_0("device=cuda", preset=preset)
+        lags: dict[str, set[int]] = {}
+        for job in cuda.jobs:
+            chosen = dict(o.split("=", 1) for o in job)
+            lags.setdefault(chosen["task"], set()).add(int(chosen["seq_len"]))
+        assert lags["memory"] == {10, 30, 90, 270, 810} and lags["assoc_recall"] == {8, 12, 20, 50}
+        assert cuda_config.hydra.sweeper.cap_hi == 810
 
 
 def test_the_horizon_preset_searches_every_group_from_one_ladder():

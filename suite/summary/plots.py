@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from suite.summary.analysis import size_text
+from suite.summary.analysis import matched_sizes, size_text
 from suite.summary.frame import CELL_ORDER, cells_in_order
 
 
@@ -65,13 +65,15 @@ def plot_success(points: pd.DataFrame, path: str | Path) -> Path:
     for ax, task in zip(axes, tasks):
         tp = points[points["task"] == task]
         sizes = sorted(tp["hidden"].unique())
+        matched = task in matched_sizes(points)
         for hidden in sizes:
             for cell in cells_in_order(tp):
                 g = tp[(tp["cell"] == cell) & (tp["hidden"] == hidden)].sort_values("seq_len")
                 counts = counts_of(g)
                 if not counts:
                     continue
-                style, line = _style(cell), ["-", "--", ":", "-."][sizes.index(hidden) % 4]
+                # one line style per size; at matched sizes (every cell at its own) the size is in the label
+                style, line = _style(cell), "-" if matched else ["-", "--", ":", "-."][sizes.index(hidden) % 4]
                 lags = np.array(sorted(counts), dtype=float)
                 k, n = (np.array([counts[int(t)][i] for t in lags]) for i in (0, 1))
                 ci = [binomtest(int(a), int(b)).proportion_ci(method="wilson") for a, b in zip(k, n)]
