@@ -5,7 +5,8 @@
   (tests/docs_commands.py says how each kind is run); a `python run.py ...` command's config is composed
   (`--cfg job`), a `pytest ...` command's tests are collected;
 - `mkdocs build --strict` passes (slow; skipped where the [docs] extra is not installed);
-- the generated blocks stay where the commands that write them look (docs/results.md, docs/performance.md),
+- the generated blocks stay where the commands that write them look (docs/results.md, docs/performance.md, the
+  README's leaderboard),
   and the performance table is what benchmarks/report.py makes of the committed CSVs;
 - CITATION.cff agrees with pyproject.toml.
 """
@@ -27,6 +28,7 @@ BLOCKS = {  # marker name -> the page that holds it (the commands that rewrite t
     "summary": "docs/results.md",
     "horizon": "docs/results.md",
     "benchmarks": "docs/performance.md",
+    "leaderboard": "README.md",  # the summary's Leaderboard section alone (--section Leaderboard)
 }
 
 
@@ -138,7 +140,7 @@ def test_the_site_builds_with_strict_links(tmp_path):
 
 
 def test_each_generated_block_is_in_its_page_once_and_nowhere_else():
-    """The summary's and the benchmarks' blocks live where `--into` puts them; the README holds none any more.
+    """The summary's and the benchmarks' blocks live where `--into` puts them; the README holds the leaderboard's only.
     In its own page a marker appears once, anywhere (the commands rewrite from its first mention); elsewhere
     it may be named in the text (docs/contributing.md does), but never stands on a line of its own."""
     for name, page in BLOCKS.items():
