@@ -101,3 +101,15 @@ def test_the_readme_gets_the_board_alone_between_its_markers(tmp_path):
     assert "![horizons ranked at matched weights](out/leaderboard.png)" in written
     with pytest.raises(SummaryError, match="no section headed 'Knobs'"):
         cli.section_of(text, "Knobs")
+
+
+def test_a_task_tried_at_one_lag_is_written_in_t_not_a_distance_guessed_from_it():
+    """From one lag, how the distance d moves with T is unknown: d = 137 at T=270 on selective copy made
+    'T > 114' read as 'd > -19' when T−1 was assumed."""
+    rows = [{**r, "params.lag_mean": "137", "params.lag_min": "4", "params.lag_max": "270"}
+            for r in outcomes("selective_copy", "gru", 270, *SOLVES[:3], hidden=38)]
+    points = points_of(rows)
+    assert analysis.lag_distances(points) == {}
+    two = rows + [{**r, "params.lag_mean": "47", "params.lag_min": "4", "params.lag_max": "90"}
+                  for r in outcomes("selective_copy", "gru", 90, *SOLVES[:3], hidden=38)]
+    assert analysis.lag_distances(points_of(two)) == {"selective_copy": {90: 47.0, 270: 137.0}}

@@ -51,13 +51,15 @@ def point_table(runs: pd.DataFrame) -> pd.DataFrame:
 
 def lag_distances(points: pd.DataFrame) -> dict[str, dict[int, float]]:
     """{task: {seq_len: d}}, d the mean distance its information travels, for the tasks whose every
-    point says (runs of a task that declares no `lag`, or older runs, leave their task out)."""
+    point says (runs of a task that declares no `lag`, or older runs, leave their task out) at two lags or
+    more: from one, how d moves with T is unknown (selective copy's d is about T/2, memory's T−1), so a
+    T50 elsewhere could not be written in d."""
     if "lag_mean" not in points.columns:
         return {}
     found = {}
     for task, g in points.groupby("task", sort=False):
         by_lag = g.groupby("seq_len")["lag_mean"].median()
-        if by_lag.notna().all():
+        if by_lag.notna().all() and len(by_lag) > 1:
             found[task] = {int(t): float(d) for t, d in by_lag.items()}
     return found
 
