@@ -216,8 +216,9 @@ def judge(points: pd.DataFrame) -> list[GroupVerdict]:
     for task, tp in points.groupby("task", sort=False):
         if task in matched:
             cells = tuple(cell_verdict(c, tp[tp["cell"] == c].sort_values("seq_len")) for c in cells_in_order(tp))
-            groups.append(GroupVerdict(task=task, hidden=None, lags=tuple(int(t) for t in sorted(tp["seq_len"].unique())),
-                                       cells=cells, sizes=tuple(matched[task].items())))
+            lags = tuple(int(t) for t in sorted(tp["seq_len"].unique()))
+            groups.append(GroupVerdict(task=task, hidden=None, lags=lags, cells=cells,
+                                       sizes=tuple(matched[task].items())))
             continue
         hiddens = sorted(tp["hidden"].unique())
         for hidden in hiddens:

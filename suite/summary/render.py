@@ -225,7 +225,8 @@ def gradient_lines(points: pd.DataFrame, reference: str = "rnn") -> list[str]:
     """'memory, d=199 (T=200), h=64: rnn 10^-6.8, lstm 10^-0.4, gru 10^-1.2', from the runs' own measurements."""
     names = lag_names(points)
     where = lambda task, t: (f"{names[task].at(t)} (T={t})" if task in names else f"T={t}")  # noqa: E731
-    return [f"{task}, {where(task, lag)}, {size_text(hidden)}: " + ", ".join(f"{cell} 10^{ratio:.1f}" for cell, ratio in values)
+    return [f"{task}, {where(task, lag)}, {size_text(hidden)}: "
+            + ", ".join(f"{cell} 10^{ratio:.1f}" for cell, ratio in values)
             for task, lag, hidden, values in gradient_ratios(points, reference)]
 
 
