@@ -69,8 +69,7 @@ def hidden_by_cell(cells: list[str], reference: str = "lstm", reference_hidden: 
                    input_size: int = 16) -> dict[str, int]:
     """{cell: hidden} matching `reference` at `reference_hidden` (default cells' knobs): a value for
     sweep.hidden_by_cell. The default input size is the memory task's (8 symbols + 8 distractors)."""
-    target = recurrent_parameters({"name": reference}, reference_hidden, input_size)
-    return {cell: matching_size({"name": cell}, target, input_size) for cell in cells}
+    return {cell: matched_hidden({"name": cell}, reference, reference_hidden, input_size) for cell in cells}
 
 
 def matched_hidden(cell_cfg: dict, reference: str, reference_hidden: int, input_size: int) -> int:

@@ -31,13 +31,15 @@ def leaderboards(points: pd.DataFrame) -> pd.DataFrame:
         for place, i in enumerate(order):
             e = chosen[i]
             after = chosen[order[place + 1]] if place + 1 < len(order) else None
-            tier += place > 0 and above >= CLAIM_AT
+            tier += place > 0 and above >= CLAIM_AT  # the cell above is beyond this one
             weights = points.loc[(points["task"] == task) & (points["cell"] == cells[i]), "weights"].median()
+            beyond_next = p_order(e, after)
             rows.append({"task": task, "tier": tier if e is not None else pd.NA, "cell": cells[i],
                          "hidden": sizes[cells[i]], "weights": int(weights) if weights == weights else pd.NA,
                          "horizon": e.text() if e else "no finished runs",
                          "horizon_d": e.text(to_d) if e and task in distances else pd.NA,
-                         "runs": e.runs if e else 0, "p_beyond_next": round(above := p_order(e, after), 2)})
+                         "runs": e.runs if e else 0, "p_beyond_next": round(beyond_next, 2)})
+            above = beyond_next
     return pd.DataFrame(rows, columns=COLUMNS).astype({"tier": "Int64", "weights": "Int64"})
 
 

@@ -62,10 +62,11 @@ def plot_success(points: pd.DataFrame, path: str | Path) -> Path:
     fig, axes = _panels(max(len(tasks), 1))
     if not tasks:
         axes[0].text(0.5, 0.5, "no runs", ha="center", va="center")
+    matched_tasks = matched_sizes(points)
     for ax, task in zip(axes, tasks):
         tp = points[points["task"] == task]
         sizes = sorted(tp["hidden"].unique())
-        matched = task in matched_sizes(points)
+        matched = task in matched_tasks
         for hidden in sizes:
             for cell in cells_in_order(tp):
                 g = tp[(tp["cell"] == cell) & (tp["hidden"] == hidden)].sort_values("seq_len")
