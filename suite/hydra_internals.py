@@ -2,8 +2,9 @@
 
 A sweep is checked in the launching process before any job starts, which needs each job's
 overrides (as the basic sweeper will split them) and each job's composed config (as the
-launcher will compose it). Hydra builds both inside its sweeper and launcher plugins; these
-functions call the same internals. tests/test_hydra_internals.py fails loudly if they move.
+launcher will compose it), and the sweep's parent run records the values each swept key runs
+with. Hydra builds these inside its sweeper and launcher plugins; these functions call the same
+internals. tests/test_hydra_internals.py fails loudly if they move.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
 from omegaconf import DictConfig
 
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
@@ -29,12 +31,35 @@ class Planned:
     complete: bool
 
 
+def sweep_overrides(params, arguments: list[str]) -> list[Override]:
+    """A sweeper's YAML params followed by the command line's overrides, parsed as Hydra's sweepers
+    parse them: where both name a key, the later one (the command line's) is the one that runs."""
+    texts = [f"{k}={v}" for k, v in (params or {}).items()] + list(arguments)
+    return OverridesParser.create().parse_overrides(texts)
+
+
 def grid(params, arguments: list[str]) -> list[list[str]]:
     """The product of a sweeper's YAML params and the command line's overrides, one list per job,
     as the basic sweeper splits them."""
-    overrides = [f"{k}={v}" for k, v in (params or {}).items()] + list(arguments)
-    batches = BasicSweeper.split_arguments(OverridesParser.create().parse_overrides(overrides), None)
+    batches = BasicSweeper.split_arguments(sweep_overrides(params, arguments), None)
     return [list(job) for job in batches[0]]
+
+
+def swept_overrides(config: DictConfig) -> list[Override]:
+    """The override each swept key runs with: for the keys of `hydra.sweeper.params` and those the
+    command line gives sweep syntax (`lr=0.01,0.1`). Where the command line names a preset's key,
+    sweep or one value, its override is the one the sweeper runs; the command line's other single
+    values are not swept (the parent's `overrides` param lists them)."""
+    params = config.hydra.sweeper.get("params") or {}
+    parsed = sweep_overrides(params, config.hydra.overrides.task)
+    in_preset = {o.get_key_element() for o in parsed[:len(params)]}
+    last = {o.get_key_element(): o for o in parsed}  # keyed and ordered as the basic sweeper's split
+    return [o for key, o in last.items() if key in in_preset or o.is_sweep_override()]
+
+
+def swept_values(config: DictConfig) -> dict[str, str]:
+    """Each swept key with its values as written: `seed` -> 'range(60,90)', `cell` -> 'rnn'."""
+    return {o.key_or_group: o.get_value_string() for o in swept_overrides(config)}
 
 
 def default_choice(config: DictConfig, group: str) -> str | None:

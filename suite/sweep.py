@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from suite.errors import ComponentBug, ConfigError, SweepRefused
 from suite.record import SWEEP_PARENT, Artifact, Metric, Outcome, Param, Result, Tag
@@ -65,20 +65,20 @@ class SweepCallback(Callback):
             raise SweepRefused(f"cannot start the sweep's MLflow parent run: {type(exc).__name__}: {exc}") from exc
 
     def _open_parent(self, config: DictConfig, uri: str, planned) -> None:
+        from suite.hydra_internals import swept_overrides
         from suite.tracking.owners import reap_dead_runs
         from suite.tracking.run_logger import start_run
 
         sweep_dir = Path(config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        params = config.hydra.sweeper.get("params")
-        swept = OmegaConf.to_container(params, resolve=False) if params else {}
         total = len(planned.jobs) if planned is not None and planned.complete else None
-        name = parent_name(config.sweep.name, varied_keys(planned.jobs) if planned is not None else list(swept), total)
+        varied = (varied_keys(planned.jobs) if planned is not None
+                  else [o.key_or_group for o in swept_overrides(config) if o.is_sweep_override()])
+        name = parent_name(config.sweep.name, varied, total)
         self.parent = start_run(uri, config.tracking.experiment, name, {
             Tag.SWEEP: SWEEP_PARENT, Tag.SWEEP_DIR: sweep_dir, Tag.HOST: socket.gethostname(),
             Tag.NOTE: f"Sweep in progress: {total or 'an adaptive number of'} jobs; its verdicts appear here when it ends."})
-        self.parent.log_params({Param.OVERRIDES: " ".join(config.hydra.overrides.task) or "(none)",
-                                **{f"{Param.SWEPT_PREFIX}{k}": v for k, v in swept.items()}})
+        self.parent.log_params(parent_params(config))
         # Runs a hard-killed earlier sweep left RUNNING: end them, so they are trained again (the new
         # parent's owner, this process, is alive: it stays).
         reap_dead_runs(self.parent.client, self.parent.experiment_id)
@@ -154,13 +154,28 @@ def retrained_lines(results: list[dict]) -> list[str]:
             f"({', '.join(modules)})"]
 
 
+def parent_params(config: DictConfig) -> dict[str, str]:
+    """The parent run's params, from the overrides the sweeper splits into its jobs: the command line's
+    overrides, and `swept.<key>` for each swept key with the values the jobs ran (not the preset's
+    values where the command line replaced them)."""
+    from suite.hydra_internals import swept_values
+
+    return {Param.OVERRIDES: " ".join(config.hydra.overrides.task) or "(none)",
+            **{f"{Param.SWEPT_PREFIX}{k}": v for k, v in swept_values(config).items()}}
+
+
 def varied_keys(jobs: list[list[str]]) -> list[str]:
     """The keys whose value differs between jobs, in the order the jobs list them."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    key_of: dict[str, str] = {}  # each distinct override parsed once: a sweep's jobs repeat a few values
     values: dict[str, set[str]] = {}
     for overrides in jobs:
-        for override in overrides:
-            key, _, value = override.partition("=")
-            values.setdefault(key, set()).add(value)
+        for text in overrides:
+            if text not in key_of:
+                key_of[text] = parser.parse_override(text).key_or_group
+            values.setdefault(key_of[text], set()).add(text)
     return [key for key, seen in values.items() if len(seen) > 1]
 
 

@@ -4,7 +4,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf, open_dict
 
 import suite.config  # noqa: F401  (registers the schemas)
-from suite.hydra_internals import BASIC_SWEEPER, job_composer, planned_jobs
+from suite.hydra_internals import BASIC_SWEEPER, job_composer, planned_jobs, swept_values
 from tests.conftest import ROOT
 
 OVERRIDES = ["task=memory,adding", "cell=rnn,lstm", "seed=0,1", "train.lr=0.01"]
@@ -48,3 +48,14 @@ def test_another_sweeper_means_no_jobs_known_up_front():
             config.hydra.sweeper._target_ = "some.other.Sweeper"
             config.hydra.sweeper.params = {"train.lr": "interval(0.001, 0.01)"}  # e.g. Optuna's syntax
         assert planned_jobs(config) is None
+
+
+def test_swept_values_are_the_params_as_the_command_line_overrides_them_under_any_sweeper():
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        config = sweep_config(["seed=0,1", "train.lr=0.01", "train.steps=50"])
+        with open_dict(config):
+            config.hydra.sweeper._target_ = "some.other.Sweeper"
+            config.hydra.sweeper.params = {"train.lr": "interval(0.001, 0.01)", "cell": "rnn,lstm"}
+        # the preset's keys first, in its order, with the command line's value where it gives one; then the
+        # command line's own sweeps; a value it fixes for another key is not swept
+        assert swept_values(config) == {"train.lr": "0.01", "cell": "rnn,lstm", "seed": "0,1"}

@@ -1,8 +1,10 @@
 """The sweep's pieces in this process: what its parent run is called and says, the report the CLI reads, the links."""
 from pathlib import Path
 
+import pytest
+
 from suite.summary.store import SweepSummary
-from suite.sweep import description, parent_name, varied_keys
+from suite.sweep import description, parent_name, parent_params, varied_keys
 from suite.sweep_folder import SweepReport
 from suite.tracking.links import browse_lines, run_url, runs_url
 
@@ -12,6 +14,64 @@ def test_the_parent_is_named_for_what_varied():
     assert varied_keys(jobs) == ["cell", "seed"]
     assert parent_name("smoke", varied_keys(jobs), len(jobs)).startswith("smoke: cell×seed, 4 jobs (")
     assert parent_name(None, [], 1).startswith("adhoc: one job, 1 jobs (")
+
+
+def sweep_config(*overrides):
+    """The launching process's config for `run.py -m OVERRIDES`, loaded as Hydra loads it for a sweep: the
+    preset's `hydra.sweeper.params` as the preset wrote them, the command line in `hydra.overrides.task`."""
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.types import RunMode
+
+    import suite.config  # noqa: F401  (registers the schemas, as run.py does)
+    from tests.conftest import ROOT
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        loader = GlobalHydra.instance().config_loader()
+        return loader.load_configuration("config", list(overrides), run_mode=RunMode.MULTIRUN)
+
+
+def test_the_parent_records_the_smoke_sweep_the_command_line_ran():
+    command = ["experiment=smoke", "cell=rnn", "task=memory", "seed=3"]
+    assert parent_params(sweep_config(*command)) == {
+        "overrides": " ".join(command), "swept.task": "memory", "swept.cell": "rnn", "swept.sweep.rung": "0,1",
+        "swept.seed": "3"}
+
+
+def test_the_parent_records_the_horizon_search_the_command_line_ran():
+    config = sweep_config("experiment=horizon", "cell=rnn", "hidden=64", "seed=range(60,90)")
+    assert "horizon" in config.hydra.sweeper._target_.lower()
+    params = parent_params(config)
+    assert {k: v for k, v in params.items() if k.startswith("swept.")} == {
+        "swept.task": "memory", "swept.cell": "rnn", "swept.hidden": "64", "swept.seed": "range(60,90)"}
+
+
+@pytest.mark.parametrize("command", [
+    ["experiment=smoke", "cell=rnn", "task=memory", "seed=3"],
+    ["experiment=smoke", "task=copy", "cell=gru,lstm", "seed=range(2,4)", "fault.at_step=2,100", "train.lr=0.01"],
+    ["task=memory,adding", "cell=rnn", "seed=0,1"],
+])
+def test_the_parents_swept_values_are_the_values_its_jobs_run(command):
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from suite.hydra_internals import planned_jobs
+
+    config = sweep_config(*command)
+    parser = OverridesParser.create()
+    ran: dict[str, list[str]] = {}
+    for job in planned_jobs(config).jobs:
+        for override in parser.parse_overrides(job):
+            values = ran.setdefault(override.key_or_group, [])
+            if override.value() not in values:
+                values.append(override.value())
+    recorded = {k.removeprefix("swept."): v for k, v in parent_params(config).items() if k.startswith("swept.")}
+    for key, text in recorded.items():
+        override = parser.parse_override(f"{key}={text}")
+        values = list(override.sweep_iterator()) if override.is_sweep_override() else [override.value()]
+        assert values == ran[key], key
+    # every key whose value differs between the jobs is recorded; a value the command line fixed is not a sweep
+    assert set(varied_keys(planned_jobs(config).jobs)) <= set(recorded)
+    assert "train.lr" not in recorded
 
 
 def test_the_description_leads_with_the_verdicts_and_stays_within_mlflows_limit():
