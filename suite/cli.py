@@ -4,16 +4,20 @@ Hydra's or ours, is one line `error: key=value: what is allowed` with exit statu
 """
 from __future__ import annotations
 
+import io
 import logging
 import os
 import signal
 import sys
 import tempfile
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from hydra.errors import ConfigCompositionException
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
+from hydra.errors import ConfigCompositionException, OverrideParseException
 from hydra.types import RunMode
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
@@ -33,6 +37,7 @@ CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 # An environment variable, not an override appended to argv: argparse rejects overrides placed after
 # options such as `--cfg hydra --package hydra.launcher`.
 REPORT_ENV = "RNN_SUITE_SWEEP_REPORT"
+DEFAULT_SWEEP = "experiment=default"  # what `run.py -m` sweeps when the command line names no sweep
 log = logging.getLogger(__name__)
 
 
@@ -134,8 +139,7 @@ def main() -> None:
     # Let exceptions reach us instead of Hydra's multi-line report, unless the user asked for it.
     user_wants_trace = os.environ.get("HYDRA_FULL_ERROR") == "1"
     os.environ["HYDRA_FULL_ERROR"] = "1"
-    if sys.argv[1:] in (["-m"], ["--multirun"]):
-        sys.argv.append("experiment=default")  # `run.py -m` alone runs the default sweep
+    sys.argv[1:] = with_default_sweep(sys.argv[1:])
     handle, report_file = tempfile.mkstemp(prefix="rnn-suite-sweep-", suffix=".json")
     os.close(handle)
     os.environ[REPORT_ENV] = report_file
@@ -145,6 +149,51 @@ def main() -> None:
         launch(user_wants_trace, report_file)
     finally:
         Path(report_file).unlink(missing_ok=True)
+
+
+def with_default_sweep(argv: list[str]) -> list[str]:
+    """The command line Hydra gets: `-m` whose overrides sweep nothing (`-m device=cuda`,
+    `-m hydra/launcher=slurm`, `-m hydra.sweep.dir=...`) runs the default sweep with them applied,
+    as `-m` alone does; otherwise argv as given."""
+    args = _hydra_args(argv)
+    if args is None or not args.multirun or any((args.help, args.hydra_help, args.info, args.shell_completion,
+                                                 args.experimental_rerun)):
+        return argv
+    try:
+        overrides = OverridesParser.create().parse_overrides(args.overrides)
+    except OverrideParseException:
+        return argv  # Hydra reports it, in its own words
+    if any(_names_a_sweep(override) for override in overrides):
+        return argv
+    at = _end_of(args.overrides, argv)
+    return argv[:at] + [DEFAULT_SWEEP] + argv[at:]
+
+
+def _hydra_args(argv: list[str]):
+    """Hydra's own reading of the command line; None where Hydra will stop on it (a bad option, --version)."""
+    from hydra._internal.utils import get_args_parser
+
+    try:  # argparse prints before it exits: Hydra prints the same once it reads argv itself
+        with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+            return get_args_parser().parse_args(argv)
+    except SystemExit:
+        return None
+
+
+def _end_of(overrides: list[str], argv: list[str]) -> int:
+    """Where the overrides end in argv, or its end when there are none: argparse wants the overrides
+    in one run (`a=1 --cfg hydra b=2` is refused), so an override added joins theirs."""
+    n = len(overrides)
+    starts = [i for i in range(len(argv) - n + 1) if n and argv[i:i + n] == overrides]
+    return starts[-1] + n if starts else len(argv)
+
+
+def _names_a_sweep(override: Override) -> bool:
+    """A sweep value (`a,b`, range(), choice(), glob()), a preset, or a sweeper or its params chosen by hand
+    (`hydra/sweeper=horizon` searches the lags of the config given)."""
+    key = override.key_or_group
+    return (override.is_sweep_override() or key in ("experiment", "hydra/sweeper")
+            or key.startswith("hydra.sweeper.params"))
 
 
 def launch(user_wants_trace: bool, report_file: str) -> None:

@@ -40,8 +40,11 @@ def jobs(args: list[str]) -> list[list[str]]:
         else:
             overrides.append(args[i])
         i += 1
-    if "-m" in args or "--multirun" in args:
-        overrides = overrides or ["experiment=default"]  # `run.py -m` alone is the default sweep (suite/cli.py)
+    if "-m" in args or "--multirun" in args:  # `-m` sweeping nothing is the default sweep (suite/cli.py)
+        from suite.cli import DEFAULT_SWEEP, with_default_sweep
+
+        if DEFAULT_SWEEP in with_default_sweep(["-m", *overrides]):
+            overrides = [*overrides, DEFAULT_SWEEP]
     if not {"--cfg", "-c"} & set(flags):
         flags += ["--cfg", "job"]
     choices = []

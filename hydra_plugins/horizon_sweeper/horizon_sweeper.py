@@ -11,23 +11,28 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
 
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from suite.horizon import Search, SearchSettings
 from suite.hydra_internals import default_choice, grid
 from suite.record import Outcome, Result
 from suite.sweep_folder import write_total
+
+if TYPE_CHECKING:
+    from suite.horizon import Search
 
 log = logging.getLogger(__name__)
 
 
 class HorizonSweeper(Sweeper):
     def __init__(self, params: Optional[Dict[str, str]] = None, **settings: Any) -> None:
+        # The search (numpy, scipy: ~0.6 s) is imported when a sweeper is made, not when Hydra scans its plugins
+        from suite.horizon import SearchSettings
+
         super().__init__()
         self.params = params or {}
         self.settings = SearchSettings.from_config(settings)
@@ -45,6 +50,8 @@ class HorizonSweeper(Sweeper):
             hydra_context=hydra_context, task_function=task_function, config=config)
 
     def sweep(self, arguments: List[str]) -> List[Sequence[JobReturn]]:
+        from suite.horizon import Search
+
         assert self.config is not None and self.launcher is not None
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)

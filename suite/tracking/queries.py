@@ -18,7 +18,16 @@ IDS_PER_FILTER = 100  # run ids per `run_id IN (...)` filter, to keep the filter
 
 
 def _quoted(value: str) -> str:
-    return "'" + str(value).replace("'", "") + "'"
+    """A string value in MLflow's filter grammar (mlflow/utils/search_utils.py): the search takes the text
+    between the enclosing quotes as it stands, with no escapes, so a value holding a ' is enclosed in "
+    instead. A value holding both quotes, or ending in a backslash (sqlparse reads \\' as an escaped
+    quote), has no exact spelling there: ValueError, rather than a filter that matches other runs."""
+    value = str(value)
+    quote = '"' if "'" in value else "'"
+    if quote in value or value.endswith("\\"):
+        raise ValueError(f"{value!r} cannot be written in an MLflow search filter (it holds both quote "
+                         "characters or ends in a backslash)")
+    return quote + value + quote
 
 
 def _status_is(status: str) -> str:

@@ -1,0 +1,37 @@
+"""What `python run.py` pays for at start: a config mistake is answered before torch, MLflow, numpy or
+scipy load (suite/cli.py imports them once the config is known good; the horizon sweeper's plugin
+modules, which Hydra imports at every start, import its search only when a sweeper is made)."""
+import dataclasses
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+HEAVY = {"torch", "mlflow", "scipy", "numpy", "pandas"}
+
+
+@pytest.mark.cli
+def test_a_config_typo_is_answered_in_one_line_before_the_heavy_imports(tmp_path):
+    proc = subprocess.run([sys.executable, "-X", "importtime", str(ROOT / "run.py"), "cell=typo"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    imports = [line for line in proc.stderr.splitlines() if line.startswith("import time:")]
+    said = [line for line in proc.stderr.splitlines() if not line.startswith("import time:")]
+    loaded = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in imports}
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert len(said) == 1 and said[0].startswith("error: cell='typo': unknown cell"), said
+    assert imports and not HEAVY & loaded, sorted(HEAVY & loaded)
+
+
+def test_the_sweeper_configs_defaults_are_the_searchs_own():
+    """hydra_plugins/horizon_sweeper/config.py writes SearchSettings' defaults out (importing them costs scipy)."""
+    from omegaconf import OmegaConf
+
+    from hydra_plugins.horizon_sweeper.config import HorizonSweeperConf
+    from suite.horizon import SearchSettings
+
+    conf = OmegaConf.to_container(OmegaConf.structured(HorizonSweeperConf))
+    assert conf.pop("_target_").endswith("HorizonSweeper") and conf.pop("params") is None
+    settings = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(SearchSettings()).items()}
+    assert conf == settings
