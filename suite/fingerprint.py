@@ -2,16 +2,19 @@
 today's code would train it the same way.
 
 The config hash (suite/record.py) says *what* was asked for; this says *which code* answered.
-A run is reused only when both match. The fingerprint covers the modules that decide what a run
-trains and what it measures: the training loop, the model and the cells (built-in and explicit),
-the gradient diagnostics, the task contract, the task's own module and a custom cell's module
-(for tasks and cells from outside this repository too), and the torch version.
+The fingerprint covers the modules a run executes that decide what it trains and what it measures:
+the seeding and process-wide numeric settings and the wiring of the loop (suite/configured.py), the model's construction, the
+training loop, the gradient diagnostics, the task's module and its bases, and the cell's module and
+its bases (the explicit cells only for runs that use them; a family's knobs for a family's run), for
+tasks and cells from outside this repository too; and the torch version. What only shows a run
+(the progress bar, log lines, plots, the MLflow calls) lives in other modules and is not covered.
 
 Why a hash of the code rather than a results version bumped by hand: nobody has to remember to
 bump it, and a user's own task is covered as well as ours. Each module is hashed by its syntax
-tree without docstrings (`ast.dump`), so a comment, a docstring or a re-wrapped line does not
-retrain everything, while any change to what the code does does. Module *names* are hashed, not
-file paths, so the same code gives the same fingerprint on every machine.
+tree without docstrings (`ast.dump`), so a comment, a docstring or a re-wrapped line changes
+nothing. A change that does alter the syntax tree but moves no number (a renamed variable, a
+refactor) is told from one that moves numbers by the numbers themselves: suite/reuse.py. Module
+*names* are hashed, not file paths, so the same code gives the same fingerprint on every machine.
 """
 from __future__ import annotations
 
@@ -22,8 +25,10 @@ import inspect
 import json
 from functools import cache
 
-# What decides a run's result besides its task's and custom cell's modules.
-CORE_MODULES = ("suite.train", "suite.model", "suite.cells", "suite.explicit", "suite.diagnostics", "tasks.base")
+# What decides every run's result, besides its task's and its cell's own modules.
+CORE_MODULES = ("suite.configured", "suite.components", "suite.model", "suite.cells", "suite.train",
+                "suite.diagnostics", "tasks.base")
+FAMILY_KNOBS_MODULE = "suite.families.knobs"  # a family's knobs and their defaults, read when its cell is built
 
 
 def _without_docstrings(tree: ast.AST) -> ast.AST:
@@ -55,11 +60,14 @@ def code_modules(task, model) -> dict[str, str]:
     """{module name: its hash} for every module that decides this run's result, and torch's version."""
     import torch
 
-    # the cell's class and its bases but object: a family's shared code (suite/families/scan.py) decides too
+    # the classes' bases but object: a family's shared code (suite/families/scan.py) decides too
     cell = {cls.__module__ for cls in type(model.rnn).__mro__[:-1]}
-    names = {*CORE_MODULES, type(task).__module__, *cell}
-    # torch's own modules (nn.LSTM, ...) are covered by its version
-    names = {n for n in names if n.split(".")[0] != "torch"}
+    task_modules = {cls.__module__ for cls in type(task).__mro__[:-1]}
+    if any(name.startswith("suite.families.") for name in cell):
+        cell.add(FAMILY_KNOBS_MODULE)
+    names = {*CORE_MODULES, *task_modules, *cell}
+    # torch's own modules (nn.LSTM, ...) are covered by its version; the ABC base of every task is no code of ours
+    names = {n for n in names if n.split(".")[0] not in ("torch", "abc", "builtins")}
     return {"torch": torch.__version__, **{name: module_hash(name) for name in sorted(names)}}
 
 

@@ -9,26 +9,27 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 from pathlib import Path
 
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from suite.components import build_model, build_task
+from suite import reuse
 from suite.config import flatten, on_this_machine
+from suite.configured import build, set_up, train_configured
 from suite.diagnostics import GradientDiagnostics
 from suite.errors import JobStopped
-from suite.fingerprint import CODE_UNKNOWN, changed_modules, code_hash, code_modules, modules_text, parse_modules
+from suite.fingerprint import code_hash, code_modules, modules_text
+from suite.golden import digest_for
 from suite.model import count_parameters
 from suite.privacy import redact
+from suite.profile_figure import profile_figure
+from suite.progress import ProgressBar
 from suite.record import Artifact, Metric, Outcome, Param, Result, Tag, config_hash
 from suite.sweep_folder import write_result
 from suite.tracking import twins
-from suite.tracking.queries import finished_run_matching
 from suite.tracking.run_logger import RunLogger, mlflow_run
 from suite.tracking.store import check_reachable, open_experiment, tracking_uri, uri_source
-from suite.train import train
 from tasks.base import Task
 
 log = logging.getLogger(__name__)
@@ -56,34 +57,9 @@ def prepare(cfg: DictConfig) -> Prepared:
     device = on_this_machine(cfg)
     uri = tracking_uri(cfg.tracking.uri)
     check_reachable(uri, uri_source(cfg.tracking.uri))
-    task = build_task(cfg.task)
-    torch.manual_seed(cfg.seed)
-    model = build_model(cfg, task).to(device)
+    task, model = build(cfg, device)
     return Prepared(device, uri, task, model, count_parameters(model), count_parameters(model.rnn),
                     code_modules(task, model))
-
-
-def make_fault(fault_cfg, run_name: str):
-    """A deliberate failure for exercising the divergence and crash paths.
-
-    `fault.kind` applies to every run; `fault.runs` ({run-name glob: kind}) to chosen runs of a
-    sweep, e.g. one crash and one divergence among many healthy jobs.
-    """
-    kind, at_step = fault_cfg.kind, fault_cfg.at_step
-    for pattern, chosen in (fault_cfg.runs or {}).items():
-        if fnmatchcase(run_name, pattern):
-            kind = chosen
-    if kind is None:
-        return None
-
-    def fault(step: int, loss: torch.Tensor) -> torch.Tensor:
-        if step < at_step:
-            return loss
-        if kind == "error":
-            raise RuntimeError(f"injected fault at step {step} (fault.kind=error)")
-        return loss * float("nan")
-
-    return fault
 
 
 def run_job(cfg: DictConfig, output_dir: str | Path | None = None, parent_run_id: str | None = None,
@@ -94,11 +70,7 @@ def run_job(cfg: DictConfig, output_dir: str | Path | None = None, parent_run_id
     config that another live process is training is waited for and then reused (twins.py); a single
     `python run.py` always trains, since that is what someone typing it wants to watch.
     """
-    if cfg.threads is not None:
-        torch.set_num_threads(cfg.threads)
-    # Tiny hidden activations and gradients become denormal floats, which x86 CPUs handle
-    # in microcode: measured 2.6x slower for a tanh RNN at T=100 late in training.
-    torch.set_flush_denormal(True)
+    set_up(cfg.threads)
     job = prepare(cfg)
     resolved = OmegaConf.to_container(cfg, resolve=True)
     chash = config_hash(resolved, job.device.type)
@@ -146,22 +118,18 @@ def train_job(cfg: DictConfig, job: Prepared, resolved: dict, chash: str, parent
 
 
 def reuse_finished_run(cfg: DictConfig, job: Prepared, match: dict[str, str]) -> tuple[dict | None, list[str] | None]:
-    """(the result of a FINISHED run carrying the `match` tags, the same config trained by the same code, None)
-    if the store has one; else (None, the code that changed since a FINISHED run of the same config), or
-    (None, None)."""
+    """(the result of a FINISHED run of this config that today's code would train the same way (suite/reuse.py),
+    None) if the store has one; else (None, the modules changed since a FINISHED run of this config, if any)."""
     client, experiment_id = open_experiment(job.uri, cfg.tracking.experiment)
-    previous = finished_run_matching(client, experiment_id, match)
-    if previous is None:
-        older = finished_run_matching(client, experiment_id, {Tag.CONFIG_HASH: match[Tag.CONFIG_HASH]})
-        if older is None:
-            return None, None
-        before = older.data.tags.get(Tag.CODE_MODULES)
-        changed = changed_modules(parse_modules(before), job.code) if before else [CODE_UNKNOWN]
-        log.info("%s: finished run %s was trained by other code (%s): training again", cfg.run_name,
-                 older.info.run_id, ", ".join(changed))
-        return None, changed
-    log.info("%s: reusing finished run %s (%s); resume=false retrains", cfg.run_name, previous.info.run_id,
-             previous.data.tags.get(Tag.OUTCOME, "unknown"))
+    decision = reuse.decide(cfg, job, client, experiment_id, match[Tag.CONFIG_HASH])
+    if decision.run is None:
+        if decision.changed:
+            log.info("%s: a finished run of this config was trained by other code (%s) and %s: training again",
+                     cfg.run_name, ", ".join(decision.changed), decision.why)
+        return None, decision.changed
+    previous = decision.run
+    log.info("%s: reusing finished run %s (%s; %s); resume=false retrains", cfg.run_name, previous.info.run_id,
+             previous.data.tags.get(Tag.OUTCOME, "unknown"), decision.why)
     return {Result.RUN_ID: previous.info.run_id, Result.RUN_NAME: cfg.run_name, Result.REUSED: True,
             Result.OUTCOME: previous.data.tags.get(Tag.OUTCOME, "unknown"), Result.EXPERIMENT_ID: experiment_id,
             Result.TRACKING_URI: redact(job.uri), **previous.data.metrics}, None
@@ -173,6 +141,7 @@ def run_tags(cfg: DictConfig, job: Prepared, chash: str) -> dict[str, object]:
         Tag.CELL: cfg.cell.name, Tag.TASK: task.name, Tag.SEQ_LEN: task.seq_len, Tag.HIDDEN: cfg.hidden,
         Tag.SEED: cfg.seed, Tag.DEVICE: job.device.type, Tag.CONFIG_HASH: chash,
         Tag.CODE_HASH: job.code_hash, Tag.CODE_MODULES: modules_text(job.code),
+        Tag.GOLDEN: digest_for(cfg.cell.name, cfg.task.name),
         # what the summary needs to know of the task, so it never names a concrete one
         Tag.TASK_METRIC: task.metric, Tag.TASK_HIGHER_IS_BETTER: task.higher_is_better,
     }
@@ -194,10 +163,12 @@ def train_logged(cfg: DictConfig, job: Prepared, resolved: dict, run: RunLogger,
     run.log_text(config_text, Artifact.CONFIG)
     log.info("run %s: %s params on %s, baseline loss %.4f", cfg.run_name, job.n_params, job.device,
              task.baseline_loss)
-    diagnostics = (GradientDiagnostics(job.model, task, cfg.seed, job.device, cfg.diagnostics.every,
-                                       cfg.diagnostics.batch) if cfg.diagnostics.every else None)
-    trained = train(job.model, task, cfg.train, cfg.seed, job.device, log=run.log_metrics,
-                    fault=make_fault(cfg.fault, cfg.run_name), diagnose=diagnostics, progress=progress)
+    bar = ProgressBar(job.model, task, cfg.train.steps) if progress else None
+    try:
+        trained, diagnostics = train_configured(cfg, task, job.model, job.device, log=run.log_metrics, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
     if diagnostics is not None and diagnostics.profiles:
         log_profile(run, diagnostics, cfg.run_name, output_dir)
     final = {
@@ -248,7 +219,7 @@ def log_profile(run: RunLogger, diagnostics: GradientDiagnostics, title: str, ou
     """The gradient profiles as CSV and a plot, on the run and beside Hydra's outputs."""
     csv = diagnostics.profile_csv()
     run.log_text(csv, f"{Artifact.DIAGNOSTICS_DIR}/{Artifact.PROFILE_CSV}")
-    figure = diagnostics.figure(f"{title}: gradient reaching each time step")
+    figure = profile_figure(diagnostics.profiles, f"{title}: gradient reaching each time step")
     run.log_figure(figure, f"{Artifact.DIAGNOSTICS_DIR}/{Artifact.PROFILE_PNG}")
     if output_dir is not None:
         (Path(output_dir) / Artifact.PROFILE_CSV).write_text(csv)

@@ -24,6 +24,7 @@ class Tag:
     CONFIG_HASH = "config_hash"  # what resume matches on: record.config_hash
     CODE_HASH = "code_hash"  # and the code that decides the result (suite/fingerprint.py)
     CODE_MODULES = "code_modules"  # that code, module by module ('suite.train=1a2b3c4d ...'): what changed
+    GOLDEN = "golden_numerics"  # the golden versions of the run's cell and task it was trained under (suite/golden)
     OUTCOME = "outcome"  # Outcome.SOLVED | FAILED | DIVERGED, set when training ends
     ERROR = "error"  # why a run ended FAILED or KILLED
     # the task's own metric and its direction, so the summary never names a concrete task

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import torch
-from tqdm.auto import tqdm
 
 from tasks.base import Task
 
@@ -36,13 +35,18 @@ def autocast(device: torch.device, precision: str = "fp32"):
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
+def full_precision(output: torch.Tensor) -> torch.Tensor:
+    """The model's output in the default dtype: float32 out of bf16 autocast; float64 in the golden runs."""
+    return output.to(torch.get_default_dtype())
+
+
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, task: Task, x: torch.Tensor, y: torch.Tensor, chunk: int = 1000,
              precision: str = "fp32") -> dict:
     """Task metrics over the held-out set, in chunks to bound memory at long lags."""
     model.eval()
     with autocast(x.device, precision):
-        outputs = [model(x[i : i + chunk]).float() for i in range(0, len(x), chunk)]
+        outputs = [full_precision(model(x[i : i + chunk])) for i in range(0, len(x), chunk)]
     model.train()
     metrics = task.metrics(torch.cat(outputs), y)
     return {k: float(v) for k, v in metrics.items()}
@@ -57,7 +61,7 @@ def train(
     log: Callable[[int, dict], None] = lambda step, metrics: None,
     fault: Optional[Callable[[int, torch.Tensor], torch.Tensor]] = None,
     diagnose: Optional[Callable[[int, bool], dict]] = None,
-    progress: bool = True,
+    progress=None,  # a suite.progress.ProgressBar, or anything with its step and evaluated methods
 ) -> TrainResult:
     train_data = task.generator("train", seed, device)
     x_eval, y_eval = task.sample(cfg.eval_size, task.generator("eval", seed, device))
@@ -67,12 +71,10 @@ def train(
     since_eval = at_baseline_for = 0
     start = time.perf_counter()
 
-    bar = tqdm(total=cfg.steps, desc=f"{model.cell} {task.name} T={task.seq_len}", unit="step",
-               disable=None if progress else True, mininterval=1.0, leave=False)
     for step in range(1, cfg.steps + 1):
         x, y = task.sample(cfg.batch, train_data)
         with autocast(device, cfg.precision):
-            loss = task.loss(model(x).float(), y)
+            loss = task.loss(full_precision(model(x)), y)
         if fault is not None:
             loss = fault(step, loss)
         optimiser.zero_grad(set_to_none=True)
@@ -83,7 +85,8 @@ def train(
         loss_sum += loss.detach()
         since_eval += 1
         result.steps = step
-        bar.update()
+        if progress:
+            progress.step()
 
         if step % cfg.eval_every and step != cfg.steps:
             continue
@@ -106,7 +109,8 @@ def train(
         if diverged:
             result.outcome = DIVERGED
             break
-        bar.set_postfix({task.metric: f"{metrics[task.metric]:.3g}", "loss/base": f"{metrics['loss_norm']:.3g}"})
+        if progress:
+            progress.evaluated(metrics)
         if solved_now:
             result.steps_to_solve = step
             result.outcome = SOLVED
@@ -115,6 +119,5 @@ def train(
         if stuck:
             result.stopped_at_baseline = True
             break
-    bar.close()
     result.seconds = time.perf_counter() - start
     return result

@@ -178,7 +178,7 @@ class LastStepClassification(Task):
 
 
 def one_hot(symbols: torch.Tensor, size: int) -> torch.Tensor:
-    return torch.nn.functional.one_hot(symbols, size).float()
+    return torch.nn.functional.one_hot(symbols, size).to(torch.get_default_dtype())  # float64 in the golden runs
 
 
 def uniform_ce(k: int) -> float:

@@ -61,7 +61,7 @@ def test_a_resumed_sweep_retrains_only_what_changed_code_would_train_and_says_so
     unchanged = sweep("second")  # a docstring is not code: everything reused
     assert unchanged.count("reusing finished run") == 2 and "trained by other code" not in unchanged
     (tmp_path / "ext/my_tasks.py").write_text(TASK.replace(
-        "return super().sample(batch, generator)", "x, y = super().sample(batch, generator)\n        return x * 1, y"))
+        "return super().sample(batch, generator)", "x, y = super().sample(batch, generator)\n        return x * 0.5, y"))
     changed = sweep("third")
     assert changed.count("reusing finished run") == 0
     assert "2 job(s) not reused, trained again: their finished runs were trained by other code (my_tasks)" in changed

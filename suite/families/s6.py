@@ -106,7 +106,7 @@ class S6Block(nn.Module):
         self.conv = nn.Conv1d(inner, inner, kernel_size=k, groups=inner, bias=True)  # padded by the caller
         self.x_proj = nn.Linear(inner, self.rank + 2 * n, bias=False)  # -> (Δ's low rank, B, C)
         self.dt_proj = nn.Linear(self.rank, inner, bias=True)
-        self.A_log = nn.Parameter(torch.log(torch.arange(1, n + 1, dtype=torch.float32)).repeat(inner, 1))
+        self.A_log = nn.Parameter(torch.log(torch.arange(1, n + 1, dtype=torch.get_default_dtype())).repeat(inner, 1))
         self.D = nn.Parameter(torch.ones(inner))
         self.out_proj = nn.Linear(inner, hidden, bias=False)
         with torch.no_grad():

@@ -1,0 +1,101 @@
+"""Golden numerics: today's code gives every committed number of the golden runs (suite/golden)."""
+import json
+
+import pytest
+
+import suite.golden
+from suite.golden import committed, digest_before_golden, digest_for, relevant, versions_digest
+from suite.golden.runs import check, golden_runs, moved, options
+
+
+def test_the_golden_runs_give_every_committed_number():
+    moved_runs = check()
+    assert not moved_runs, "\n".join(f"golden run {name}: {'; '.join(lines[:5])}" for name, lines in moved_runs.items())
+
+
+def test_every_built_in_cell_and_task_has_a_golden_run():
+    runs = golden_runs()
+    assert {spec["cell"] for spec in runs.values()} == set(options("cell"))
+    assert {spec["task"] for spec in runs.values()} == set(options("task"))
+    assert set(runs) == set(committed())
+
+
+def test_a_changed_solved_criterion_fails_the_golden_check_naming_the_run(monkeypatch):
+    from tasks.base import Task
+
+    # '>' for '>=': no trained number moves in these short runs, the criterion at its threshold does
+    solved = Task.solved
+    monkeypatch.setattr(Task, "solved", lambda self, metrics: metrics[self.metric] > self.solve_threshold
+                        if self.higher_is_better else solved(self, metrics))
+    found = check(["lstm-memory", "lstm-adding"])
+    assert found["lstm-memory"] == ["criterion.accuracy=threshold: True -> False"]
+    assert "lstm-adding" not in found  # adding's criterion (lower is better) is left as it was
+
+
+def test_a_changed_training_constant_fails_naming_the_run_and_the_number(monkeypatch):
+    import suite.train
+
+    monkeypatch.setattr(suite.train, "AT_BASELINE", 2.0)  # the early stop at the baseline never fires
+    found = check(["lstm-memory-stop_at_baseline"])["lstm-memory-stop_at_baseline"]
+    assert "steps: 3 -> 6" in found
+
+
+def test_moved_compares_numbers_within_float64_noise_and_everything_else_exactly():
+    assert moved({"a": [1.0, 2.0]}, {"a": [1.0 + 1e-13, 2.0]}) == []
+    assert moved({"a": [1.0, 2.0]}, {"a": [1.0 + 1e-6, 2.0]}) == [f"a[0]: 1.0 -> {1.0 + 1e-6!r}"]
+    assert moved({"x": "solved"}, {"x": "failed"}) == ["x: 'solved' -> 'failed'"]
+    assert moved({"x": 1}, {}) == ["x: 1 -> '(missing)'"]
+
+
+def test_a_runs_golden_digest_follows_the_versions_of_its_cell_and_task_only():
+    runs = {"lstm-memory": {"cell": "lstm", "task": "memory", "version": 1},
+            "gru-memory": {"cell": "gru", "task": "memory", "version": 1},
+            "lstm-adding": {"cell": "lstm", "task": "adding", "version": 1}}
+    assert relevant("gru", "memory", runs) == {"gru-memory": 1, "lstm-memory": 1}
+    before = versions_digest(relevant("gru", "adding", runs))
+    runs["lstm-memory"]["version"] = 2  # neither gru's nor adding's
+    assert versions_digest(relevant("gru", "adding", runs)) == before
+    runs["gru-memory"]["version"] = 2
+    assert versions_digest(relevant("gru", "adding", runs)) != before
+
+
+def test_runs_from_before_golden_numerics_stand_for_the_first_versions():
+    runs = {"lstm-memory": {"cell": "lstm", "task": "memory", "version": 1}}
+    assert versions_digest(relevant("lstm", "memory", runs)) == versions_digest({"lstm-memory": 1})
+    first = all(committed()[name]["version"] == 1 for name in relevant("rnn", "memory"))
+    assert (digest_before_golden("rnn", "memory") == digest_for("rnn", "memory")) == first
+
+
+def test_regenerating_bumps_the_version_of_the_runs_that_moved_only(tmp_path, monkeypatch):
+    import suite.golden.__main__ as cli
+
+    path = tmp_path / "numerics.json"
+    stored = {"a-memory": {"cell": "a", "task": "memory", "version": 1, "numbers": {"loss": [1.0]}},
+              "b-memory": {"cell": "b", "task": "memory", "version": 3, "numbers": {"loss": [2.0]}}}
+    path.write_text(json.dumps({"runs": stored}))
+    monkeypatch.setattr(cli, "GOLDEN_FILE", path)
+    monkeypatch.setattr(cli, "committed", lambda: json.loads(path.read_text())["runs"])
+    monkeypatch.setattr(cli, "golden_runs", lambda: {name: {**run, "overrides": [name]} for name, run in stored.items()}
+                        | {"c-memory": {"cell": "c", "task": "memory", "overrides": ["c-memory"]}})
+    now = {"a-memory": {"loss": [1.0]}, "b-memory": {"loss": [2.5]}, "c-memory": {"loss": [3.0]}}
+    monkeypatch.setattr(cli, "train_golden", lambda overrides: now[overrides[0]])
+    assert cli.regenerate() == ["b-memory", "c-memory"]
+    written = json.loads(path.read_text())["runs"]
+    assert {name: run["version"] for name, run in written.items()} == {"a-memory": 1, "b-memory": 4, "c-memory": 1}
+    assert written["b-memory"]["numbers"] == {"loss": [2.5]}
+
+
+@pytest.mark.cli
+def test_the_golden_check_command_exits_0_when_nothing_moved():
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    proc = subprocess.run([sys.executable, "-m", "suite.golden"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip().endswith("golden numerics: every number as committed")
+
+
+def test_the_golden_file_is_found_beside_its_module():
+    assert suite.golden.GOLDEN_FILE.exists()

@@ -1,0 +1,107 @@
+"""Reuse across a change of code (suite/reuse.py): a change that moves no number keeps the stored runs, one
+that moves numbers retrains and says why. Each edit below is made to the real source of a module, compiled
+and put where the suite calls it, as if it had been committed."""
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+import suite.fingerprint
+from suite.fingerprint import source_hash
+from suite.record import Result
+from tests.conftest import ROOT, TINY
+
+JOB = ["cell=rnn", "diagnostics.every=2", *TINY]
+
+
+def edited(module_name: str, old: str, new: str, count: int = -1) -> types.ModuleType:
+    """`module_name` as it would be with `old` replaced by `new` in its source, and its fingerprint."""
+    path = ROOT / (module_name.replace(".", "/") + ".py")
+    source = path.read_text()
+    assert old in source, f"{old!r} not in {path}"
+    changed = source.replace(old, new, count)
+    module = types.ModuleType(module_name)
+    module.__file__ = str(path)
+    exec(compile(changed, str(path), "exec"), module.__dict__)
+    module.fingerprint = source_hash(changed)
+    return module
+
+
+def commit(monkeypatch, module: types.ModuleType, where: dict[object, list[str]]) -> None:
+    """Put the edited module's functions where the suite calls them, and its fingerprint in the run's code."""
+    for target, names in where.items():
+        for name in names:
+            monkeypatch.setattr(target, name, getattr(module, name))
+    real = suite.fingerprint.module_hash
+    monkeypatch.setattr(suite.fingerprint, "module_hash",
+                        lambda name: module.fingerprint if name == module.__name__ else real(name))
+
+
+def test_a_renamed_local_variable_in_the_training_loop_keeps_the_stored_run(job, monkeypatch, caplog):
+    import suite.configured
+
+    first = job(*JOB, sweeping=True)
+    renamed = edited("suite.train", "since_eval", "updates_since_evaluation")
+    assert renamed.fingerprint != suite.fingerprint.module_hash("suite.train")
+    commit(monkeypatch, renamed, {suite.configured: ["train"]})
+    with caplog.at_level("INFO"):
+        second = job(*JOB, sweeping=True, output="second")
+    assert second[Result.REUSED] and second[Result.RUN_ID] == first[Result.RUN_ID]
+    assert "retrained to its first evaluation, it gave the same numbers" in caplog.text
+    # shown once for this pair of code versions: the next launch reuses without retraining anything
+    import suite.reuse
+
+    monkeypatch.setattr(suite.reuse, "first_evaluation", lambda *a: pytest.fail("retrained again"))
+    third = job(*JOB, sweeping=True, output="third")
+    assert third[Result.REUSED] and third[Result.RUN_ID] == first[Result.RUN_ID]
+
+
+def test_seeding_after_building_the_model_retrains_and_names_why(job, monkeypatch, caplog):
+    import suite.job
+    import suite.reuse
+
+    first = job(*JOB, sweeping=True)
+    reordered = edited("suite.configured", "    torch.manual_seed(cfg.seed)\n    return build_model(cfg, task)",
+                       "    model = build_model(cfg, task)\n    torch.manual_seed(cfg.seed)\n    return model")
+    commit(monkeypatch, reordered, {suite.job: ["build"]})
+    with caplog.at_level("INFO"):
+        second = job(*JOB, sweeping=True, output="second")
+    assert not second.get(Result.REUSED) and second[Result.RUN_ID] != first[Result.RUN_ID]
+    assert second[Result.CODE_CHANGED] == ["suite.configured"]
+    assert "trained by other code (suite.configured) and the numbers moved: train_loss at step 2" in caplog.text
+
+
+def test_a_regenerated_golden_version_retrains_though_the_first_evaluation_agrees(job, monkeypatch, caplog):
+    import suite.reuse
+
+    first = job(*JOB, sweeping=True)
+    renamed = edited("suite.train", "since_eval", "updates_since_evaluation")
+    import suite.configured
+
+    commit(monkeypatch, renamed, {suite.configured: ["train"]})
+    monkeypatch.setattr(suite.reuse, "digest_for", lambda cell, task: "bumped")
+    with caplog.at_level("INFO"):
+        second = job(*JOB, sweeping=True, output="second")
+    assert not second.get(Result.REUSED) and second[Result.RUN_ID] != first[Result.RUN_ID]
+    assert "the golden numerics of rnn or memory moved since" in caplog.text
+
+
+def test_the_check_leaves_the_model_and_torchs_random_state_as_they_were():
+    import torch
+
+    from suite.reuse import first_evaluation
+    from tests.conftest import compose_config
+
+    from suite.configured import build
+
+    cfg = compose_config(*JOB, "device=cpu")
+    task, model = build(cfg, torch.device("cpu"))
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
+    torch.manual_seed(7)
+    before = torch.get_rng_state()
+    step, metrics, trained = first_evaluation(cfg, task, model, torch.device("cpu"))
+    assert torch.equal(torch.get_rng_state(), before)
+    assert all(torch.equal(v, weights[k]) for k, v in model.state_dict().items())
+    assert step == 2 and "train_loss" in metrics and "grad_log10_ratio" in metrics and trained is None
+
