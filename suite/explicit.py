@@ -24,6 +24,12 @@ from torch import nn
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
 
+def steps(projected: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The time steps of (batch, T, features), taken apart once: indexing `projected[:, t]` in the loop
+    would send each step's gradient back as a full-size tensor, zero but for its slice (an O(T²) backward)."""
+    return projected.unbind(1)
+
+
 class ExplicitRecurrent(nn.Module):
     """batch_first, like the fused modules in suite/model.py; `forward` returns (states, final)."""
 
@@ -76,8 +82,8 @@ class ExplicitRecurrent(nn.Module):
     def _run_layer(self, x, h, w_ih, w_hh, b_ih, b_hh):
         projected = x @ w_ih.T + b_ih  # the input part of every step at once
         states = []
-        for t in range(x.shape[1]):
-            h = torch.tanh(projected[:, t] + h @ w_hh.T + b_hh)
+        for x_t in steps(projected):
+            h = torch.tanh(x_t + h @ w_hh.T + b_hh)
             states.append(h)
         return torch.stack(states, dim=1), h, {}
 
@@ -103,8 +109,8 @@ class ExplicitLSTM(ExplicitRecurrent):
         h, c = state
         projected = x @ w_ih.T + b_ih
         states, record = [], {"input": [], "forget": [], "output": [], "cell": []}
-        for t in range(x.shape[1]):
-            i, f, g, o = (projected[:, t] + h @ w_hh.T + b_hh).chunk(4, dim=1)
+        for x_t in steps(projected):
+            i, f, g, o = (x_t + h @ w_hh.T + b_hh).chunk(4, dim=1)
             i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
             c = f * c + i * g
             h = o * torch.tanh(c)
@@ -122,8 +128,8 @@ class ExplicitGRU(ExplicitRecurrent):
     def _run_layer(self, x, h, w_ih, w_hh, b_ih, b_hh):
         projected = x @ w_ih.T + b_ih
         states, record = [], {"reset": [], "update": []}
-        for t in range(x.shape[1]):
-            x_r, x_z, x_n = projected[:, t].chunk(3, dim=1)
+        for x_t in steps(projected):
+            x_r, x_z, x_n = x_t.chunk(3, dim=1)
             h_r, h_z, h_n = (h @ w_hh.T + b_hh).chunk(3, dim=1)
             r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
             n = torch.tanh(x_n + r * h_n)

@@ -105,3 +105,27 @@ def test_the_check_leaves_the_model_and_torchs_random_state_as_they_were():
     assert all(torch.equal(v, weights[k]) for k, v in model.state_dict().items())
     assert step == 2 and "train_loss" in metrics and "grad_log10_ratio" in metrics and trained is None
 
+
+def test_the_explicit_cells_o_t_backward_keeps_runs_trained_by_the_o_t2_one(job, monkeypatch, caplog):
+    """suite/explicit.py indexed projected[:, t] inside its loop over time until the loop took the steps
+    apart once (unbind): the same numbers, an O(T) backward. Runs of the indexing code stay reused."""
+    import suite.explicit
+    import suite.model
+
+    cells = {"rnn_explicit": "ExplicitRNN", "lstm_explicit": "ExplicitLSTM", "gru_explicit": "ExplicitGRU"}
+    indexing = edited("suite.explicit", "return projected.unbind(1)",
+                      "return tuple(projected[:, t] for t in range(projected.shape[1]))")
+    with monkeypatch.context() as before_the_fix:
+        commit(before_the_fix, indexing, {})
+        for name, cls in cells.items():
+            before_the_fix.setitem(suite.model.CELLS, name, getattr(indexing, cls))
+            getattr(indexing, cls).__module__ = "suite.explicit"
+        first = [job(f"cell={name}", *JOB[1:], sweeping=True, output=name) for name in cells]
+    assert suite.model.CELLS["lstm_explicit"] is suite.explicit.ExplicitLSTM  # today's code again
+    with caplog.at_level("INFO"):
+        again = [job(f"cell={name}", *JOB[1:], sweeping=True, output=f"{name}-again") for name in cells]
+    assert [r[Result.RUN_ID] for r in again] == [r[Result.RUN_ID] for r in first]
+    assert all(r[Result.REUSED] for r in again)
+    # one code version for the three (their module set is the same): shown once, then reused on the record
+    assert caplog.text.count("retrained to its first evaluation, it gave the same numbers") == 1
+    assert caplog.text.count("that code was shown to give these numbers") == 2
