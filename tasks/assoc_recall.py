@@ -52,7 +52,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from tasks.base import Lag, Task, check_at_most, check_fraction, check_int, one_hot
+from tasks.base import Lag, Task, check_at_most, check_fraction, check_int, one_hot, recall_metrics
 
 
 class AssocRecallTask(Task):
@@ -105,8 +105,7 @@ class AssocRecallTask(Task):
     # memory_loss is the whole loss: every scored output needs a remembered pair.
 
     def metrics(self, output, target):
-        recalled = output[:, -self.n_queries :].argmax(-1) == target
-        return {"loss": self.loss(output, target), "recall_accuracy": recalled.float().mean()}
+        return recall_metrics(self.loss(output, target), output[:, -self.n_queries :], target, per_sequence=False)
 
     @property
     def baseline_loss(self) -> float:

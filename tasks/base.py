@@ -177,6 +177,18 @@ class LastStepClassification(Task):
         return uniform_ce(self.output_size)
 
 
+def recall_metrics(loss: torch.Tensor, scored: torch.Tensor, target: torch.Tensor,
+                   per_sequence: bool = True) -> dict[str, torch.Tensor]:
+    """The metrics of a task that asks for symbols at some positions: `scored` the outputs there
+    (batch, positions, classes), `target` the symbols asked for (batch, positions). recall_accuracy: the
+    fraction recalled; sequence_accuracy (with `per_sequence`): the fraction of sequences with all right."""
+    recalled = scored.argmax(-1) == target
+    metrics = {"loss": loss, "recall_accuracy": recalled.float().mean()}
+    if per_sequence:
+        metrics["sequence_accuracy"] = recalled.all(dim=1).float().mean()
+    return metrics
+
+
 def one_hot(symbols: torch.Tensor, size: int) -> torch.Tensor:
     return torch.nn.functional.one_hot(symbols, size).to(torch.get_default_dtype())  # float64 in the golden runs
 

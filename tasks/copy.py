@@ -22,7 +22,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from tasks.base import Lag, Task, check_fraction, check_int, one_hot
+from tasks.base import Lag, Task, check_fraction, check_int, one_hot, recall_metrics
 
 
 class CopyTask(Task):
@@ -67,12 +67,7 @@ class CopyTask(Task):
         return self.loss(output[:, -self.n_copy :], target[:, -self.n_copy :])
 
     def metrics(self, output, target):
-        recalled = output[:, -self.n_copy :].argmax(-1) == target[:, -self.n_copy :]
-        return {
-            "loss": self.loss(output, target),
-            "recall_accuracy": recalled.float().mean(),
-            "sequence_accuracy": recalled.all(dim=1).float().mean(),
-        }
+        return recall_metrics(self.loss(output, target), output[:, -self.n_copy :], target[:, -self.n_copy :])
 
     @property
     def baseline_loss(self) -> float:

@@ -33,7 +33,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from tasks.base import Lag, Task, check_at_most, check_fraction, check_int, one_hot
+from tasks.base import Lag, Task, check_at_most, check_fraction, check_int, one_hot, recall_metrics
 
 
 class SelectiveCopyTask(Task):
@@ -81,12 +81,7 @@ class SelectiveCopyTask(Task):
     # memory_loss is the whole loss: every scored output needs a remembered token.
 
     def metrics(self, output, target):
-        recalled = output[:, -self.n_copy :].argmax(-1) == target
-        return {
-            "loss": self.loss(output, target),
-            "recall_accuracy": recalled.float().mean(),
-            "sequence_accuracy": recalled.all(dim=1).float().mean(),
-        }
+        return recall_metrics(self.loss(output, target), output[:, -self.n_copy :], target)
 
     @property
     def baseline_loss(self) -> float:
