@@ -86,13 +86,17 @@ def test_regenerating_bumps_the_version_of_the_runs_that_moved_only(tmp_path, mo
 
 
 @pytest.mark.cli
-def test_the_golden_check_command_exits_0_when_nothing_moved():
+def test_the_golden_check_command_of_contributing_md_exits_0_when_nothing_moved():
+    import shlex
     import subprocess
     import sys
 
     from tests.conftest import ROOT
 
-    proc = subprocess.run([sys.executable, "-m", "suite.golden"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    page = (ROOT / "docs/contributing.md").read_text()
+    command = next(line.split("#")[0].split() for line in page.splitlines() if line.startswith("python -m suite.golden"))
+    assert command == shlex.split("python -m suite.golden")
+    proc = subprocess.run([sys.executable, *command[1:]], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.strip().endswith("golden numerics: every number as committed")
 
