@@ -14,15 +14,15 @@ from typing import Callable, Optional
 
 import torch
 
+from suite.record import Outcome
 from tasks.base import Task
 
-SOLVED, FAILED, DIVERGED = "solved", "failed", "diverged"
 AT_BASELINE = 0.95  # eval loss / memoryless baseline at or above this: nothing learned yet
 
 
 @dataclass
 class TrainResult:
-    outcome: str  # solved | failed | diverged
+    outcome: str  # Outcome.SOLVED | FAILED | DIVERGED
     steps: int  # updates actually made
     steps_to_solve: Optional[int]  # first evaluation step at which the task was solved
     final: dict[str, float] = field(default_factory=dict)  # metrics of the last evaluation
@@ -66,7 +66,7 @@ def train(
     train_data = task.generator("train", seed, device)
     x_eval, y_eval = task.sample(cfg.eval_size, task.generator("eval", seed, device))
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    result = TrainResult(outcome=FAILED, steps=0, steps_to_solve=None)
+    result = TrainResult(outcome=Outcome.FAILED, steps=0, steps_to_solve=None)
     loss_sum = torch.zeros((), device=device)
     since_eval = at_baseline_for = 0
     start = time.perf_counter()
@@ -107,13 +107,13 @@ def train(
         extra = diagnose(step, last) if diagnose is not None and not diverged else {}
         log(step, {"train_loss": train_loss, **{f"eval_{k}": v for k, v in metrics.items()}, **extra})
         if diverged:
-            result.outcome = DIVERGED
+            result.outcome = Outcome.DIVERGED
             break
         if progress:
             progress.evaluated(metrics)
         if solved_now:
             result.steps_to_solve = step
-            result.outcome = SOLVED
+            result.outcome = Outcome.SOLVED
             if cfg.early_stop:
                 break
         if stuck:

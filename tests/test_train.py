@@ -3,7 +3,8 @@ import torch
 
 from suite.config import TrainConfig
 from suite.model import build_model
-from suite.train import AT_BASELINE, FAILED, SOLVED, train
+from suite.record import Outcome
+from suite.train import AT_BASELINE, train
 from tasks.memory import MemoryTask
 
 
@@ -24,7 +25,7 @@ def test_a_run_at_the_baseline_is_stopped_only_when_asked():
     assert kept.steps == 40 and not kept.stopped_at_baseline
     assert kept.final["loss_norm"] >= AT_BASELINE
     stopped = tiny_run(lr=1e-7, stop_at_baseline_after=3)
-    assert stopped.steps == 6 and stopped.stopped_at_baseline and stopped.outcome == FAILED
+    assert stopped.steps == 6 and stopped.stopped_at_baseline and stopped.outcome == Outcome.FAILED
 
 
 def test_bf16_autocast_trains_and_keeps_float32_weights():
@@ -34,7 +35,7 @@ def test_bf16_autocast_trains_and_keeps_float32_weights():
     easy = {"lr": 0.03, "steps": 300, "eval_every": 10}
     bf16, fp32 = tiny_run(models, precision="bf16", **easy), tiny_run(**easy)
     for result in (bf16, fp32):
-        assert result.outcome == SOLVED and result.steps < 300  # stopped early: solved, not out of budget
+        assert result.outcome == Outcome.SOLVED and result.steps < 300  # stopped early: solved, not out of budget
         assert result.final["accuracy"] >= 0.99 and result.final["loss_norm"] < 0.2  # far below the baseline (1)
     assert {p.dtype for p in models[0].parameters()} == {torch.float32}  # autocast casts activations only
     # bf16 changes the rounding, so the losses differ; equal ones would mean the run trained in float32
