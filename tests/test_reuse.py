@@ -1,6 +1,7 @@
 """Reuse across a change of code (suite/reuse.py): a change that moves no number keeps the stored runs, one
 that moves numbers retrains and says why. Each edit below is made to the real source of a module, compiled
 and put where the suite calls it, as if it had been committed."""
+import os
 import sys
 import types
 from pathlib import Path
@@ -129,3 +130,43 @@ def test_the_explicit_cells_o_t_backward_keeps_runs_trained_by_the_o_t2_one(job,
     # one code version for the three (their module set is the same): shown once, then reused on the record
     assert caplog.text.count("retrained to its first evaluation, it gave the same numbers") == 1
     assert caplog.text.count("that code was shown to give these numbers") == 2
+
+
+SWEEP = ["-m", "task=memory", "cell=rnn,lstm", "diagnostics.every=2", *TINY]
+
+
+@pytest.mark.slow
+def test_a_stored_sweep_survives_a_refactor_of_a_copy_of_the_suite_and_retrains_on_a_reordered_seed(tmp_path):
+    """The whole path, as a user meets it: the suite's own files edited (in a copy), and the sweep launched again."""
+    import shutil
+    import subprocess
+
+    project = tmp_path / "project"
+    project.mkdir()
+    for part in ("suite", "tasks", "conf", "hydra_plugins"):
+        shutil.copytree(ROOT / part, project / part, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "run.py", project / "run.py")
+
+    def sweep(name):
+        env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db"}
+        proc = subprocess.run([sys.executable, "run.py", *SWEEP, f"hydra.sweep.dir={tmp_path}/{name}"], cwd=project,
+                              env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return proc.stdout + proc.stderr
+
+    def edit(path, old, new):
+        source = (project / path).read_text()
+        assert old in source
+        (project / path).write_text(source.replace(old, new))
+
+    sweep("first")
+    edit("suite/train.py", "since_eval", "updates_since_evaluation")
+    renamed = sweep("renamed")
+    assert renamed.count("reusing finished run") == 2 and "0 trained again on changed code" in renamed
+    edit("suite/configured.py", "    torch.manual_seed(cfg.seed)\n    return build_model(cfg, task)",
+         "    model = build_model(cfg, task)\n    torch.manual_seed(cfg.seed)\n    return model")
+    reordered = sweep("reordered")
+    # named against the runs stored, trained before the rename too
+    assert "2 job(s) not reused, trained again: their finished runs were trained by other code (suite.configured, " \
+           "suite.train)" in reordered
+    assert reordered.count("the numbers moved") == 2
