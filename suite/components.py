@@ -38,8 +38,13 @@ def build_task(task_cfg: DictConfig) -> Task:
     return task
 
 
-def build_model(cfg: DictConfig, task: Task, hidden: int | None = None):
-    """The config's model for `task` (on the CPU), at `hidden` units if given, else cfg.hidden."""
-    from suite.model import build_model as build  # torch: only once the config is known good
+def model_for(cfg: DictConfig, task: Task, hidden: int | None = None):
+    """The whole config's model for `task` (on the CPU), at `hidden` units if given, else cfg.hidden: its cell
+    config resolved, then suite.model.build_model."""
+    from suite.model import build_model  # torch: only once the config is known good
 
-    return build(OmegaConf.to_container(cfg.cell, resolve=True), cfg.hidden if hidden is None else hidden, task)
+    return build_model(OmegaConf.to_container(cfg.cell, resolve=True), cfg.hidden if hidden is None else hidden, task)
+
+
+# The name suite/configured.py (and two tests) import; it goes once they import model_for.
+build_model = model_for

@@ -12,7 +12,7 @@ from fnmatch import fnmatchcase
 import torch
 from omegaconf import DictConfig
 
-from suite.components import build_model, build_task
+from suite.components import build_task, model_for
 from suite.diagnostics import GradientDiagnostics
 from suite.train import TrainResult, train
 from tasks.base import Task
@@ -30,7 +30,7 @@ def set_up(threads: int | None) -> None:
 def seeded_model(cfg: DictConfig, task: Task) -> torch.nn.Module:
     """The config's model for `task` (on the CPU), its weights drawn from torch's generator seeded with `cfg.seed`."""
     torch.manual_seed(cfg.seed)
-    return build_model(cfg, task)
+    return model_for(cfg, task)
 
 
 def build(cfg: DictConfig, device: torch.device) -> tuple[Task, torch.nn.Module]:

@@ -38,15 +38,22 @@ from suite.record import Outcome
 
 log = logging.getLogger(__name__)
 
-SOLVED, FAILED, NONE = "solved", "failed", "none"  # a lag's majority state (none: unresolved)
+
+class Majority:
+    """A lag's majority state over its seeds, not a run's outcome (suite.record.Outcome). NONE: no strict majority."""
+
+    SOLVED, FAILED, NONE = "solved", "failed", "none"
+
+
+SOLVED, FAILED, NONE = Majority.SOLVED, Majority.FAILED, Majority.NONE  # what summary/render.py, test_horizon import
 BETWEEN, ABOVE, BELOW, UNRESOLVED = "between", "above", "below", "unresolved"  # a bracket's kind
 
 
 def majority(n_solved: int, n_failed: int, n_seeds: int) -> str:
-    """"solved" / "failed" / "none" by strict majority of the seeds tried (a crash counts as neither)."""
+    """Majority.SOLVED / FAILED / NONE by strict majority of the seeds tried (a crash counts as neither)."""
     if 2 * n_solved > n_seeds:
-        return SOLVED
-    return FAILED if 2 * n_failed > n_seeds else NONE
+        return Majority.SOLVED
+    return Majority.FAILED if 2 * n_failed > n_seeds else Majority.NONE
 
 
 def state_of(outcomes: list[str]) -> str:
@@ -107,9 +114,9 @@ class Bracket:
 def bracket(states: dict[int, str]) -> Bracket:
     """The bracket of one group, from {lag: majority state} (at least one lag)."""
     lags = tuple(sorted(states))
-    solved = [t for t in lags if states[t] == SOLVED]
-    failed = [t for t in lags if states[t] == FAILED]
-    unresolved = tuple(t for t in lags if states[t] == NONE)
+    solved = [t for t in lags if states[t] == Majority.SOLVED]
+    failed = [t for t in lags if states[t] == Majority.FAILED]
+    unresolved = tuple(t for t in lags if states[t] == Majority.NONE)
     if not solved:
         return Bracket(BELOW, None, min(failed), lags, (), unresolved) if failed else \
             Bracket(UNRESOLVED, None, None, lags, (), unresolved)
@@ -213,8 +220,8 @@ def _finished(outcome: str) -> bool:
     return outcome in (Outcome.SOLVED, Outcome.FAILED, Outcome.DIVERGED)
 
 
-Group = tuple[str, ...]
-Planned = list[tuple[int, "str | None"]]  # (lag, seed) pairs of one group
+GroupOverrides = tuple[str, ...]  # a job's overrides without the lag and the seed: what a group shares
+LagSeeds = list[tuple[int, "str | None"]]  # (lag, seed) pairs of one group
 
 
 class Search:
@@ -231,38 +238,38 @@ class Search:
         self.rounds = 0  # rounds launched after round 0
         given = {lag for _, lag, _ in map(self._split, grid) if lag is not None}
         ladder_given = _lags(settings.lag, sorted(_whole(settings.lag, t) for t in given)) if given else None
-        self.groups: dict[Group, list[str | None]] = {}  # group -> its seed pool (None: no seed override)
-        self.ladders: dict[Group, tuple[int, ...]] = {}
+        self.groups: dict[GroupOverrides, list[str | None]] = {}  # group -> its seed pool (None: no seed override)
+        self.ladders: dict[GroupOverrides, tuple[int, ...]] = {}
         for group, _, seed in map(self._split, grid):
             seeds = self.groups.setdefault(group, [])
             if seed not in seeds:
                 seeds.append(seed)
             task = next((_value(o) for o in group if _key(o) == "task"), default_task)
             self.ladders[group] = ladder_given or settings.ladder_for(task)
-        self.outcomes: dict[Group, dict[int, dict[str | None, str]]] = {g: {} for g in self.groups}
-        self.retried: set[tuple[Group, int, str | None]] = set()  # crashed (lag, seed) pairs tried a second time
-        self.stopped: dict[Group, str] = {}  # why a group stopped
+        self.outcomes: dict[GroupOverrides, dict[int, dict[str | None, str]]] = {g: {} for g in self.groups}
+        self.retried: set[tuple[GroupOverrides, int, str | None]] = set()  # crashed (lag, seed) pairs tried again
+        self.stopped: dict[GroupOverrides, str] = {}  # why a group stopped
         # the shortest lag each group may extend down to: cap_lo, or the task's shortest valid length above it
         # (selective copy needs seq_len >= n_copy), so that no round is spent on jobs that cannot run
         self.floors = {g: self._floor(g, valid) if valid else settings.cap_lo for g in self.groups}
 
-    def _floor(self, group: Group, valid: Callable[[list[str]], bool]) -> int:
+    def _floor(self, group: GroupOverrides, valid: Callable[[list[str]], bool]) -> int:
         """The shortest lag from cap_lo up to the ladder's first at which the group's job is valid (bisected: a
         task valid at one length is valid at every longer one); the ladder's first if none below it is."""
         low, seed = self.settings.cap_lo, self.groups[group][0]
         lags = range(low, min(self.ladders[group]))
         return low + bisect_left(lags, True, key=lambda lag: valid(self.job(group, lag, seed)))
 
-    def _split(self, overrides: list[str]) -> tuple[Group, str | None, str | None]:
+    def _split(self, overrides: list[str]) -> tuple[GroupOverrides, str | None, str | None]:
         """A job's overrides -> (its group, its lag, its seed), the last two as written (None: absent)."""
         find = lambda key: next((_value(o) for o in overrides if _key(o) == key), None)  # noqa: E731
         group = tuple(o for o in overrides if _key(o) not in (self.settings.lag, self.settings.seed))
         return group, find(self.settings.lag), find(self.settings.seed)
 
-    def job(self, group: Group, lag: int, seed: str | None) -> list[str]:
+    def job(self, group: GroupOverrides, lag: int, seed: str | None) -> list[str]:
         return [*group, f"{self.settings.lag}={lag}", *([f"{self.settings.seed}={seed}"] if seed is not None else [])]
 
-    def _jobs(self, planned: dict[Group, Planned]) -> list[list[str]]:
+    def _jobs(self, planned: dict[GroupOverrides, LagSeeds]) -> list[list[str]]:
         # Longest lags first: the slowest jobs start first, so a parallel launcher's round ends sooner.
         jobs = [(lag, group, seed) for group, pairs in planned.items() for lag, seed in pairs]
         return [self.job(g, t, s) for t, g, s in sorted(jobs, key=lambda p: -p[0])]
@@ -276,7 +283,7 @@ class Search:
         group, lag, seed = self._split(overrides)
         self.outcomes[group].setdefault(int(lag), {})[seed] = outcome
 
-    def counts(self, group: Group) -> threshold.Counts:
+    def counts(self, group: GroupOverrides) -> threshold.Counts:
         """{lag: (solved, tried)} of the finished runs: a crash is evidence of neither outcome."""
         counts = {}
         for lag, by_seed in self.outcomes[group].items():
@@ -286,7 +293,7 @@ class Search:
                 counts[lag] = (solved, solved + failed)
         return counts
 
-    def estimate(self, group: Group) -> threshold.Estimate | None:
+    def estimate(self, group: GroupOverrides) -> threshold.Estimate | None:
         counts = self.counts(group)
         return threshold.estimate(counts) if counts else None
 
@@ -300,7 +307,7 @@ class Search:
             self.rounds += 1
         return self._jobs(planned)
 
-    def _plan(self, group: Group) -> Planned:
+    def _plan(self, group: GroupOverrides) -> LagSeeds:
         """A group's next jobs: its crashed pairs once more, and `batch` fresh seeds at the lag that narrows
         its T50 most; [] with the reason in self.stopped when it is done."""
         s, counts = self.settings, self.counts(group)
@@ -327,14 +334,14 @@ class Search:
                         2 * len(self.groups[group]))
         return retries + [(lag, seed) for seed in seeds]
 
-    def _retries(self, group: Group) -> Planned:
+    def _retries(self, group: GroupOverrides) -> LagSeeds:
         """Crashed (lag, seed) pairs not yet tried again: a crash says nothing, so each gets one more try."""
         pairs = [(lag, seed) for lag, by_seed in self.outcomes[group].items() for seed, o in by_seed.items()
                  if not _finished(o) and (group, lag, seed) not in self.retried]
         self.retried.update((group, lag, seed) for lag, seed in pairs)
         return pairs
 
-    def _fresh(self, group: Group, lag: int) -> list[str | None]:
+    def _fresh(self, group: GroupOverrides, lag: int) -> list[str | None]:
         """The pool's seeds not yet trained at `lag` (crashed ones included: they were trained)."""
         return [seed for seed in self.groups[group] if seed not in self.outcomes[group].get(lag, {})]
 
@@ -345,10 +352,11 @@ class Search:
             return f"max_runs ({self.settings.max_runs})"
         return f"cap ({self.settings.lag} {est.text()}, caps {cap_lo}..{cap_hi})"
 
-    def _name(self, group: Group) -> str:
+    def _name(self, group: GroupOverrides) -> str:
         """What sets a group apart from the others ('cell=rnn hidden=64'), or '(one group)'."""
-        varied = {k for k in {_key(o) for g in self.groups for o in g}
-                  if len({_value(o) for g in self.groups for o in g if _key(o) == k}) > 1}
+        from suite.sweep import varied_keys  # Hydra's override parser: only for log lines and the report
+
+        varied = set(varied_keys(list(self.groups)))
         return " ".join(o for o in group if _key(o) in varied) or "(one group)"
 
     def report(self) -> list[str]:
@@ -361,5 +369,5 @@ class Search:
             lines.append(f"{self._name(group)}: {text}{note}; {self.stopped.get(group, 'not stopped')}")
         return lines
 
-    def _crashed(self, group: Group) -> int:
+    def _crashed(self, group: GroupOverrides) -> int:
         return sum(not _finished(o) for by_seed in self.outcomes[group].values() for o in by_seed.values())

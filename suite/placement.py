@@ -12,8 +12,8 @@ import math
 import numpy as np
 from scipy.special import comb, expit
 
-from suite.threshold import (ABOVE, BELOW, GRID, REACH, Counts, Estimate, GridSize, _evidence, _posterior, _span,
-                             estimate)
+from suite.threshold import (ABOVE, BELOW, GRID, REACH, Counts, Estimate, GridSize, estimate, evidence_of, posterior,
+                             prior_span)
 
 
 def best_lag(counts: Counts, candidates: list[int], k: int, span: tuple[float, float] | None = None,
@@ -23,7 +23,7 @@ def best_lag(counts: Counts, candidates: list[int], k: int, span: tuple[float, f
     Each of the k + 1 outcomes (j solved) is weighted by its posterior predictive probability; ln T50 is clipped
     to the prior's reach ± ln 4 (no crossing at its top), so whether there is a crossing counts too.
     """
-    grid, w = _posterior(_evidence(counts), _span(counts, span), size)
+    grid, w = posterior(evidence_of(counts), prior_span(counts, span), size)
     w = w.reshape(grid.log_prior.shape)
     x = np.clip(grid.x, grid.reach[0] - REACH, grid.reach[1] + REACH).reshape(w.shape)
     # P(j of k solved) = Σ_r c[j, r](γ, λ) F^r with F the sigmoid, a function of (m, s) alone: summing over (γ, λ)

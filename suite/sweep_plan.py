@@ -8,7 +8,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
-from suite.components import build_model, build_task
+from suite.components import build_task, model_for
 from suite.config import validate
 from suite.errors import ConfigError, one_line
 from suite.hydra_internals import job_composer
@@ -27,7 +27,7 @@ def job_checker(config: DictConfig):
             with open_dict(cfg):
                 del cfg["hydra"]
             validate(cfg)
-            build_model(cfg, build_task(cfg.task), hidden=min(cfg.hidden, CHECK_HIDDEN))
+            model_for(cfg, build_task(cfg.task), hidden=min(cfg.hidden, CHECK_HIDDEN))
         except (ConfigError, HydraException, OmegaConfBaseException) as exc:
             return one_line(exc)
         return None

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
-from scipy import stats
+from scipy import optimize, stats
 from scipy.special import expit
 
 LEVEL = 0.95
@@ -124,7 +124,8 @@ def _grid(span: tuple[float, float], size: GridSize) -> _Grid:
     return _Grid(m, s, g, lam, log_prior, x, order, bins, reach, (reach[1] - reach[0]) / (m_points - 1))
 
 
-def _span(counts: Counts, span: tuple[float, float] | None) -> tuple[float, float]:
+def prior_span(counts: Counts, span: tuple[float, float] | None = None) -> tuple[float, float]:
+    """(T_min, T_max) that m's prior reaches REACH beyond: `span` where given, else the lags tried."""
     lags = [t for t, (_, n) in counts.items() if n > 0]
     if span is not None:
         return float(span[0]), float(span[1])
@@ -139,7 +140,7 @@ def _p_solved(grid: _Grid, lag: float) -> np.ndarray:
 
 
 @lru_cache(maxsize=4)
-def _posterior(evidence: tuple[tuple[int, int, int], ...], span: tuple[float, float], size: GridSize):
+def posterior(evidence: tuple[tuple[int, int, int], ...], span: tuple[float, float], size: GridSize):
     """The grid and its normalised posterior weights (flat, read-only) for (lag, solved, tried) triples."""
     grid = _grid(span, size)
     log_w = grid.log_prior.copy()
@@ -156,7 +157,8 @@ def _posterior(evidence: tuple[tuple[int, int, int], ...], span: tuple[float, fl
     return grid, w
 
 
-def _evidence(counts: Counts) -> tuple[tuple[int, int, int], ...]:
+def evidence_of(counts: Counts) -> tuple[tuple[int, int, int], ...]:
+    """(lag, solved, tried) triples by lag, the lags without runs left out: what posterior() takes."""
     for lag, (k, n) in counts.items():
         if not (lag > 0 and 0 <= k <= n):
             raise ValueError(f"lag {lag}: (solved, tried) = {(k, n)}: expected a lag > 0 and 0 <= solved <= tried")
@@ -257,10 +259,10 @@ def _number(t: float) -> str:
 def estimate(counts: Counts, span: tuple[float, float] | None = None, level: float = LEVEL,
              size: GridSize = GRID) -> Estimate:
     """T50 of one group from {lag: (solved, tried)}; `span` (T_min, T_max) sets m's prior instead of the lags tried."""
-    evidence = _evidence(counts)
+    evidence = evidence_of(counts)
     if not evidence:
         raise ValueError("no runs to estimate T50 from (every lag's tried count is 0)")
-    grid, w = _posterior(evidence, _span(counts, span), size)
+    grid, w = posterior(evidence, prior_span(counts, span), size)
     dist = _Smoothed(grid.x[grid.order], w[grid.order], grid.step)
     quantile = lambda p: math.exp(dist.quantile(p))  # noqa: E731
     p_high = dist.p_inf
@@ -312,14 +314,12 @@ class _Smoothed:
         return float((self._h(y + self.step / 2) - self._h(y - self.step / 2)) / self.step)
 
     def quantile(self, p: float) -> float:
-        """The y with cdf(y) = p, by bisection (cdf is continuous, and flat only where there is no mass)."""
+        """The y with cdf(y) = p (cdf is continuous, and flat only where there is no mass). The bracket holds no
+        mass below its start (cdf 0) and all the finite mass below its end (cdf 1 − p_inf > p)."""
         if p >= 1 - self.p_inf:
             return math.inf
         lo, hi = self.x[0] - self.step, self.x[-1] + self.step
-        for _ in range(60):
-            mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if self.cdf(mid) < p else (lo, mid)
-        return hi
+        return optimize.brentq(lambda y: self.cdf(y) - p, lo, hi, xtol=1e-13, rtol=4 * np.finfo(float).eps)
 
 
 def _bounds_without_model(evidence: tuple[tuple[int, int, int], ...], level: float) -> tuple[float, float]:
@@ -350,8 +350,8 @@ def curve_band(counts: Counts, lags, level: float = LEVEL, draws: int = 4000,
                size: GridSize = GRID) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The fitted success curve at `lags`: the posterior median of P(solved | T) and its equal-tailed `level`
     band, from `draws` points drawn from the grid's posterior (a fixed seed: the same runs draw the same band)."""
-    evidence = _evidence(counts)
-    grid, w = _posterior(evidence, _span(counts, None), size)
+    evidence = evidence_of(counts)
+    grid, w = posterior(evidence, prior_span(counts), size)
     picked = np.random.default_rng(0).choice(w.size, size=draws, p=w)
     ms, gl = np.divmod(picked, grid.floor.size)
     p = p_solved(np.asarray(lags, dtype=float)[:, None], grid.m[ms], grid.s[ms], grid.floor[gl], grid.lapse[gl])

@@ -63,8 +63,8 @@ def test_seeding_after_building_the_model_retrains_and_names_why(job, monkeypatc
     import suite.reuse
 
     first = job(*JOB, sweeping=True)
-    reordered = edited("suite.configured", "    torch.manual_seed(cfg.seed)\n    return build_model(cfg, task)",
-                       "    model = build_model(cfg, task)\n    torch.manual_seed(cfg.seed)\n    return model")
+    reordered = edited("suite.configured", "    torch.manual_seed(cfg.seed)\n    return model_for(cfg, task)",
+                       "    model = model_for(cfg, task)\n    torch.manual_seed(cfg.seed)\n    return model")
     commit(monkeypatch, reordered, {suite.job: ["build"]})
     with caplog.at_level("INFO"):
         second = job(*JOB, sweeping=True, output="second")
@@ -163,8 +163,8 @@ def test_a_stored_sweep_survives_a_refactor_of_a_copy_of_the_suite_and_retrains_
     edit("suite/train.py", "since_eval", "updates_since_evaluation")
     renamed = sweep("renamed")
     assert renamed.count("reusing finished run") == 2 and "0 trained again on changed code" in renamed
-    edit("suite/configured.py", "    torch.manual_seed(cfg.seed)\n    return build_model(cfg, task)",
-         "    model = build_model(cfg, task)\n    torch.manual_seed(cfg.seed)\n    return model")
+    edit("suite/configured.py", "    torch.manual_seed(cfg.seed)\n    return model_for(cfg, task)",
+         "    model = model_for(cfg, task)\n    torch.manual_seed(cfg.seed)\n    return model")
     reordered = sweep("reordered")
     # Only the process's first job builds its model from another random state: the reordered code seeds at its
     # end, so the next job's model is drawn from seed 0's state again, and its numbers do not move (checked).

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from suite.horizon import FAILED, NONE, SOLVED, Bracket, bracket, majority
+from suite.horizon import Bracket, Majority, bracket, majority
 from suite.record import Outcome
 from suite.summary.estimates import CLAIM_AT, distance_at, estimates, p_order
 from suite.summary.frame import LAG_COLUMNS, POINT_KEYS, cells_in_order, latest_per_seed, sorted_rows
@@ -184,14 +184,14 @@ def cell_verdict(cell: str, g: pd.DataFrame) -> CellVerdict:
     lags, states = tuple(int(t) for t in g["seq_len"]), tuple(g["majority"])
     data = dict(cell=cell, lags=lags, states=states, solved=tuple(int(s) for s in g["n_solved"]),
                 seeds=tuple(int(n) for n in g["n_seeds"]), crashed=tuple(int(n) for n in g["n_crashed"]))
-    if all(s == SOLVED for s in states):
+    if all(s == Majority.SOLVED for s in states):
         return CellVerdict(kind="all_solved", **data)
-    if all(s == FAILED for s in states):
+    if all(s == Majority.FAILED for s in states):
         return CellVerdict(kind="all_failed", **data)
-    k = next(i for i, s in enumerate(states) if s != SOLVED)  # the first lag not solved
-    if k > 0 and all(s == FAILED for s in states[k:]):
+    k = next(i for i, s in enumerate(states) if s != Majority.SOLVED)  # the first lag not solved
+    if k > 0 and all(s == Majority.FAILED for s in states[k:]):
         return CellVerdict(kind="solves_then_fails", split=k, **data)
-    if all(s == NONE for s in states):
+    if all(s == Majority.NONE for s in states):
         return CellVerdict(kind="no_majority", **data)
     return CellVerdict(kind="mixed", **data)
 
@@ -285,7 +285,7 @@ def gradient_points(points: pd.DataFrame, reference: str = "rnn") -> dict[str, t
     for task, tp in points.groupby("task", sort=False):
         hidden = None if task in matched else int(tp["hidden"].max())
         tp = tp if hidden is None else tp[tp["hidden"] == hidden]
-        failed = tp[(tp["cell"] == reference) & (tp["majority"] == FAILED)]["seq_len"]
+        failed = tp[(tp["cell"] == reference) & (tp["majority"] == Majority.FAILED)]["seq_len"]
         chosen[task] = (int(failed.min()) if len(failed) else int(tp["seq_len"].max()), hidden)
     return chosen
 

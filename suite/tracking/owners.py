@@ -15,6 +15,8 @@ import logging
 import os
 import socket
 
+import psutil
+
 from suite.record import SWEEP_PARENT, Tag
 from suite.tracking.queries import end_run, running_runs_of_host
 
@@ -23,13 +25,17 @@ log = logging.getLogger(__name__)
 HOST_TAG, PID_TAG, STARTED_TAG = Tag.OWNER_HOST, Tag.OWNER_PID, Tag.OWNER_STARTED
 
 
+# Two readings of one process's start time agree within this: psutil adds the boot time, which moves with the
+# clock (NTP); a later process under a reused pid starts later than that.
+SAME_START = 1.0  # seconds
+
+
 def process_start(pid: int) -> str:
-    """The process's start time in clock ticks since boot (Linux), or '' where /proc is absent."""
+    """The process's start time in seconds since the epoch (psutil, on Linux, macOS and Windows), or '' where it
+    cannot be read."""
     try:
-        with open(f"/proc/{pid}/stat") as stat:
-            # Field 22; the command name (field 2) may hold spaces, so split after its ')'.
-            return stat.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
+        return f"{psutil.Process(pid).create_time():.2f}"
+    except psutil.Error:
         return ""
 
 
@@ -43,14 +49,17 @@ def owner_alive(tags: dict[str, str]) -> bool | None:
     if tags.get(HOST_TAG) != socket.gethostname() or not tags.get(PID_TAG, "").isdigit():
         return None
     pid = int(tags[PID_TAG])
+    return psutil.pid_exists(pid) and _same_start(tags.get(STARTED_TAG, ""), process_start(pid))
+
+
+def _same_start(tagged: str, now: str) -> bool:
+    """Whether the process now under the pid is the one that started at `tagged`. Where either is unknown (no
+    tag, an unreadable process, a tag in clock ticks since boot as /proc gives it, without a '.'), the pid
+    alone decides."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it exists, under another user
-        pass
-    started = tags.get(STARTED_TAG, "")
-    return not started or process_start(pid) in ("", started)
+        return abs(float(tagged) - float(now)) < SAME_START if "." in tagged and now else True
+    except ValueError:
+        return True
 
 
 def reap_if_dead(client, run) -> bool:

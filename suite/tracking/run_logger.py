@@ -7,11 +7,9 @@ for *each* `log_metric`) and splits what exceeds a request's limits itself.
 from __future__ import annotations
 
 import functools
-import getpass
 import hashlib
 import json
 import logging
-import subprocess
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,19 +31,17 @@ FLUSH_POINTS = 1000  # metric points buffered at most before they are sent
 
 @functools.cache
 def source_tags() -> dict[str, str]:
-    """What code made the runs of this process: the entry point and, in a git checkout, its commit."""
-    tags = {Tag.SOURCE_NAME: "run.py", Tag.SOURCE_TYPE: "LOCAL"}
-    try:
-        tags[Tag.USER] = getpass.getuser()
-    except (KeyError, OSError):  # an unnamed uid in a container
-        pass
-    try:
-        commit = subprocess.run(["git", "-C", str(PROJECT_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
-                                timeout=5)
-        if commit.returncode == 0:
-            tags[Tag.GIT_COMMIT] = commit.stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):  # no git here
-        pass
+    """What code made the runs of this process, as MLflow's own run context tags: the user and the source
+    type, the entry point (run.py, whatever process imported the suite) and, in a git checkout, its commit.
+    MLflow's git context looks for a checkout around sys.argv[0] (pytest's or submitit's, outside the project,
+    or in an ignored folder), so the commit is the project's own, by the same MLflow helper."""
+    from mlflow.tracking.context.git_context import GitRunContext
+    from mlflow.tracking.context.registry import resolve_tags
+    from mlflow.utils.git_utils import get_git_commit
+
+    tags = resolve_tags({Tag.SOURCE_NAME: "run.py"}, ignore=[GitRunContext])
+    if (commit := get_git_commit(str(PROJECT_ROOT))) is not None:
+        tags[Tag.GIT_COMMIT] = commit
     return tags
 
 
