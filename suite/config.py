@@ -30,7 +30,10 @@ class TrainConfig:
     batch: int = 64  # sequences per update
     lr: float = 5e-3  # Adam learning rate
     clip: float = 1.0  # gradient-norm clipping (Pascanu et al. 2013); 0 disables it
-    eval_every: int = 100  # steps between evaluations on the held-out set
+    eval_every: int = 100  # steps between evaluations on the held-out set (with eval_growth: the first evaluation)
+    # Evaluations on a geometric schedule: each at most this factor after the last (so the update at which a run
+    # solves is known to that factor), from eval_every on, and at the budget. None: every eval_every steps.
+    eval_growth: Optional[float] = None
     eval_size: int = 1000  # sequences in the fixed held-out evaluation set
     early_stop: bool = True  # stop as soon as the held-out set meets the task's solved criterion
     # Stop (as failed) after this many evaluations in a row at the baseline (loss/baseline >= 0.95);
@@ -205,6 +208,8 @@ def validate(cfg) -> None:
     _require(math.isfinite(t.lr) and 0 < t.lr <= 1, "train.lr", t.lr, "expected a number in (0, 1]")
     _require(math.isfinite(t.clip) and t.clip >= 0, "train.clip", t.clip, "expected a number >= 0 (0 disables)")
     _int_in(t.eval_every, "train.eval_every", 1, MAX_STEPS)
+    _require(t.eval_growth is None or (math.isfinite(t.eval_growth) and 1 < t.eval_growth <= 10), "train.eval_growth",
+             t.eval_growth, "expected null (every train.eval_every steps) or a factor in (1, 10]")
     _int_in(t.eval_size, "train.eval_size", 1, 1_000_000)
     _int_in(t.stop_at_baseline_after, "train.stop_at_baseline_after", 0, MAX_STEPS)
     _require(t.precision in ("fp32", "bf16"), "train.precision", t.precision, "expected fp32 or bf16")

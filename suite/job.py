@@ -177,6 +177,7 @@ def train_logged(cfg: DictConfig, job: Prepared, resolved: dict, run: RunLogger,
         Metric.TRAIN_SECONDS: trained.seconds,
         Metric.TRAIN_SEQS_PER_S: trained.steps * cfg.train.batch / max(trained.seconds, 1e-9),
         **({Metric.STEPS_TO_SOLVE: trained.steps_to_solve} if trained.steps_to_solve else {}),
+        Metric.LAST_UNSOLVED_STEP: trained.last_unsolved,
         **({Metric.STOPPED_AT_BASELINE: 1.0} if trained.stopped_at_baseline else {}),
     }
     run.log_metrics(trained.steps, final)

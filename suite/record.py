@@ -64,6 +64,9 @@ class Metric:
     SOLVED = "solved"
     STEPS_TRAINED = "steps_trained"
     STEPS_TO_SOLVE = "steps_to_solve"
+    # the last evaluation before the solve (0: none), or a run's last evaluation when it never solved: the run's
+    # learning time lies in (LAST_UNSOLVED_STEP, STEPS_TO_SOLVE], or beyond LAST_UNSOLVED_STEP when censored
+    LAST_UNSOLVED_STEP = "last_unsolved_step"
     TRAIN_SECONDS = "train_seconds"
     TRAIN_SEQS_PER_S = "train_seqs_per_s"
     STOPPED_AT_BASELINE = "stopped_at_baseline"
@@ -141,9 +144,17 @@ NOT_TRAINED_KEYS = ("sweep", "tracking", "threads", "run_name", "resume", "hydra
                     "ladders", "rung", "sweep_name", "hidden_by_cell")
 
 
+# Knobs added after runs were stored, each at the value that trains as the code did before it existed: at that
+# value the knob is left out of the hash, so adding it keeps every stored run (a knob's other values hash as usual).
+NEUTRAL_WHEN_ADDED = {("train", "eval_growth"): None}
+
+
 def config_hash(resolved: dict, device_type: str) -> str:
     """A stable hash of everything that decides a run's result: the resolved config without
-    NOT_TRAINED_KEYS, and the kind of device it trains on."""
+    NOT_TRAINED_KEYS (and the knobs of NEUTRAL_WHEN_ADDED at their neutral value), and the kind of device it trains on."""
     kept = {k: v for k, v in resolved.items() if k not in NOT_TRAINED_KEYS}
+    for (group, key), neutral in NEUTRAL_WHEN_ADDED.items():
+        if isinstance(kept.get(group), dict) and key in kept[group] and kept[group][key] == neutral:
+            kept[group] = {k: v for k, v in kept[group].items() if k != key}
     kept["device"] = device_type
     return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:16]

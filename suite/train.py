@@ -25,6 +25,9 @@ class TrainResult:
     outcome: str  # Outcome.SOLVED | FAILED | DIVERGED
     steps: int  # updates actually made
     steps_to_solve: Optional[int]  # first evaluation step at which the task was solved
+    # the last evaluation step at which it was not (0: none before the first): the solve lies in (this, steps_to_solve];
+    # a run that never solved was last seen unsolved here, at its last evaluation
+    last_unsolved: int = 0
     final: dict[str, float] = field(default_factory=dict)  # metrics of the last evaluation
     seconds: float = 0.0  # wall time of the training loop, evaluations included
     stopped_at_baseline: bool = False  # ended early by train.stop_at_baseline_after
@@ -38,6 +41,19 @@ def autocast(device: torch.device, precision: str = "fp32"):
 def full_precision(output: torch.Tensor) -> torch.Tensor:
     """The model's output in the default dtype: float32 out of bf16 autocast; float64 in the golden runs."""
     return output.to(torch.get_default_dtype())
+
+
+def evaluation_steps(steps: int, every: int, growth: float | None = None) -> list[int]:
+    """The updates after which the held-out set is evaluated, ascending, the budget last: every `every`
+    updates, or from `every` on each at most `growth` times the last (one update at least apart), so that the
+    update at which a run solves is known to that factor."""
+    if growth is None:
+        return [*range(every, steps, every), steps]
+    points, at = [], every
+    while at < steps:
+        points.append(at)
+        at = max(at + 1, math.floor(at * growth))
+    return [*points, steps]
 
 
 @torch.no_grad()
@@ -69,6 +85,8 @@ def train(
     result = TrainResult(outcome=Outcome.FAILED, steps=0, steps_to_solve=None)
     loss_sum = torch.zeros((), device=device)
     since_eval = at_baseline_for = 0
+    schedule = iter(evaluation_steps(cfg.steps, cfg.eval_every, cfg.eval_growth))
+    next_eval = next(schedule)
     start = time.perf_counter()
 
     for step in range(1, cfg.steps + 1):
@@ -88,8 +106,9 @@ def train(
         if progress:
             progress.step()
 
-        if step % cfg.eval_every and step != cfg.steps:
+        if step != next_eval:
             continue
+        next_eval = next(schedule, None)
         # --- evaluation point: the only place values come back to the host ---
         train_loss = float(loss_sum) / since_eval
         loss_sum.zero_()
@@ -111,6 +130,8 @@ def train(
             break
         if progress:
             progress.evaluated(metrics)
+        if not solved_now and result.steps_to_solve is None:
+            result.last_unsolved = step
         if solved_now:
             result.steps_to_solve = step
             result.outcome = Outcome.SOLVED

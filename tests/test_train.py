@@ -40,3 +40,35 @@ def test_bf16_autocast_trains_and_keeps_float32_weights():
     assert {p.dtype for p in models[0].parameters()} == {torch.float32}  # autocast casts activations only
     # bf16 changes the rounding, so the losses differ; equal ones would mean the run trained in float32
     assert bf16.final["loss"] != fp32.final["loss"]
+
+
+def test_the_evaluation_schedule_every_and_geometric():
+    from suite.train import evaluation_steps
+
+    assert evaluation_steps(10, 3) == [3, 6, 9, 10] and evaluation_steps(6, 3) == [3, 6] and evaluation_steps(5, 9) == [5]
+    geometric = evaluation_steps(2000, 20, 1.15)
+    assert geometric[0] == 20 and geometric[-1] == 2000 and len(geometric) == len(set(geometric))
+    # the learning-time resolution: each evaluation at most 15% after the last (the budget may come sooner)
+    assert all(b / a <= 1.15 for a, b in zip(geometric, geometric[1:]))
+    assert 30 < len(geometric) < 45  # against 20 every 100 updates
+    assert evaluation_steps(6, 2, 1.15) == [2, 3, 4, 5, 6]  # at least one update apart
+
+
+def test_each_run_records_the_interval_its_solve_lies_in():
+    solved = tiny_run(lr=3e-2, steps=200, eval_every=4, eval_growth=1.5)
+    from suite.train import evaluation_steps
+
+    schedule = evaluation_steps(200, 4, 1.5)
+    assert solved.outcome == Outcome.SOLVED, solved
+    at = schedule.index(solved.steps_to_solve)
+    assert solved.last_unsolved == (schedule[at - 1] if at else 0)
+    never = tiny_run(lr=1e-7, steps=20, eval_every=4, eval_growth=1.5)
+    assert never.steps_to_solve is None and never.last_unsolved == 20  # censored at the budget
+
+
+def test_a_knob_at_its_neutral_value_leaves_the_config_hash_of_the_runs_stored_before_it():
+    from suite.record import config_hash
+
+    before = {"seed": 0, "train": {"steps": 2000, "eval_every": 100}}
+    assert config_hash({**before, "train": {**before["train"], "eval_growth": None}}, "cpu") == config_hash(before, "cpu")
+    assert config_hash({**before, "train": {**before["train"], "eval_growth": 1.15}}, "cpu") != config_hash(before, "cpu")
