@@ -1,4 +1,10 @@
 """Reuse by code, not only config: a resumed sweep reuses a run only if today's code would train it."""
+import importlib
+import inspect
+import os
+import sys
+from pathlib import Path
+
 import pytest
 
 from suite.fingerprint import changed_modules, code_hash, module_hash, parse_modules, source_hash
@@ -17,11 +23,45 @@ def test_the_fingerprint_sees_code_not_comments_docstrings_or_layout():
     changed = CODE.replace("i * 2", "i * 3")
     assert source_hash(same) == source_hash(CODE) == source_hash(relaid)
     assert source_hash(changed) != source_hash(CODE)
-    assert module_hash("tasks.memory") and module_hash("tasks.memory") != module_hash("tasks.adding")
     before = {"torch": "2.13.0", "suite.train": "aa", "tasks.memory": "bb"}
     now = {**before, "tasks.memory": "cc"}
     assert changed_modules(before, now) == ["tasks.memory"] and code_hash(before) != code_hash(now)
     assert parse_modules("suite.train=aa tasks.memory=bb torch=2.13.0") == before
+
+
+def test_module_hash_reads_the_modules_own_source_and_follows_its_code(tmp_path, monkeypatch):
+    """module_hash hashes the file the module was imported from: a change of code changes it, a comment does not."""
+    import tasks.memory
+
+    assert module_hash("tasks.memory") == source_hash(Path(tasks.memory.__file__).read_text())
+    name = "fingerprint_probe_module"
+    path = tmp_path / f"{name}.py"
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)  # each reload compiles the file as it is now
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def write(source: str, at: int):
+        path.write_text(source)
+        os.utime(path, ns=(at, at))  # a new mtime even within one clock tick: linecache rereads the file
+
+    write(CODE, 10**18)
+    try:
+        module = importlib.import_module(name)
+        first = module_hash(name)
+        assert first == source_hash(inspect.getsource(module)) == source_hash(CODE)
+        tripled = CODE.replace("i * 2", "i * 3")
+        write(tripled, 10**18 + 10**9)
+        module_hash.cache_clear()
+        importlib.reload(module)
+        assert module.sample(2) == [0, 3]  # the reloaded module is the edited code
+        second = module_hash(name)
+        assert second == source_hash(tripled) != first
+        write(tripled.replace("# doubled", "# now tripled"), 10**18 + 2 * 10**9)
+        module_hash.cache_clear()
+        importlib.reload(module)
+        assert module_hash(name) == second
+    finally:
+        sys.modules.pop(name, None)
+        module_hash.cache_clear()
 
 
 TASK = '''import math

@@ -36,7 +36,7 @@ Two forms of the same arithmetic. `forward` discretises the whole sequence at on
 the arithmetic of `selective_scan_ref` in state-spaces/mamba (mamba_ssm/ops/selective_scan_interface.py,
 Apache-2.0, Copyright (c) 2023 Tri Dao, Albert Gu), written afresh here for the suite's layout and for
 a state that is given and returned. `step` is the block one time step at a time, its convolution read
-from the buffer (mamba's `step`); tests/test_families_b.py checks the two agree, outputs and gradients.
+from the buffer (mamba's `step`); tests/test_families.py checks the two agree, outputs and gradients.
 
 Speed and memory on the CPU: the recurrence is a loop of T small ops forward and again backward, and
 every op touches (batch, E·D, N) numbers, 16x an LSTM's state at the defaults; in training autograd
