@@ -8,6 +8,8 @@ re-summarised from the store without training (`python -m suite.summary`).
   knobs     horizon against a swept knob (train.lr, ...): T50 at each value, the best one
   render    the text and Markdown: tables, verdict sentences, sections
   plots     matplotlib figures
+  learning  learning time against the lag per group (suite/learning's model): growth per doubling, T50 at
+            several budgets, which cell's grows faster; learning_plot its figure
   store     fetching from the store (suite/tracking/queries.py) and writing the files
   __main__  the command line, and embedding the summary in a docs page (docs/results.md)
 

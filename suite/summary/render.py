@@ -16,6 +16,7 @@ from suite.summary.analysis import (CellVerdict, GroupVerdict, SizeVerdict, grad
 from suite.summary.estimates import estimates, order_text, p_order
 from suite.summary.knobs import best_lines
 from suite.summary.leaderboard import board_section
+from suite.summary.learning import learning_section
 from suite.summary.lags import LagNames, lag_names, lags_line
 from suite.summary.frame import cells_in_order
 
@@ -269,6 +270,7 @@ def _sections(points: pd.DataFrame, runs: pd.DataFrame, h1: str, h2: str, h3: st
                   "the remembered information, median over seeds, every seed measured at the first evaluation "
                   "point, step train.eval_every)",
                   "\n".join(f"- {g}" for g in gradients)]
+    parts += learning_section(runs, h2)
     hz = horizons_text(points)
     for task, table in task_tables(points).items():
         parts += [f"{h2}{task} ({baseline_text(table.attrs['baseline_loss'])})", markdown_table(table),

@@ -12,6 +12,8 @@ from suite.record import Artifact, Metric, Outcome
 from suite.summary.analysis import at_size, gradient_points, horizons, point_table, representative_runs, size_verdicts
 from suite.summary.frame import RUN_COLUMNS, runs_frame
 from suite.summary.knobs import best_table, knob_curves
+from suite.summary.learning import learning_groups, with_learning_columns
+from suite.summary.learning_plot import plot_learning_time
 from suite.summary.leaderboard import leaderboards
 from suite.summary.plots import (plot_curves, plot_gradients, plot_horizons, plot_knob_curves, plot_leaderboard,
                                  plot_success)
@@ -26,7 +28,8 @@ class SummaryError(Exception):
 # -- files -----------------------------------------------------------------------------
 def _tidy(runs_df: pd.DataFrame) -> pd.DataFrame:
     """Accept either search_runs' DataFrame or runs_frame's output."""
-    return runs_df if {"task", "cell", "outcome"} <= set(runs_df.columns) else runs_frame(runs_df)
+    return runs_df if {"task", "cell", "outcome"} <= set(runs_df.columns) else \
+        with_learning_columns(runs_frame(runs_df), runs_df)
 
 
 def write_summary(runs_df: pd.DataFrame, out_dir: str | Path,
@@ -35,7 +38,8 @@ def write_summary(runs_df: pd.DataFrame, out_dir: str | Path,
                   reference: str = "rnn", partial: str | None = None) -> dict[str, Path]:
     """summary.csv, runs.csv, horizons.csv, summary.md, success.png (and curves.png given histories,
     gradients.png given profiles, horizons.png when a task was tried at several hidden sizes, leaderboard.csv and
-    leaderboard.png when at matched sizes, knobs.csv and knobs.png when a knob was swept beyond lag and seed)."""
+    leaderboard.png when at matched sizes, knobs.csv and knobs.png when a knob was swept beyond lag and seed,
+    learning_time.png when a group's learning time could be fitted: solved runs at two lags or more)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     runs = _tidy(runs_df)
@@ -63,6 +67,9 @@ def write_summary(runs_df: pd.DataFrame, out_dir: str | Path,
         best_table(points, curves).to_csv(out / "knobs.csv", index=False)
         paths["knobs.csv"] = out / "knobs.csv"
         paths["knobs.png"] = plot_knob_curves(curves, out / "knobs.png")
+    learning = learning_groups(runs)
+    if any(g.fit is not None for g in learning):  # updates to solve against the lag, with each group's fit
+        paths["learning_time.png"] = plot_learning_time(learning, out / "learning_time.png")
     if histories:
         paths["curves.png"] = plot_curves(histories, runs, out / "curves.png")
     if profiles:
@@ -75,7 +82,7 @@ def write_summary(runs_df: pd.DataFrame, out_dir: str | Path,
 
 
 OPTIONAL_FIGURES = {"horizons.png", "curves.png", "gradients.png", "knobs.png", "knobs.csv", "leaderboard.png",
-                    "leaderboard.csv"}
+                    "leaderboard.csv", "learning_time.png"}
 
 
 POINT_RESULTS = ["task", "cell", "seq_len", "majority", "success", "loss_norm", "metric", "steps_to_solve",
@@ -188,7 +195,7 @@ def summarise_store(tracking_uri: str, experiment: str | None = None, parent_run
     frame, problem = search_store(tracking_uri, experiment, parent_run_id)
     if problem and not allow_partial:
         raise SummaryError(f"{problem}; the verdicts would leave them out (--allow-partial summarises what was read)")
-    runs = runs_frame(frame)
+    runs = with_learning_columns(runs_frame(frame), frame)
     text, _ = summarise_runs(MlflowClient(tracking_uri), runs, out_dir, max_curves, reference, partial=problem)
     return runs, text
 
@@ -225,7 +232,8 @@ def summarise_sweep(uri: str, experiment_id: str, run_ids: list[str], out_dir) -
     """The summary of a sweep's runs, with the files written to out_dir (a sweep's, when it ends)."""
     from mlflow.tracking import MlflowClient
 
-    runs = runs_frame(queries.runs_frame_by_id(uri, experiment_id, list(run_ids)))
+    frame = queries.runs_frame_by_id(uri, experiment_id, list(run_ids))
+    runs = with_learning_columns(runs_frame(frame), frame)
     points = point_table(runs)
     text, paths = summarise_runs(MlflowClient(uri), runs, out_dir, points=points)
     by_task: dict[str, list[str]] = {}
