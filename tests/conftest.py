@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_cli(args, tmp_path, timeout=300, env=None):
-    """Run `python run.py ARGS` in a subprocess against a SQLite store in tmp_path."""
+def run_cli(args, tmp_path, timeout=None, env=None):
+    """Run `python run.py ARGS` in a subprocess against a SQLite store in tmp_path. A hang is pytest-timeout's
+    to fail (pyproject.toml's default, or the test's own mark): subprocess.run then kills the process."""
     full_env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db", "PYTHONUNBUFFERED": "1"}
     full_env.pop("HYDRA_FULL_ERROR", None)
     full_env.update(env or {})
@@ -43,7 +45,102 @@ def children_and_parents(runs):
 
 @pytest.fixture
 def cli(tmp_path):
+    """`python run.py ARGS` in a subprocess (the CLI tier): only for what needs a real process."""
     return lambda *args, **kw: run_cli(list(args), tmp_path, **kw)
+
+
+@dataclass
+class Ran:
+    """What run.py did, as subprocess.run's CompletedProcess has it: exit status, stdout, stderr."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _modules_under(folder: Path) -> list[str]:
+    """Modules imported from files under `folder` (a test's extension: my_tasks, my_cells)."""
+    return [name for name, module in list(sys.modules.items())
+            if str(getattr(module, "__file__", None) or "").startswith(str(folder))]
+
+
+def run_in_process(args, tmp_path, monkeypatch, env=None, basetemp=None) -> Ran:
+    """`python run.py ARGS` as run_cli runs it, but through suite.cli.main in this process: the same
+    arguments, environment and working folder; an exit status from SystemExit, and an exception that
+    escapes printed as the interpreter prints it (its traceback on stderr, status 1). PYTHONPATH in `env`
+    goes on sys.path, as a new interpreter would put it there."""
+    import contextlib
+    import io
+    import logging
+    import signal
+    import traceback
+
+    from hydra.core.global_hydra import GlobalHydra
+
+    from suite import cli as suite_cli
+
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db", **(env or {})}
+    flags = [a for a in args if a.startswith("-")]
+    argv = ["run.py", *flags, f"hydra.run.dir={tmp_path}/outputs", f"hydra.sweep.dir={tmp_path}/multirun",
+            *[a for a in args if not a.startswith("-")]]
+    own = basetemp or tmp_path
+    for name in _modules_under(own):  # an extension module another test imported from its own folder
+        monkeypatch.delitem(sys.modules, name)
+    environ = dict(os.environ)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    root = logging.getLogger()
+    root_state = (root.level, list(root.handlers))
+    threads = sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", argv)
+    os.environ.pop("HYDRA_FULL_ERROR", None)
+    for key, value in env.items():
+        if key == "PYTHONPATH":
+            for path in reversed(value.split(os.pathsep)):
+                monkeypatch.syspath_prepend(path)
+        else:
+            os.environ[key] = value
+    out, err, status = io.StringIO(), io.StringIO(), 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                suite_cli.main()
+            except SystemExit as exc:
+                status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+                if exc.code is not None and not isinstance(exc.code, int):
+                    print(exc.code, file=sys.stderr)
+            except Exception:  # noqa: BLE001  what the interpreter does with it
+                traceback.print_exc()
+                status = 1
+    finally:
+        GlobalHydra.instance().clear()
+        os.environ.clear()
+        os.environ.update(environ)
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        for handler in root.handlers[:]:
+            if handler not in root_state[1]:
+                root.removeHandler(handler)
+        root.setLevel(root_state[0])
+        for handler in root_state[1]:
+            if handler not in root.handlers:
+                root.addHandler(handler)
+        if threads is not None:  # a run sets torch's threads (cfg.threads) for the whole process
+            sys.modules["torch"].set_num_threads(threads)
+        for name in _modules_under(own):
+            sys.modules.pop(name, None)
+    return Ran(status, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture
+def run_py(tmp_path, monkeypatch, tmp_path_factory):
+    """`python run.py ARGS` in this process (run_in_process): run_py(*args, env=None, cwd=tmp_path) -> Ran."""
+    basetemp = tmp_path_factory.getbasetemp()
+
+    def run(*args, env=None, cwd=None):
+        return run_in_process(list(args), cwd or tmp_path, monkeypatch, env=env, basetemp=basetemp)
+
+    return run
 
 
 TINY = ["seq_len=6", "hidden=8", "train.steps=4", "train.eval_every=2", "train.eval_size=32", "train.batch=8",

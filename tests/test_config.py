@@ -81,14 +81,15 @@ BAD = [
 ]
 
 
-@pytest.mark.cli
 @pytest.mark.parametrize("args, key", BAD, ids=[a[-1] for a, _ in BAD])
-def test_bad_config_on_the_command_line(cli, tmp_path, args, key):
+def test_bad_config_on_the_command_line(run_py, tmp_path, args, key):
+    """run.py's entry point in this process (its exit status and stderr as a subprocess has them; one real
+    process for exit status 2: tests/test_tutorial.py's doc example)."""
     import torch
 
     if args == ["device=cuda"] and torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
-    proc = cli(*args)
+    proc = run_py(*args)
     assert proc.returncode == 2, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, proc.stderr
@@ -99,10 +100,9 @@ def test_bad_config_on_the_command_line(cli, tmp_path, args, key):
     assert runs is None or len(runs) == 0
 
 
-@pytest.mark.cli
-def test_the_readme_error_examples_are_what_the_command_prints(cli):
+def test_the_readme_error_examples_are_what_the_command_prints(run_py):
     """The docs' `$ python run.py ...` / `error: ...` pairs (docs/configuration.md, "Bad values"; the README too,
-    should it show any), run for real, so the docs cannot rot."""
+    should it show any), run through run.py's entry point (in this process), so the docs cannot rot."""
     import re
 
     pages = [CONF.parent / "README.md", *sorted((CONF.parent / "docs").glob("*.md"))]
@@ -110,7 +110,7 @@ def test_the_readme_error_examples_are_what_the_command_prints(cli):
              for pair in re.findall(r"^\$ python run\.py (.+)\n(error: .+)$", page.read_text(), flags=re.MULTILINE)]
     assert len(pairs) >= 3
     for args, expected in pairs:
-        proc = cli(*args.split())
+        proc = run_py(*args.split())
         assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1] == expected, (args, proc.stderr)
 
 

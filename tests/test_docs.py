@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import re
 import subprocess
@@ -87,18 +86,25 @@ def docs_run_py_commands() -> list[list[str]]:
             for command in dc.commands(block) for _, args in dc.run_py_args(command)]
 
 
-@pytest.mark.cli
-def test_the_docs_run_py_commands_compose(tmp_path):
-    """Each `python run.py ...` of the docs, composed as run.py composes it (`--cfg job`, per swept value), in one
-    subprocess; a command that cannot compose is there too, so a check that passes everything would fail."""
+def test_the_docs_run_py_commands_compose(monkeypatch):
+    """Each `python run.py ...` of the docs, composed as run.py composes it (`--cfg job`, per swept value), through
+    run.py's entry point in this process (tests/cfg_job.py); a command that cannot compose is there too, so a check
+    that passes everything would fail."""
+    import signal
+
+    from tests import cfg_job
+
     commands = docs_run_py_commands()
     assert ["-m"] in commands and any("hydra/launcher=slurm" in c for c in commands)
     canary = ["cell=lstm", "hidden=abc"]
-    out = tmp_path / "composed.json"
-    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "cfg_job.py"), str(out)], cwd=ROOT,
-                          input=json.dumps([canary, *commands]), capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    results = json.loads(out.read_text())
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(sys, "argv", list(sys.argv))  # compose() sets it, and suite.cli.main SIGTERM's handler
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        results = [cfg_job.compose(argv) for args in [canary, *commands] for argv in cfg_job.jobs(args)]
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
     assert results[0]["argv"][:2] == canary and results[0]["status"] != 0
     failed = [f"python run.py {' '.join(r['argv'])}: status {r['status']}: {r['error']}" for r in results[1:]
               if r["status"] != 0]
@@ -153,16 +159,28 @@ def test_each_generated_block_is_in_its_page_once_and_nowhere_else():
                 assert not set(markers) & {line.strip() for line in text.splitlines()}, (other, name)
 
 
-@pytest.mark.cli
-def test_the_performance_table_is_what_report_makes_of_the_committed_csvs():
+def test_the_performance_table_is_what_report_makes_of_the_committed_csvs(monkeypatch, capsys):
     """docs/performance.md's table, made again from benchmarks/results/*.csv by benchmarks/report.py (without
-    --into, so nothing is written): a benchmark re-run without the table rewritten fails here."""
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "report.py")], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    --into, so nothing is written): a benchmark re-run without the table rewritten fails here. The script runs in
+    this process as `python benchmarks/report.py` runs it: as __main__, its folder first on sys.path."""
+    import runpy
+
+    script = ROOT / "benchmarks" / "report.py"
+    before = set(sys.modules)
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(sys, "argv", [str(script)])
+    monkeypatch.syspath_prepend(str(script.parent))
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    except SystemExit as exc:
+        assert exc.code in (None, 0), capsys.readouterr().err[-2000:]
+    finally:
+        for name in set(sys.modules) - before:  # the benchmarks' own modules (common, threads): not this suite's
+            if str(getattr(sys.modules[name], "__file__", None) or "").startswith(str(script.parent)):
+                del sys.modules[name]
     page = (ROOT / "docs" / "performance.md").read_text(encoding="utf-8")
     block = page.split("<!-- benchmarks:start -->\n", 1)[1].split("\n<!-- benchmarks:end -->", 1)[0]
-    assert proc.stdout.strip() == block.strip()
+    assert capsys.readouterr().out.strip() == block.strip()
 
 
 def test_the_citation_and_the_licence_agree_with_pyproject():

@@ -1,4 +1,5 @@
-"""Sweeps end to end: the smoke preset in a subprocess against a temporary store."""
+"""Sweeps end to end: the smoke preset in a subprocess against a temporary store (one memory sweep, trained once,
+for the tests that read it: `memory_sweep`)."""
 import pandas as pd
 import pytest
 
@@ -34,14 +35,30 @@ def test_smoke_sweep_logs_children_under_one_parent_and_summarises(cli, tmp_path
     assert len(horizons) == 3 * 3 and not horizons.duplicated(["task", "cell", "hidden"]).any()
 
 
-def test_second_identical_sweep_trains_nothing_and_reproduces_the_summary(cli, tmp_path):
+@pytest.fixture(scope="module")
+def memory_sweep(tmp_path_factory):
+    """The smoke preset's memory task, swept once for the tests that read it: (its folder, which holds the store,
+    and the sweep's parent run id). A test may add to that store (a second sweep) but must not change this one."""
+    from tests.conftest import run_cli
+
+    folder = tmp_path_factory.mktemp("memory-sweep")
+    proc = run_cli(["-m", "experiment=smoke", "task=memory", "hydra.sweep.dir=" + str(folder / "first")], folder)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    _, parents = children_and_parents(store_runs(folder))
+    assert len(parents) == 1
+    return folder, parents.iloc[0].run_id
+
+
+def test_second_identical_sweep_trains_nothing_and_reproduces_the_summary(memory_sweep):
+    from tests.conftest import run_cli
+
+    tmp_path, first_parent = memory_sweep
     jobs = SMOKE_JOBS // 3  # one task of the smoke sweep
-    first = cli("-m", "experiment=smoke", "task=memory", "hydra.sweep.dir=" + str(tmp_path / "first"))
-    assert first.returncode == 0, first.stderr[-3000:]
-    second = cli("-m", "experiment=smoke", "task=memory", "hydra.sweep.dir=" + str(tmp_path / "second"))
+    second = run_cli(["-m", "experiment=smoke", "task=memory", "hydra.sweep.dir=" + str(tmp_path / "second")],
+                     tmp_path)
     assert second.returncode == 0, second.stderr[-3000:]
     children, parents = children_and_parents(store_runs(tmp_path))
-    assert len(children) == jobs and len(parents) == 2  # nothing retrained
+    assert len(children) == jobs and len(parents) == 2 and first_parent in set(parents.run_id)  # nothing retrained
     assert (second.stdout + second.stderr).count("reusing finished run") == jobs
     a = pd.read_csv(tmp_path / "first" / "summary" / "summary.csv")
     b = pd.read_csv(tmp_path / "second" / "summary" / "summary.csv")
@@ -63,20 +80,17 @@ def test_a_crashing_job_does_not_stop_the_sweep(cli, tmp_path):
     assert "2 job(s) of the sweep crashed" in proc.stderr
 
 
-def test_resummarise_a_past_sweep_without_training(cli, tmp_path):
-    import subprocess
-    import sys
+def test_resummarise_a_past_sweep_without_training(memory_sweep, capsys):
+    """`python -m suite.summary --parent-run-id ...` (its main, in this process: the real process is
+    tests/test_summary.py's) makes again the summary the sweep made, from the store alone."""
+    from suite.summary import __main__ as summary_cli
 
-    from tests.conftest import ROOT
-
-    assert cli("-m", "experiment=smoke", "task=memory").returncode == 0
-    _, parents = children_and_parents(store_runs(tmp_path))
-    proc = subprocess.run([sys.executable, "-m", "suite.summary", "--parent-run-id", parents.iloc[0].run_id,
-                           "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db", "--out", str(tmp_path / "again")],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    tmp_path, parent = memory_sweep
+    status = summary_cli.main(["--parent-run-id", parent, "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db",
+                               "--out", str(tmp_path / "again")])
+    assert status == 0, capsys.readouterr().err[-3000:]
     again = pd.read_csv(tmp_path / "again" / "summary.csv")
-    original = pd.read_csv(tmp_path / "multirun" / "summary" / "summary.csv")
+    original = pd.read_csv(tmp_path / "first" / "summary" / "summary.csv")
     pd.testing.assert_frame_equal(again, original)
 
 

@@ -5,9 +5,10 @@ import re
 
 import pytest
 
-from tests.conftest import ROOT, run_cli, store_runs
+from tests.conftest import ROOT, store_runs
 
-pytestmark = pytest.mark.cli  # run.py in subprocesses
+# The tutorials' commands go through run.py's entry point in this process (the `run_py` fixture: the same
+# arguments, PYTHONPATH on sys.path, exit status and stderr); the one subprocess is the doc's printed error.
 
 
 PAGE = ROOT / "docs" / "tasks.md"
@@ -46,10 +47,10 @@ def extension(tmp_path):
     return tmp_path
 
 
-def test_the_tutorial_adds_a_task_from_outside_the_tree(extension):
+def test_the_tutorial_adds_a_task_from_outside_the_tree(extension, run_py):
     args = tutorial_command(extension) + ["train.steps=20", "train.eval_every=10", "train.eval_size=64"]
     assert "task=delayed_xor" in args and any(a.startswith("hydra.searchpath=") for a in args)
-    proc = run_cli(args, extension, env={"PYTHONPATH": str(extension / "my_ext")})
+    proc = run_py(*args, cwd=extension, env={"PYTHONPATH": str(extension / "my_ext")})
     assert proc.returncode == 0, proc.stderr[-3000:]
     run = store_runs(extension).iloc[0]
     assert run["status"] == "FINISHED" and run["tags.task"] == "delayed_xor"
@@ -83,11 +84,11 @@ BROKEN = {
 
 
 @pytest.mark.parametrize("case", BROKEN)
-def test_a_broken_task_config_fails_in_one_line_before_training(extension, case):
+def test_a_broken_task_config_fails_in_one_line_before_training(extension, run_py, case):
     text, expected = BROKEN[case]
     (extension / "my_ext/conf/task/broken.yaml").write_text(text)
     args = [f"hydra.searchpath=[file://{extension}/my_ext/conf]", "task=broken"]
-    proc = run_cli(args, extension, env={"PYTHONPATH": str(extension / "my_ext")})
+    proc = run_py(*args, cwd=extension, env={"PYTHONPATH": str(extension / "my_ext")})
     assert proc.returncode == 2, proc.stderr[-2000:]
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and expected in lines[0], proc.stderr
@@ -95,14 +96,16 @@ def test_a_broken_task_config_fails_in_one_line_before_training(extension, case)
     assert runs is None or len(runs) == 0
 
 
-def test_a_bug_in_a_task_class_shows_its_traceback_and_whose_bug_it_is(extension):
-    """Not a config error: the traceback reaches the task's own line, and the last line names its class."""
+def test_a_bug_in_a_task_class_shows_its_traceback_and_whose_bug_it_is(extension, run_py):
+    """Not a config error: the traceback reaches the task's own line, and the last line names its class.
+    (In this process, an exception leaving run.py's entry point is printed as the interpreter prints it: the real
+    process's exit status 1 and traceback are tests/test_cli.py's.)"""
     code = (extension / "my_ext/my_tasks.py").read_text()
     (extension / "my_ext/my_tasks.py").write_text(code.replace(
         "        super().__init__(seq_len, solve_threshold, name)",
         "        super().__init__(seq_len, solve_threshold, name)\n        self.scale = 1 / (seq_len - seq_len)", 1))
     args = [f"hydra.searchpath=[file://{extension}/my_ext/conf]", "task=delayed_xor", "seq_len=20"]
-    proc = run_cli(args, extension, env={"PYTHONPATH": str(extension / "my_ext")})
+    proc = run_py(*args, cwd=extension, env={"PYTHONPATH": str(extension / "my_ext")})
     assert proc.returncode not in (0, 2), proc.stderr[-2000:]  # 2 says "fix your config": it is not
     assert "self.scale = 1 / (seq_len - seq_len)" in proc.stderr and "ZeroDivisionError" in proc.stderr
     last = proc.stderr.strip().splitlines()[-1]
@@ -135,13 +138,13 @@ class LeakyRNN(nn.Module):
 '''
 
 
-def test_a_custom_cell_from_outside_the_tree(tmp_path):
+def test_a_custom_cell_from_outside_the_tree(tmp_path, run_py):
     (tmp_path / "ext/conf/cell").mkdir(parents=True)
     (tmp_path / "ext/my_cells.py").write_text(CUSTOM_CELL)
     (tmp_path / "ext/conf/cell/leaky.yaml").write_text("_target_: my_cells.LeakyRNN\nname: leaky\nlayers: 1\nleak: 0.3\n")
     args = [f"hydra.searchpath=[file://{tmp_path}/ext/conf]", "cell=leaky", "seq_len=8", "hidden=8",
             "train.steps=4", "train.eval_every=2", "train.eval_size=32", "diagnostics.every=2"]
-    proc = run_cli(args, tmp_path, env={"PYTHONPATH": str(tmp_path / "ext")})
+    proc = run_py(*args, cwd=tmp_path, env={"PYTHONPATH": str(tmp_path / "ext")})
     assert proc.returncode == 0, proc.stderr[-3000:]
     run = store_runs(tmp_path).iloc[0]
     assert run["status"] == "FINISHED" and run["tags.cell"] == "leaky" and run["params.cell.leak"] == "0.3"
@@ -183,10 +186,10 @@ def cell_command(folder) -> list[str]:
 TINY_RUN = ["hidden=8", "train.steps=4", "train.eval_every=2", "train.eval_size=32", "diagnostics.every=2"]
 
 
-def test_the_tutorial_adds_a_cell_from_outside_the_tree(cell_extension):
+def test_the_tutorial_adds_a_cell_from_outside_the_tree(cell_extension, run_py):
     args = cell_command(cell_extension) + TINY_RUN
     assert "cell=indrnn" in args and any(a.startswith("hydra.searchpath=") for a in args)
-    proc = run_cli(args, cell_extension, env={"PYTHONPATH": str(cell_extension / "my_ext")})
+    proc = run_py(*args, cwd=cell_extension, env={"PYTHONPATH": str(cell_extension / "my_ext")})
     assert proc.returncode == 0, proc.stderr[-3000:]
     run = store_runs(cell_extension).iloc[0]
     assert run["status"] == "FINISHED" and run["tags.cell"] == "indrnn" and run["params.cell.u_max"] == "1.0"
@@ -195,11 +198,12 @@ def test_the_tutorial_adds_a_cell_from_outside_the_tree(cell_extension):
     assert run["params.n_params"] == str(16 * 8 + 8 + 8 + 8 * 8 + 8)  # W, b, u; the head
 
 
-def test_a_cell_that_breaks_the_contract_stops_in_one_line_before_training_as_the_tutorial_shows(cell_extension):
+def test_a_cell_that_breaks_the_contract_stops_in_one_line_before_training_as_the_tutorial_shows(cell_extension, run_py):
     code = cell_extension / "my_ext/my_cells.py"
     code.write_text(code.read_text().replace("h, outputs = inp(x), state[layer], []",
                                              "h, outputs = inp(x), torch.zeros_like(state[layer]), []"))
-    proc = run_cli(cell_command(cell_extension), cell_extension, env={"PYTHONPATH": str(cell_extension / "my_ext")})
+    proc = run_py(*cell_command(cell_extension), cwd=cell_extension,
+                  env={"PYTHONPATH": str(cell_extension / "my_ext")})
     assert proc.returncode == 2, proc.stderr[-2000:]
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     shown = next(l for l in cell_section().splitlines() if l.startswith("error: cell._target_="))
@@ -208,7 +212,7 @@ def test_a_cell_that_breaks_the_contract_stops_in_one_line_before_training_as_th
     assert runs is None or len(runs) == 0
 
 
-def test_a_sweep_with_a_broken_cell_in_job_1_stops_before_job_0_trains(cell_extension):
+def test_a_sweep_with_a_broken_cell_in_job_1_stops_before_job_0_trains(cell_extension, run_py):
     (cell_extension / "my_ext/my_cells.py").write_text((cell_extension / "my_ext/my_cells.py").read_text() + '''
 
 class Detached(IndRNN):
@@ -219,7 +223,7 @@ class Detached(IndRNN):
     (cell_extension / "my_ext/conf/cell/detached.yaml").write_text("_target_: my_cells.Detached\nname: detached\n")
     args = ["-m", f"hydra.searchpath=[file://{cell_extension}/my_ext/conf]", "cell=indrnn,detached", "seq_len=6",
             *TINY_RUN]
-    proc = run_cli(args, cell_extension, env={"PYTHONPATH": str(cell_extension / "my_ext")})
+    proc = run_py(*args, cwd=cell_extension, env={"PYTHONPATH": str(cell_extension / "my_ext")})
     assert proc.returncode == 2, proc.stderr[-2000:]
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and re.match(r"error: job #1 \(cell=detached .*\): cell\._target_='my_cells\.Detached': "
@@ -227,7 +231,10 @@ class Detached(IndRNN):
     assert not (cell_extension / "mlflow.db").exists()  # no parent run, no child run, not even a database
 
 
+@pytest.mark.cli
 def test_the_families_doc_shows_the_error_run_py_prints(cli):
+    """A real process (the CLI tier's one for exit status 2): all that `python run.py` prints on stderr for a
+    config error, interpreter and imports included, is the doc's one line."""
     line = next(l for l in CELL_DOC.read_text(encoding="utf-8").splitlines() if l.startswith("$ python run.py "))
     expected = CELL_DOC.read_text(encoding="utf-8").split(line + "\n", 1)[1].splitlines()[0]
     proc = cli(*line.split()[3:])
