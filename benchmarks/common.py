@@ -162,8 +162,8 @@ def load_task(name: str, seq_len: int):
 
 
 def load_cell(name: str) -> dict:
-    """A built-in cell's config as suite.model.build_model takes it: its knobs and init recipe take
-    their defaults from suite/cells.py, as conf/cell/<name>.yaml does."""
+    """A built-in cell's config as suite.model.recurrent.build_model takes it: its knobs and init recipe take
+    their defaults from suite/model/cells.py, as conf/cell/<name>.yaml does."""
     return {"name": name}
 
 
@@ -171,7 +171,7 @@ def build(cell: str, task_name: str, seq_len: int, hidden: int, seed: int, devic
     """(task, model) exactly as suite.job.prepare makes them: seed, build_model, init recipe."""
     import torch
 
-    from suite.model import build_model
+    from suite.model.recurrent import build_model
 
     task = load_task(task_name, seq_len)
     torch.manual_seed(seed)
@@ -180,11 +180,11 @@ def build(cell: str, task_name: str, seq_len: int, hidden: int, seed: int, devic
 
 def plain_train(model, task, *, steps: int, batch: int, lr: float, clip: float, eval_every: int, eval_size: int,
                 seed: int, device, autocast_dtype=None) -> dict:
-    """A minimal plain-PyTorch version of suite.train.train with early stop off and no tracking:
+    """A minimal plain-PyTorch version of suite.training.loop.train with early stop off and no tracking:
     the same data streams, Adam, clip, held-out evaluation every `eval_every` steps (chunks of
     1,000), and the loss read back only there. `autocast_dtype` (e.g. torch.bfloat16) runs the
     forward passes under autocast. Returns the loop's seconds (timed over the same region as
-    suite.train's `seconds`) and the last evaluation."""
+    suite.training.loop's `seconds`) and the last evaluation."""
     import contextlib
 
     import torch
@@ -230,7 +230,7 @@ def rnn_kernel(cell: str, device, input_size: int = 16, hidden: int = 64) -> str
     of matmuls and pointwise ops: torch's CPU RNN and GRU)."""
     import torch
 
-    from suite.model import CELLS
+    from suite.model.recurrent import CELLS
 
     module = CELLS[cell](input_size, hidden, batch_first=True).to(device)
     nodes, names = [module(torch.randn(8, 10, input_size, device=device))[0].grad_fn], set()

@@ -7,7 +7,7 @@ training step (sample + forward + backward + clip + Adam) on the same batch size
 Goal (common.GOALS["datagen"]): sampling's share of a training step, for every task and cell (the
 verdict uses the worst row, usually the tanh RNN, whose step is the cheapest).
 
-The training step here is suite.train's step written out (the suite has no hook to time its
+The training step here is suite.training.loop's step written out (the suite has no hook to time its
 parts), timed step by step; medians over --steps, after a few untimed warm-up steps.
 """
 from __future__ import annotations
@@ -68,7 +68,7 @@ def main() -> None:
             gen = task.generator("train", 0, device)
             optimiser = torch.optim.Adam(model.parameters(), lr=5e-3)
 
-            def step():  # suite.train's hot loop body
+            def step():  # suite.training.loop's hot loop body
                 x, y = task.sample(args.batch, gen)
                 loss = task.loss(model(x), y)
                 optimiser.zero_grad(set_to_none=True)

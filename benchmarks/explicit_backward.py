@@ -1,4 +1,4 @@
-"""Forward and backward of the explicit cells (suite/explicit.py) at a long lag, per update.
+"""Forward and backward of the explicit cells (suite/model/explicit.py) at a long lag, per update.
 
     python benchmarks/explicit_backward.py --label "unbind"     # appends its rows to results/explicit_backward.csv
 
@@ -21,7 +21,7 @@ def time_update(cell: str, seq_len: int, hidden: int, batch: int, repeats: int) 
     """Median seconds of a forward, and of its backward, over `repeats` tries."""
     import torch
 
-    from suite.explicit import ExplicitGRU, ExplicitLSTM, ExplicitRNN
+    from suite.model.explicit import ExplicitGRU, ExplicitLSTM, ExplicitRNN
 
     torch.manual_seed(0)
     module = {"rnn": ExplicitRNN, "lstm": ExplicitLSTM, "gru": ExplicitGRU}[cell](10, hidden)

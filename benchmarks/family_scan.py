@@ -40,7 +40,7 @@ def main() -> None:
 
     import torch
 
-    from suite.model import build_model
+    from suite.model.recurrent import build_model
     from tasks.memory import MemoryTask
 
     torch.set_num_threads(1)

@@ -8,9 +8,9 @@ What it checks on the GPU path:
 - the smoke sweep (`run.py -m experiment=smoke device=cuda`, a temporary store) runs and how long it takes;
 - data are generated on the device (each task's sample() returns CUDA tensors);
 - the fused cells run cuDNN kernels (`aten::_cudnn_rnn` in a profile of one forward + backward);
-- no host synchronisation per step: the syncs CUDA's sync-debug mode reports during suite.train.train
+- no host synchronisation per step: the syncs CUDA's sync-debug mode reports during suite.training.loop.train
   do not grow with the number of steps (only the evaluation reads values back);
-- bf16 mixed precision: each cell trained through suite.train with train.precision=fp32 and =bf16,
+- bf16 mixed precision: each cell trained through suite.training.loop with train.precision=fp32 and =bf16,
   from the same seed; reports whether bf16 keeps the task's result (solved as in float32, loss
   still falling) and the dtype the recurrent kernel actually ran in.
 Goal (common.GOALS["gpu_check"]): the whole check's wall time on an H100.
@@ -39,11 +39,11 @@ def smoke_sweep(device: str) -> tuple[float, int]:
 
 
 def syncs(cell: str, steps: int, device) -> int:
-    """Host synchronisations CUDA's sync-debug mode reports in suite.train.train (one evaluation at the end)."""
+    """Host synchronisations CUDA's sync-debug mode reports in suite.training.loop.train (one evaluation at the end)."""
     import torch
 
     from suite.config import TrainConfig
-    from suite.train import train
+    from suite.training.loop import train
 
     task, model = build(cell, "memory", 100, 128, 0, device)
     cfg = TrainConfig(steps=steps, batch=128, eval_every=steps, eval_size=256, early_stop=False)
@@ -58,11 +58,11 @@ def syncs(cell: str, steps: int, device) -> int:
 
 
 def precision_run(cell: str, dtype, steps: int, device) -> dict:
-    """Train through suite.train with train.precision = bf16 (dtype torch.bfloat16) or fp32 (None)."""
+    """Train through suite.training.loop with train.precision = bf16 (dtype torch.bfloat16) or fp32 (None)."""
     import torch
 
     from suite.config import TrainConfig
-    from suite.train import autocast, train
+    from suite.training.loop import autocast, train
 
     precision = "bf16" if dtype is not None else "fp32"
     task, model = build(cell, "memory", 50, 64, 0, device)

@@ -11,7 +11,7 @@ separately, with the import time of the suite and of a bare `import torch`.
 A (suite): `python run.py ...` in a subprocess with a temporary SQLite store; its training-loop time
 is the `train_seconds` the job writes to result.json in its Hydra output folder.
 B (plain): this script re-run in a subprocess with --plain-worker (so both sides pay a process
-start-up): suite.model.build_model, the task's own generator/sample, Adam, the same clip, steps
+start-up): suite.model.recurrent.build_model, the task's own generator/sample, Adam, the same clip, steps
 and held-out evaluation every eval_every steps (common.plain_train), no MLflow, no Hydra.
 Both run on the CPU with the same seed, so their final held-out losses must agree.
 """
@@ -141,7 +141,7 @@ def main() -> None:
     reps = 1 if args.quick else 5
     imports = []
     probes = (("python -c pass", "pass"), ("import torch", "import torch"),
-              ("plain side: torch + suite.model + tasks", "import torch, suite.model, tasks.memory"),
+              ("plain side: torch + suite.model.recurrent + tasks", "import torch, suite.model.recurrent, tasks.memory"),
               ("import suite.job", "import suite.job"), ("import suite.cli (run.py)", "import suite.cli"))
     for label, statement in probes:
         inside, wall = import_seconds(statement, reps)

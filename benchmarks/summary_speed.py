@@ -7,7 +7,7 @@ all children of one sweep parent run.
     python benchmarks/summary_speed.py --store /tmp/s   # keep the store there; a re-run reuses it
     python benchmarks/summary_speed.py --quick          # 100 runs: a check of the script
 
-Goal: suite.summary.store.summarise_store(...) end to end, with its files and plots (what
+Goal: suite.summary.from_store.summarise_store(...) end to end, with its files and plots (what
 `python -m suite.summary --parent-run-id <id>` does, start-up aside) for 1,000 runs, within
 common.GOALS["summary_speed"].
 Also timed: the text-only summary, by experiment and by parent run; the fetch (search_store)

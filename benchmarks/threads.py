@@ -5,7 +5,7 @@ on a quiet machine and with one and two busy processes beside it, several tries 
     python benchmarks/threads.py --quick    # a check of the script
 
 Each try is a fresh process (torch's thread pool is set up once per process) that trains a fixed
-number of steps through suite.train's plain twin (benchmarks/common.py) and reports the loop's
+number of steps through suite.training.loop's plain twin (benchmarks/common.py) and reports the loop's
 seconds. A try that runs past `--cap` seconds is stopped and counted as collapsed: with more
 threads than free cores, OpenMP's threads wait for each other at every step and a 2-second run
 can take minutes. Prints the spread of the tries, not only their median, and a verdict.

@@ -12,7 +12,7 @@ matrix-multiply peak of the same machine.
 that matches the LSTM's weight count at h=64 (suite.families.sizing), and reports updates per second: the
 families' recurrences are not gate matmuls, so no FLOP count or % of peak is given for them.
 
-Each point runs suite.train.train (data drawn on the device, Adam, clipping; early stop off, one
+Each point runs suite.training.loop.train (data drawn on the device, Adam, clipping; early stop off, one
 tiny evaluation at the end) for about --seconds per repeat after an untimed warm-up; the figure is
 the median of --repeats.
 
@@ -67,13 +67,13 @@ MATCHED_CELLS = ["rnn", "lstm", "gru", "mingru", "minlstm", "lru", "s6", "exprnn
 
 def measure(cell: str, task, hidden: int, batch: int, device, seconds: float, repeats: int,
             min_steps: int = 10) -> float:
-    """Median training sequences per second through suite.train.train."""
+    """Median training sequences per second through suite.training.loop.train."""
     import torch
 
     from common import load_cell
     from suite.config import TrainConfig
-    from suite.model import build_model
-    from suite.train import train
+    from suite.model.recurrent import build_model
+    from suite.training.loop import train
 
     def run(steps: int, seed: int):
         torch.manual_seed(seed)

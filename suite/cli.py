@@ -29,7 +29,7 @@ from suite.config import validate
 from suite.errors import (EXIT_CONFIG_ERROR, EXIT_INTERRUPTED, EXIT_JOBS_FAILED, EXIT_TRACKING_LOST, ConfigError,
                           JobStopped, SweepRefused, one_line)
 from suite.record import Artifact, Metric, Outcome, Result
-from suite.sweep_folder import SweepReport, parent_run_id, progress_text, write_result
+from suite.sweeping.folder import SweepReport, parent_run_id, progress_text, write_result
 from suite.tracking.links import browse_lines
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
@@ -217,7 +217,7 @@ def launch(user_wants_trace: bool, report_file: str) -> None:
         report = SweepReport.load(report_file)
         if not report.parent_run_id or user_wants_trace:
             raise
-        from suite.sweep import end_stopped_sweep
+        from suite.sweeping.callback import end_stopped_sweep
 
         reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"[:500]
         end_stopped_sweep(report, "FAILED", f"the launcher stopped the sweep: {reason}")
@@ -231,7 +231,7 @@ def interrupted(report: SweepReport) -> str:
     """End an interrupted sweep's runs; the message saying what became of them."""
     message = "interrupted"
     if report.parent_run_id and not report.ended:
-        from suite.sweep import end_stopped_sweep
+        from suite.sweeping.callback import end_stopped_sweep
 
         killed = end_stopped_sweep(report, "KILLED", "interrupted (Ctrl-C or SIGTERM)")
         message += (f": the sweep's parent run and {killed} run(s) are KILLED; run the same command again to "

@@ -5,7 +5,7 @@ The dataclasses are registered in Hydra's ConfigStore and sit first in
 the wrong type while composing. `validate` then checks ranges and cross-field
 rules that a type cannot express, and `on_this_machine` what depends on the machine that
 trains. All produce one-line errors (suite/errors.py). The cells' own knobs are typed in
-suite/cells.py, registered here with the rest.
+suite/model/cells.py, registered here with the rest.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
-import suite.cells  # noqa: F401  (registers conf/cell's schemas in the ConfigStore)
+import suite.model.cells  # noqa: F401  (registers conf/cell's schemas in the ConfigStore)
 from suite.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ class TrainConfig:
 
 @dataclass
 class DiagnosticsConfig:
-    """Gradient flow through time (suite/diagnostics.py), measured off the hot path."""
+    """Gradient flow through time (suite/training/diagnostics.py), measured off the hot path."""
 
     every: int = 500  # steps between measurements, at the next evaluation point (and the last one); 0 = off
     batch: int = 128  # held-out sequences the gradient is averaged over
@@ -126,7 +126,7 @@ def _matched_hidden(reference: str, reference_hidden, *, _root_) -> int:
     """`hidden: ${matched_hidden:lstm,64}`: the hidden size at which this job's cell has as many weights
     as an LSTM at 64 units on this job's task (suite/families/sizing.py), computed per job since the
     match depends on the task's inputs. Builds the task (torch): read only by configs that use it."""
-    from suite.components import build_task
+    from suite.model.components import build_task
     from suite.families.sizing import matched_hidden
 
     asked = f"hidden=${{matched_hidden:{reference},{reference_hidden}}}"

@@ -14,19 +14,19 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from suite import reuse
+from suite.reuse import decide as reuse
 from suite.config import flatten, on_this_machine
-from suite.configured import build, set_up, train_configured
-from suite.diagnostics import GradientDiagnostics
+from suite.training.configured import build, set_up, train_configured
+from suite.training.diagnostics import GradientDiagnostics
 from suite.errors import JobStopped
-from suite.fingerprint import code_hash, code_modules, modules_text
-from suite.golden import digest_for
-from suite.model import count_parameters
+from suite.reuse.fingerprint import code_hash, code_modules, modules_text
+from suite.reuse.golden import digest_for
+from suite.model.recurrent import count_parameters
 from suite.privacy import redact
-from suite.profile_figure import profile_figure
-from suite.progress import ProgressBar
+from suite.training.profile_figure import profile_figure
+from suite.training.progress import ProgressBar
 from suite.record import Artifact, Metric, Outcome, Param, Result, Tag, config_hash
-from suite.sweep_folder import write_result
+from suite.sweeping.folder import write_result
 from suite.tracking import twins
 from suite.tracking.run_logger import RunLogger, mlflow_run
 from suite.tracking.store import check_reachable, open_experiment, tracking_uri, uri_source
@@ -45,7 +45,7 @@ class Prepared:
     model: torch.nn.Module
     n_params: int
     n_recurrent: int  # of those, the recurrent module's (the head's follow from the hidden size)
-    code: dict[str, str]  # the code that decides the result, module by module (suite/fingerprint.py)
+    code: dict[str, str]  # the code that decides the result, module by module (suite/reuse/fingerprint.py)
 
     @property
     def code_hash(self) -> str:
@@ -118,7 +118,7 @@ def train_job(cfg: DictConfig, job: Prepared, resolved: dict, chash: str, parent
 
 
 def reuse_finished_run(cfg: DictConfig, job: Prepared, match: dict[str, str]) -> tuple[dict | None, list[str] | None]:
-    """(the result of a FINISHED run of this config that today's code would train the same way (suite/reuse.py),
+    """(the result of a FINISHED run of this config that today's code would train the same way (suite/reuse/decide.py),
     None) if the store has one; else (None, the modules changed since a FINISHED run of this config, if any)."""
     client, experiment_id = open_experiment(job.uri, cfg.tracking.experiment)
     decision = reuse.decide(cfg, job, client, experiment_id, match[Tag.CONFIG_HASH])

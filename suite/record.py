@@ -22,8 +22,8 @@ class Tag:
     CELL, TASK, SEQ_LEN, HIDDEN, SEED = "cell", "task", "seq_len", "hidden", "seed"
     DEVICE = "device"
     CONFIG_HASH = "config_hash"  # what resume matches on: record.config_hash
-    CODE_HASH = "code_hash"  # and the code that decides the result (suite/fingerprint.py)
-    CODE_MODULES = "code_modules"  # that code, module by module ('suite.train=1a2b3c4d ...'): what changed
+    CODE_HASH = "code_hash"  # and the code that decides the result (suite/reuse/fingerprint.py)
+    CODE_MODULES = "code_modules"  # that code, module by module ('suite.training.loop=1a2b3c4d ...'): what changed
     GOLDEN = "golden_numerics"  # the golden versions of the run's cell and task it was trained under (suite/golden)
     OUTCOME = "outcome"  # Outcome.SOLVED | FAILED | DIVERGED, set when training ends
     ERROR = "error"  # why a run ended FAILED or KILLED
@@ -70,7 +70,7 @@ class Metric:
     TRAIN_SECONDS = "train_seconds"
     TRAIN_SEQS_PER_S = "train_seqs_per_s"
     STOPPED_AT_BASELINE = "stopped_at_baseline"
-    # suite/diagnostics.py, log10 of ‖∂L/∂h_t‖ at t=1, t=T and the step to remember, and their first-last
+    # suite/training/diagnostics.py, log10 of ‖∂L/∂h_t‖ at t=1, t=T and the step to remember, and their first-last
     # difference: the orders of magnitude the learning signal loses across the lag
     GRAD_LOG10_FIRST, GRAD_LOG10_LAST, GRAD_LOG10_MEMORY = "grad_log10_first", "grad_log10_last", "grad_log10_memory"
     GRAD_LOG10_RATIO = "grad_log10_ratio"
@@ -85,7 +85,7 @@ class Metric:
     GRAD_LOG10_RATIO_FIRST_EVAL = "grad_log10_ratio_first_eval"
     FIRST_EVAL = {GRAD_LOG10_FIRST: GRAD_LOG10_FIRST_FIRST_EVAL, GRAD_LOG10_LAST: GRAD_LOG10_LAST_FIRST_EVAL,
                   GRAD_LOG10_MEMORY: GRAD_LOG10_MEMORY_FIRST_EVAL, GRAD_LOG10_RATIO: GRAD_LOG10_RATIO_FIRST_EVAL}
-    # suite/diagnostics.py's gate statistics (layer 0): the tanh RNN's fraction of |h| > 0.99, the
+    # suite/training/diagnostics.py's gate statistics (layer 0): the tanh RNN's fraction of |h| > 0.99, the
     # LSTM's mean forget gate, the GRU's mean update gate
     SATURATED_FRACTION, FORGET_GATE_MEAN, UPDATE_GATE_MEAN = ("saturated_fraction", "forget_gate_mean",
                                                               "update_gate_mean")

@@ -1,6 +1,6 @@
 """Send results that a lost tracking server never received: `python -m suite.reimport DIR...`.
 
-DIR may be one run's output folder or a whole sweep folder; see suite/tracking/reimport.py.
+DIR may be one run's output folder or a whole sweep folder; see suite/tracking/resend.py.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from suite.errors import EXIT_CONFIG_ERROR, ConfigError
 from suite.privacy import redact
-from suite.tracking.reimport import pending_records, reimport
+from suite.tracking.resend import pending_records, reimport
 from suite.tracking.store import check_reachable, tracking_uri, uri_source
 
 

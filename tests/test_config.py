@@ -114,7 +114,7 @@ def test_the_readme_error_examples_are_what_the_command_prints(run_py):
         assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1] == expected, (args, proc.stderr)
 
 
-# --- one source for each cell's defaults: the YAML composes to the knobs suite/cells.py declares ---
+# --- one source for each cell's defaults: the YAML composes to the knobs suite/model/cells.py declares ---
 
 def effective_bias(model, gate):
     h = model.rnn.hidden_size
@@ -128,7 +128,7 @@ def test_each_cell_config_builds_the_init_its_recipe_declares(cell):
 
     import torch
 
-    from suite.cells import CELL_CONFIGS, CHRONO
+    from suite.model.cells import CELL_CONFIGS, CHRONO
     from suite.families.knobs import FamilyKnobs
 
     cfg = compose_cfg(f"cell={cell}", "seq_len=40", "hidden=32", "device=cpu")
@@ -177,7 +177,7 @@ def test_every_preset_is_listed_here():
 def test_every_preset_composes_and_each_job_resolves_its_lag(preset):
     from hydra import compose, initialize_config_dir
 
-    from suite.hydra_internals import job_composer, planned_jobs
+    from suite.sweeping.hydra_internals import job_composer, planned_jobs
 
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         config = compose(config_name="config", overrides=[f"experiment={preset}"], return_hydra_config=True)
@@ -197,7 +197,7 @@ def test_every_preset_composes_and_each_job_resolves_its_lag(preset):
 def test_every_ladder_of_the_default_preset_builds_its_task_at_every_rung():
     """Each task the default preset gives a ladder (those outside its task list too: temporal order, selective
     copy, associative recall, run with `task=...`) is a task config, and each rung's lag builds the task."""
-    from suite.components import build_task
+    from suite.model.components import build_task
 
     ladders = compose_cfg("experiment=default").sweep.ladders
     assert {"selective_copy", "assoc_recall"} <= set(ladders) <= set(TASKS)
@@ -213,7 +213,7 @@ def test_every_ladder_of_the_default_preset_builds_its_task_at_every_rung():
 def horizon_round_0(*overrides: str, sweep: tuple[str, ...] = (), preset: str = "horizon"):
     """A horizon preset's round-0 jobs and the launching process's config; `sweep`: overrides only a
     multirun's command line may hold (seed=range(30,60)), seen by the sweeper but not composed."""
-    from suite.hydra_internals import planned_jobs
+    from suite.sweeping.hydra_internals import planned_jobs
 
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         config = compose(config_name="config", overrides=[f"experiment={preset}", *overrides], return_hydra_config=True)
@@ -248,7 +248,7 @@ def test_the_budget_preset_trains_each_cell_at_its_own_rate_at_three_budgets():
 @pytest.mark.parametrize("preset, reference", [("leaderboard", 64), ("leaderboard_small", 32)])
 def test_the_leaderboard_matches_every_cells_weights_to_the_lstms_on_each_task(preset, reference):
     """Each job's hidden size is its own cell's match on its own task (minGRU's differs by task), within ±5%."""
-    from suite.components import build_model, build_task
+    from suite.model.components import build_model, build_task
     from suite.families.sizing import recurrent_parameters
 
     planned, config = horizon_round_0(preset=preset)
@@ -298,10 +298,11 @@ def test_the_horizon_preset_searches_every_group_from_one_ladder():
 
 
 def test_the_search_finds_each_tasks_shortest_valid_length_from_the_real_configs():
-    """What the horizon sweeper gives its search (suite.sweep_plan.job_checker): selective copy with n_copy=4 is
+    """What the horizon sweeper gives its search (suite.sweeping.plan.job_checker): selective copy with n_copy=4 is
     valid from seq_len=4, associative recall (2 pairs, 2 queries) from 6; the floors are found by bisection."""
-    from suite.horizon import Search, SearchSettings
-    from suite.sweep_plan import job_checker
+    from suite.horizon.search import Search
+    from suite.horizon.settings import SearchSettings
+    from suite.sweeping.plan import job_checker
 
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         config = compose(config_name="config", overrides=["experiment=horizon"], return_hydra_config=True)

@@ -2,10 +2,10 @@
 import pytest
 from omegaconf import OmegaConf
 
-from suite.components import build_task
-from suite.construct import construct
+from suite.model.components import build_task
+from suite.model.construct import construct
 from suite.errors import ComponentBug, ConfigError
-from suite.model import custom_cell
+from suite.model.recurrent import custom_cell
 from tasks.base import TaskConfigError
 from tasks.memory import MemoryTask
 

@@ -1,12 +1,12 @@
-"""The recurrent interface a cell must keep (suite/contract.py): every built-in cell keeps it, and a
+"""The recurrent interface a cell must keep (suite/model/contract.py): every built-in cell keeps it, and a
 cell that breaks a rule is stopped before training with one line naming the cell and the rule."""
 import pytest
 import torch
 from torch import nn
 
-from suite.contract import check_contract
+from suite.model.contract import check_contract
 from suite.errors import ComponentBug, ConfigError
-from suite.model import build_model
+from suite.model.recurrent import build_model
 from tasks.memory import MemoryTask
 
 BUILT_IN = ["rnn", "lstm", "gru", "rnn_explicit", "lstm_explicit", "gru_explicit", "s6", "exprnn"]

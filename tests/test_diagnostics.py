@@ -7,11 +7,11 @@ import torch
 from torch import nn
 
 from suite.config import TrainConfig
-from suite.diagnostics import SATURATED, GradientDiagnostics, hidden_gradient_norms
-from suite.explicit import ExplicitGRU, ExplicitLSTM, ExplicitRNN
-from suite.model import RecurrentModel, build_model
+from suite.training.diagnostics import SATURATED, GradientDiagnostics, hidden_gradient_norms
+from suite.model.explicit import ExplicitGRU, ExplicitLSTM, ExplicitRNN
+from suite.model.recurrent import RecurrentModel, build_model
 from suite.record import Metric
-from suite.train import train
+from suite.training.loop import train
 from tasks.adding import AddingTask
 from tasks.assoc_recall import AssocRecallTask
 from tasks.copy import CopyTask

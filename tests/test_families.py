@@ -9,9 +9,9 @@ import math
 import pytest
 import torch
 
-from suite.cells import cell_config
+from suite.model.cells import cell_config
 from suite.config import TrainConfig
-from suite.diagnostics import GradientDiagnostics, hidden_gradient_norms, step_by_step
+from suite.training.diagnostics import GradientDiagnostics, hidden_gradient_norms, step_by_step
 from suite.errors import ConfigError, one_line
 from suite.families.exprnn import ExpRNN
 from suite.families.knobs import FAMILY_KNOBS, ExpRNNKnobs, S6Knobs
@@ -19,9 +19,9 @@ from suite.families.lru import linear_scan, parallel_scan
 from suite.families.s6 import S6
 from suite.families.scan import log_space_scan, sequential_scan
 from suite.families.sizing import hidden_by_cell, matching_size, recurrent_parameters
-from suite.model import CELLS, _import, build_model, count_parameters
+from suite.model.recurrent import CELLS, _import, build_model, count_parameters
 from suite.record import Metric
-from suite.train import train
+from suite.training.loop import train
 from tasks.memory import MemoryTask
 from tests.conftest import ROOT, TINY, compose_config, store_runs
 
@@ -195,7 +195,7 @@ def test_the_diagnostics_step_by_step_gives_what_the_model_gives(name):
 @pytest.fixture(scope="module")
 def tasks():
     """Every conf/task config, built by the suite's own builder (variants through their defaults list)."""
-    from suite.components import build_task
+    from suite.model.components import build_task
 
     return {name: build_task(compose_config(f"task={name}", "seq_len=12").task) for name in TASKS}
 
@@ -296,13 +296,13 @@ def test_the_lru_gradient_profile_equals_a_direct_computation_on_real_and_imagin
                            for i in range(0, len(grads), 2)])
     assert (by_hand > 0).all()
     # the LRU's output is not its state: the profile is taken at the state each step enters (x_{t-1},
-    # suite/diagnostics.py), so step t's norm is the by-hand norm of x_{t-1}
+    # suite/training/diagnostics.py), so step t's norm is the by-hand norm of x_{t-1}
     torch.testing.assert_close(suite_norms[1:], by_hand[:-1])
 
 
 def test_the_code_fingerprint_covers_a_familys_shared_module():
     """A resumed sweep reuses a minGRU run only if suite/families/scan.py (its base class's module) is unchanged."""
-    from suite.fingerprint import code_modules
+    from suite.reuse.fingerprint import code_modules
 
     task = MemoryTask(seq_len=5)
     assert {"suite.families.mingru", "suite.families.scan"} <= code_modules(task, build_model({"name": "mingru"}, 4,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from suite.fingerprint import changed_modules, code_hash, module_hash, parse_modules, source_hash
+from suite.reuse.fingerprint import changed_modules, code_hash, module_hash, parse_modules, source_hash
 from tests.conftest import children_and_parents, run_cli, store_runs
 
 CODE = '''"""A module."""
@@ -23,10 +23,10 @@ def test_the_fingerprint_sees_code_not_comments_docstrings_or_layout():
     changed = CODE.replace("i * 2", "i * 3")
     assert source_hash(same) == source_hash(CODE) == source_hash(relaid)
     assert source_hash(changed) != source_hash(CODE)
-    before = {"torch": "2.13.0", "suite.train": "aa", "tasks.memory": "bb"}
+    before = {"torch": "2.13.0", "suite.training.loop": "aa", "tasks.memory": "bb"}
     now = {**before, "tasks.memory": "cc"}
     assert changed_modules(before, now) == ["tasks.memory"] and code_hash(before) != code_hash(now)
-    assert parse_modules("suite.train=aa tasks.memory=bb torch=2.13.0") == before
+    assert parse_modules("suite.training.loop=aa tasks.memory=bb torch=2.13.0") == before
 
 
 def test_module_hash_reads_the_modules_own_source_and_follows_its_code(tmp_path, monkeypatch):
@@ -109,7 +109,7 @@ def test_a_resumed_sweep_retrains_only_what_changed_code_would_train_and_says_so
     assert len(children) == 4 and children["tags.code_hash"].nunique() == 2
     assert set(children.groupby("tags.config_hash").size()) == {2}  # each config: one run per code version
     # a summary of the whole experiment mixes the two versions, and says so
-    from suite.summary.store import summarise_store
+    from suite.summary.from_store import summarise_store
 
     _, text = summarise_store(f"sqlite:///{tmp_path}/mlflow.db", experiment="rnn-vs-lstm")
     assert "Runs of the same task and cell were trained by different versions of the code (my_memory lstm: 2 " \

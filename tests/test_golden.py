@@ -3,9 +3,9 @@ import json
 
 import pytest
 
-import suite.golden
-from suite.golden import committed, digest_before_golden, digest_for, relevant, versions_digest
-from suite.golden.runs import check, golden_runs, moved, options
+import suite.reuse.golden
+from suite.reuse.golden import committed, digest_before_golden, digest_for, relevant, versions_digest
+from suite.reuse.golden.runs import check, golden_runs, moved, options
 
 
 def test_the_golden_runs_give_every_committed_number():
@@ -33,9 +33,9 @@ def test_a_changed_solved_criterion_fails_the_golden_check_naming_the_run(monkey
 
 
 def test_a_changed_training_constant_fails_naming_the_run_and_the_number(monkeypatch):
-    import suite.train
+    import suite.training.loop
 
-    monkeypatch.setattr(suite.train, "AT_BASELINE", 2.0)  # the early stop at the baseline never fires
+    monkeypatch.setattr(suite.training.loop, "AT_BASELINE", 2.0)  # the early stop at the baseline never fires
     found = check(["lstm-memory-stop_at_baseline"])["lstm-memory-stop_at_baseline"]
     assert "steps: 3 -> 6" in found
 
@@ -67,7 +67,7 @@ def test_runs_from_before_golden_numerics_stand_for_the_first_versions():
 
 
 def test_regenerating_bumps_the_version_of_the_runs_that_moved_only(tmp_path, monkeypatch):
-    import suite.golden.__main__ as cli
+    import suite.reuse.golden.__main__ as cli
 
     path = tmp_path / "numerics.json"
     stored = {"a-memory": {"cell": "a", "task": "memory", "version": 1, "numbers": {"loss": [1.0]}},
@@ -94,12 +94,12 @@ def test_the_golden_check_command_of_contributing_md_exits_0_when_nothing_moved(
     from tests.conftest import ROOT
 
     page = (ROOT / "docs/contributing.md").read_text()
-    command = next(line.split("#")[0].split() for line in page.splitlines() if line.startswith("python -m suite.golden"))
-    assert command == shlex.split("python -m suite.golden")
+    command = next(line.split("#")[0].split() for line in page.splitlines() if line.startswith("python -m suite.reuse.golden"))
+    assert command == shlex.split("python -m suite.reuse.golden")
     proc = subprocess.run([sys.executable, *command[1:]], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.strip().endswith("golden numerics: every number as committed")
 
 
 def test_the_golden_file_is_found_beside_its_module():
-    assert suite.golden.GOLDEN_FILE.exists()
+    assert suite.reuse.golden.GOLDEN_FILE.exists()

@@ -1,5 +1,5 @@
 """The horizon search: brackets from majority states (the summary's), and the horizon sweeper's rounds on a
-fake launcher whose groups have known success curves (hydra_plugins/horizon_sweeper, suite/horizon.py)."""
+fake launcher whose groups have known success curves (hydra_plugins/horizon_sweeper, suite/horizon/search.py)."""
 from __future__ import annotations
 
 import logging
@@ -13,8 +13,12 @@ from omegaconf import OmegaConf
 
 from hydra_plugins.horizon_sweeper.horizon_sweeper import HorizonSweeper
 from suite.errors import ConfigError
-from suite import placement, threshold
-from suite.horizon import ABOVE, BETWEEN, FAILED, NONE, SOLVED, UNRESOLVED, Search, SearchSettings, bracket
+from suite.horizon import placement, threshold
+from suite.horizon.brackets import ABOVE, BETWEEN, UNRESOLVED, Majority, bracket
+from suite.horizon.search import Search
+from suite.horizon.settings import SearchSettings
+
+SOLVED, FAILED, NONE = Majority.SOLVED, Majority.FAILED, Majority.NONE
 
 
 @pytest.fixture(autouse=True)

@@ -1,10 +1,10 @@
-"""suite/hydra_internals.py leans on Hydra internals with no public equivalent. If Hydra moves or
+"""suite/sweeping/hydra_internals.py leans on Hydra internals with no public equivalent. If Hydra moves or
 changes them, these tests fail (not the sweep's up-front checks silently turning themselves off)."""
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf, open_dict
 
 import suite.config  # noqa: F401  (registers the schemas)
-from suite.hydra_internals import BASIC_SWEEPER, job_composer, planned_jobs, swept_values
+from suite.sweeping.hydra_internals import BASIC_SWEEPER, job_composer, planned_jobs, swept_values
 from tests.conftest import ROOT
 
 OVERRIDES = ["task=memory,adding", "cell=rnn,lstm", "seed=0,1", "train.lr=0.01"]

@@ -1,4 +1,4 @@
-"""suite.summary.knobs: horizon against a swept knob, the best value and how sure the runs are, from
+"""suite.summary.knob_effects: horizon against a swept knob, the best value and how sure the runs are, from
 hand-built runs (no training)."""
 import pandas as pd
 
@@ -122,7 +122,7 @@ def test_the_figure_marks_an_interval_open_at_its_top_at_its_known_end(tmp_path)
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from suite.threshold import estimate
+    from suite.horizon.threshold import estimate
 
     open_top = estimate({10: (3, 3), 30: (2, 3), 90: (3, 3), 200: (6, 15)})
     closed = estimate({10: (8, 8), 30: (8, 8), 60: (4, 8), 90: (0, 8), 200: (0, 8)})
@@ -151,7 +151,7 @@ def test_a_figure_whose_every_estimate_is_unbounded_says_so_instead_of_raising()
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from suite.threshold import estimate
+    from suite.horizon.threshold import estimate
 
     nowhere = estimate({10: (0, 1)})
     assert nowhere.text().startswith("unbounded")

@@ -86,7 +86,7 @@ def test_the_summary_writes_the_board_and_its_figure_and_drops_them_when_not_mat
 
 def test_the_readme_gets_the_board_alone_between_its_markers(tmp_path):
     from suite.summary import __main__ as cli
-    from suite.summary.store import SummaryError
+    from suite.summary.from_store import SummaryError
 
     runs = frame.runs_frame(pd.DataFrame(matched_rows()))
     paths = store.write_summary(runs, tmp_path / "out")

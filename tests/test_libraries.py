@@ -63,7 +63,7 @@ def test_source_tags_name_the_entry_point_the_user_and_the_projects_commit():
 
 
 def test_the_quantiles_root_is_where_a_bisection_puts_it():
-    from suite.threshold import _Smoothed
+    from suite.horizon.quantiles import SmoothedPosterior as _Smoothed
 
     rng = np.random.default_rng(0)
     x, w = np.sort(rng.normal(4, 1, 500)), rng.random(500)

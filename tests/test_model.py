@@ -4,9 +4,9 @@ import math
 import pytest
 import torch
 
-from suite.cells import cell_config
+from suite.model.cells import cell_config
 from suite.errors import ConfigError
-from suite.model import RecurrentModel, build_model
+from suite.model.recurrent import RecurrentModel, build_model
 from tasks.adding import AddingTask
 from tasks.assoc_recall import AssocRecallTask
 from tasks.copy import CopyTask

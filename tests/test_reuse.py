@@ -1,4 +1,4 @@
-"""Reuse across a change of code (suite/reuse.py): a change that moves no number keeps the stored runs, one
+"""Reuse across a change of code (suite/reuse/decide.py): a change that moves no number keeps the stored runs, one
 that moves numbers retrains and says why. Each edit below is made to the real source of a module, compiled
 and put where the suite calls it, as if it had been committed."""
 import os
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-import suite.fingerprint
-from suite.fingerprint import source_hash
+import suite.reuse.fingerprint
+from suite.reuse.fingerprint import source_hash
 from suite.record import Result
 from tests.conftest import ROOT, TINY
 
@@ -34,54 +34,54 @@ def commit(monkeypatch, module: types.ModuleType, where: dict[object, list[str]]
     for target, names in where.items():
         for name in names:
             monkeypatch.setattr(target, name, getattr(module, name))
-    real = suite.fingerprint.module_hash
-    monkeypatch.setattr(suite.fingerprint, "module_hash",
+    real = suite.reuse.fingerprint.module_hash
+    monkeypatch.setattr(suite.reuse.fingerprint, "module_hash",
                         lambda name: module.fingerprint if name == module.__name__ else real(name))
 
 
 def test_a_renamed_local_variable_in_the_training_loop_keeps_the_stored_run(job, monkeypatch, caplog):
-    import suite.configured
+    import suite.training.configured
 
     first = job(*JOB, sweeping=True)
-    renamed = edited("suite.train", "since_eval", "updates_since_evaluation")
-    assert renamed.fingerprint != suite.fingerprint.module_hash("suite.train")
-    commit(monkeypatch, renamed, {suite.configured: ["train"]})
+    renamed = edited("suite.training.loop", "since_eval", "updates_since_evaluation")
+    assert renamed.fingerprint != suite.reuse.fingerprint.module_hash("suite.training.loop")
+    commit(monkeypatch, renamed, {suite.training.configured: ["train"]})
     with caplog.at_level("INFO"):
         second = job(*JOB, sweeping=True, output="second")
     assert second[Result.REUSED] and second[Result.RUN_ID] == first[Result.RUN_ID]
     assert "retrained to its first evaluation, it gave the same numbers" in caplog.text
     # shown once for this pair of code versions: the next launch reuses without retraining anything
-    import suite.reuse
+    import suite.reuse.decide
 
-    monkeypatch.setattr(suite.reuse, "first_evaluation", lambda *a: pytest.fail("retrained again"))
+    monkeypatch.setattr(suite.reuse.decide, "first_evaluation", lambda *a: pytest.fail("retrained again"))
     third = job(*JOB, sweeping=True, output="third")
     assert third[Result.REUSED] and third[Result.RUN_ID] == first[Result.RUN_ID]
 
 
 def test_seeding_after_building_the_model_retrains_and_names_why(job, monkeypatch, caplog):
     import suite.job
-    import suite.reuse
+    import suite.reuse.decide
 
     first = job(*JOB, sweeping=True)
-    reordered = edited("suite.configured", "    torch.manual_seed(cfg.seed)\n    return model_for(cfg, task)",
+    reordered = edited("suite.training.configured", "    torch.manual_seed(cfg.seed)\n    return model_for(cfg, task)",
                        "    model = model_for(cfg, task)\n    torch.manual_seed(cfg.seed)\n    return model")
     commit(monkeypatch, reordered, {suite.job: ["build"]})
     with caplog.at_level("INFO"):
         second = job(*JOB, sweeping=True, output="second")
     assert not second.get(Result.REUSED) and second[Result.RUN_ID] != first[Result.RUN_ID]
-    assert second[Result.CODE_CHANGED] == ["suite.configured"]
-    assert "trained by other code (suite.configured) and the numbers moved: train_loss at step 2" in caplog.text
+    assert second[Result.CODE_CHANGED] == ["suite.training.configured"]
+    assert "trained by other code (suite.training.configured) and the numbers moved: train_loss at step 2" in caplog.text
 
 
 def test_a_regenerated_golden_version_retrains_though_the_first_evaluation_agrees(job, monkeypatch, caplog):
-    import suite.reuse
+    import suite.reuse.decide
 
     first = job(*JOB, sweeping=True)
-    renamed = edited("suite.train", "since_eval", "updates_since_evaluation")
-    import suite.configured
+    renamed = edited("suite.training.loop", "since_eval", "updates_since_evaluation")
+    import suite.training.configured
 
-    commit(monkeypatch, renamed, {suite.configured: ["train"]})
-    monkeypatch.setattr(suite.reuse, "digest_for", lambda cell, task: "bumped")
+    commit(monkeypatch, renamed, {suite.training.configured: ["train"]})
+    monkeypatch.setattr(suite.reuse.decide, "digest_for", lambda cell, task: "bumped")
     with caplog.at_level("INFO"):
         second = job(*JOB, sweeping=True, output="second")
     assert not second.get(Result.REUSED) and second[Result.RUN_ID] != first[Result.RUN_ID]
@@ -91,10 +91,10 @@ def test_a_regenerated_golden_version_retrains_though_the_first_evaluation_agree
 def test_the_check_leaves_the_model_and_torchs_random_state_as_they_were():
     import torch
 
-    from suite.reuse import first_evaluation
+    from suite.reuse.decide import first_evaluation
     from tests.conftest import compose_config
 
-    from suite.configured import build
+    from suite.training.configured import build
 
     cfg = compose_config(*JOB, "device=cpu")
     task, model = build(cfg, torch.device("cpu"))
@@ -108,21 +108,21 @@ def test_the_check_leaves_the_model_and_torchs_random_state_as_they_were():
 
 
 def test_the_explicit_cells_o_t_backward_keeps_runs_trained_by_the_o_t2_one(job, monkeypatch, caplog):
-    """suite/explicit.py indexed projected[:, t] inside its loop over time until the loop took the steps
+    """suite/model/explicit.py indexed projected[:, t] inside its loop over time until the loop took the steps
     apart once (unbind): the same numbers, an O(T) backward. Runs of the indexing code stay reused."""
-    import suite.explicit
-    import suite.model
+    import suite.model.explicit
+    import suite.model.recurrent
 
     cells = {"rnn_explicit": "ExplicitRNN", "lstm_explicit": "ExplicitLSTM", "gru_explicit": "ExplicitGRU"}
-    indexing = edited("suite.explicit", "return projected.unbind(1)",
+    indexing = edited("suite.model.explicit", "return projected.unbind(1)",
                       "return tuple(projected[:, t] for t in range(projected.shape[1]))")
     with monkeypatch.context() as before_the_fix:
         commit(before_the_fix, indexing, {})
         for name, cls in cells.items():
-            before_the_fix.setitem(suite.model.CELLS, name, getattr(indexing, cls))
-            getattr(indexing, cls).__module__ = "suite.explicit"
+            before_the_fix.setitem(suite.model.recurrent.CELLS, name, getattr(indexing, cls))
+            getattr(indexing, cls).__module__ = "suite.model.explicit"
         first = [job(f"cell={name}", *JOB[1:], sweeping=True, output=name) for name in cells]
-    assert suite.model.CELLS["lstm_explicit"] is suite.explicit.ExplicitLSTM  # today's code again
+    assert suite.model.recurrent.CELLS["lstm_explicit"] is suite.model.explicit.ExplicitLSTM  # today's code again
     with caplog.at_level("INFO"):
         again = [job(f"cell={name}", *JOB[1:], sweeping=True, output=f"{name}-again") for name in cells]
     assert [r[Result.RUN_ID] for r in again] == [r[Result.RUN_ID] for r in first]
@@ -160,15 +160,15 @@ def test_a_stored_sweep_survives_a_refactor_of_a_copy_of_the_suite_and_retrains_
         (project / path).write_text(source.replace(old, new))
 
     sweep("first")
-    edit("suite/train.py", "since_eval", "updates_since_evaluation")
+    edit("suite/training/loop.py", "since_eval", "updates_since_evaluation")
     renamed = sweep("renamed")
     assert renamed.count("reusing finished run") == 2 and "0 trained again on changed code" in renamed
-    edit("suite/configured.py", "    torch.manual_seed(cfg.seed)\n    return model_for(cfg, task)",
+    edit("suite/training/configured.py", "    torch.manual_seed(cfg.seed)\n    return model_for(cfg, task)",
          "    model = model_for(cfg, task)\n    torch.manual_seed(cfg.seed)\n    return model")
     reordered = sweep("reordered")
     # Only the process's first job builds its model from another random state: the reordered code seeds at its
     # end, so the next job's model is drawn from seed 0's state again, and its numbers do not move (checked).
     # Named against the runs stored, trained before the rename too.
-    assert "1 job(s) not reused, trained again: their finished runs were trained by other code (suite.configured, " \
-           "suite.train)" in reordered
+    assert "1 job(s) not reused, trained again: their finished runs were trained by other code (suite.training.configured, " \
+           "suite.training.loop)" in reordered
     assert reordered.count("the numbers moved") == 1 and reordered.count("reusing finished run") == 1

@@ -29,7 +29,7 @@ def test_the_sweeper_configs_defaults_are_the_searchs_own():
     from omegaconf import OmegaConf
 
     from hydra_plugins.horizon_sweeper.config import HorizonSweeperConf
-    from suite.horizon import SearchSettings
+    from suite.horizon.settings import SearchSettings
 
     conf = OmegaConf.to_container(OmegaConf.structured(HorizonSweeperConf))
     assert conf.pop("_target_").endswith("HorizonSweeper") and conf.pop("params") is None

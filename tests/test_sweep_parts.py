@@ -3,9 +3,10 @@ from pathlib import Path
 
 import pytest
 
-from suite.summary.store import SweepSummary
-from suite.sweep import description, parent_name, parent_params, varied_keys
-from suite.sweep_folder import SweepReport
+from suite.summary.from_store import SweepSummary
+from suite.sweeping.callback import description, parent_name, parent_params
+from suite.sweeping.overrides import varied_keys
+from suite.sweeping.folder import SweepReport
 from suite.tracking.links import browse_lines, run_url, runs_url
 
 
@@ -54,7 +55,7 @@ def test_the_parent_records_the_horizon_search_the_command_line_ran():
 def test_the_parents_swept_values_are_the_values_its_jobs_run(command):
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from suite.hydra_internals import planned_jobs
+    from suite.sweeping.hydra_internals import planned_jobs
 
     config = sweep_config(*command)
     parser = OverridesParser.create()
@@ -114,7 +115,7 @@ def test_links_open_the_model_training_view_narrowed_to_the_sweep():
 def test_a_sweep_folder_launched_again_reads_only_its_own_jobs(tmp_path):
     """An adaptive search launched again into its folder numbers its jobs afresh: the first launch's job
     folders stay beside the second's, and neither the progress count nor the summary may take them in."""
-    from suite.sweep_folder import job_results, progress_text, write_parent, write_result
+    from suite.sweeping.folder import job_results, progress_text, write_parent, write_result
 
     write_parent(tmp_path, "first", 3)
     for n in range(3):

@@ -1,4 +1,4 @@
-"""T50 from pass/fail runs (suite/threshold.py): the model, open ends, comparisons, the next lag, and a
+"""T50 from pass/fail runs (suite/horizon/threshold.py): the model, open ends, comparisons, the next lag, and a
 calibration of whole adaptive searches against fake groups whose true curves are known."""
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from suite.placement import best_lag, candidates, done, extend, next_lag
-from suite.threshold import ABOVE, BELOW, INTERVAL, NO_T50, Estimate, GridSize, estimate, p_solved, prob_greater, t50
+from suite.horizon.placement import best_lag, candidates, done, extend, next_lag
+from suite.horizon.threshold import ABOVE, BELOW, INTERVAL, NO_T50, Estimate, GridSize, estimate, p_solved, prob_greater, t50
 
 # the tanh RNN at h=64, three seed sets pooled (docs: /work/shared/reference/horizon-statistics.md)
 POOLED = {10: (9, 9), 30: (8, 9), 39: (2, 3), 45: (2, 3), 48: (3, 3), 52: (5, 9), 59: (3, 3), 63: (1, 3), 68: (3, 6),
@@ -225,7 +225,7 @@ def test_calibration_smoke():
 
 
 def test_the_fitted_curve_and_its_band_follow_the_runs():
-    from suite.threshold import curve_band
+    from suite.horizon.threshold import curve_band
 
     counts = {10: (9, 9), 30: (8, 9), 52: (5, 9), 90: (3, 9), 200: (1, 9)}
     median, low, high = curve_band(counts, [10, 52, 200])

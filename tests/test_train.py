@@ -2,9 +2,9 @@
 import torch
 
 from suite.config import TrainConfig
-from suite.model import build_model
+from suite.model.recurrent import build_model
 from suite.record import Outcome
-from suite.train import AT_BASELINE, train
+from suite.training.loop import AT_BASELINE, train
 from tasks.memory import MemoryTask
 
 
@@ -43,7 +43,7 @@ def test_bf16_autocast_trains_and_keeps_float32_weights():
 
 
 def test_the_evaluation_schedule_every_and_geometric():
-    from suite.train import evaluation_steps
+    from suite.training.loop import evaluation_steps
 
     assert evaluation_steps(10, 3) == [3, 6, 9, 10] and evaluation_steps(6, 3) == [3, 6] and evaluation_steps(5, 9) == [5]
     geometric = evaluation_steps(2000, 20, 1.15)
@@ -56,7 +56,7 @@ def test_the_evaluation_schedule_every_and_geometric():
 
 def test_each_run_records_the_interval_its_solve_lies_in():
     solved = tiny_run(lr=3e-2, steps=200, eval_every=4, eval_growth=1.5)
-    from suite.train import evaluation_steps
+    from suite.training.loop import evaluation_steps
 
     schedule = evaluation_steps(200, 4, 1.5)
     assert solved.outcome == Outcome.SOLVED, solved

@@ -143,8 +143,8 @@ def test_waiting_ends_when_the_twin_ends_is_withdrawn_or_its_owner_dies(uri):
 
 def twin_of(uri, *overrides) -> RunLogger:
     """A run of this config that another (live) process is training: as that job's run, first in line."""
-    from suite.components import build_model, build_task
-    from suite.fingerprint import code_hash, code_modules
+    from suite.model.components import build_model, build_task
+    from suite.reuse.fingerprint import code_hash, code_modules
 
     cfg = compose_config(*overrides)
     chash = config_hash(OmegaConf.to_container(cfg, resolve=True), "cpu")

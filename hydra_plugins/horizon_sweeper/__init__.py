@@ -1,1 +1,1 @@
-"""The horizon sweeper: `hydra/sweeper=horizon` (config.py registers it; suite/horizon.py holds the search)."""
+"""The horizon sweeper: `hydra/sweeper=horizon` (config.py registers it; suite/horizon/search.py holds the search)."""

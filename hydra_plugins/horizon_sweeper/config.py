@@ -1,8 +1,8 @@
 """The horizon sweeper's config, registered as `hydra/sweeper=horizon` the way Hydra's own
 sweeper plugins register theirs (Hydra imports every module under hydra_plugins/ when it starts).
-The knobs' meaning is suite/horizon.py's SearchSettings; docs/horizon.md ("Knobs") shows them in use.
+The knobs' meaning is suite/horizon/search.py's SearchSettings; docs/horizon.md ("Knobs") shows them in use.
 
-The defaults are written out here, not read from SearchSettings: importing suite/horizon.py brings in
+The defaults are written out here, not read from SearchSettings: importing suite/horizon/search.py brings in
 numpy and scipy (~0.6 s), which every `run.py` would pay at start, sweep or not. tests/test_start.py
 checks that they are SearchSettings' own.
 """

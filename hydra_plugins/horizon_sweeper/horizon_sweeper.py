@@ -1,4 +1,4 @@
-"""A Hydra sweeper that estimates each group's memory horizon (T50) adaptively (suite/horizon.py).
+"""A Hydra sweeper that estimates each group's memory horizon (T50) adaptively (suite/horizon/search.py).
 
 Each round's jobs go to the configured launcher in one batch, as the basic sweeper's do, so
 the search runs on any launcher (joblib, submitit, SLURM). A job's outcome comes back as its
@@ -18,12 +18,12 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from suite.hydra_internals import default_choice, grid
+from suite.sweeping.hydra_internals import default_choice, grid
 from suite.record import Outcome, Result
-from suite.sweep_folder import write_total
+from suite.sweeping.folder import write_total
 
 if TYPE_CHECKING:
-    from suite.horizon import Search
+    from suite.horizon.search import Search
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 class HorizonSweeper(Sweeper):
     def __init__(self, params: Optional[Dict[str, str]] = None, **settings: Any) -> None:
         # The search (numpy, scipy: ~0.6 s) is imported when a sweeper is made, not when Hydra scans its plugins
-        from suite.horizon import SearchSettings
+        from suite.horizon.settings import SearchSettings
 
         super().__init__()
         self.params = params or {}
@@ -40,7 +40,7 @@ class HorizonSweeper(Sweeper):
         self.config: Optional[DictConfig] = None
         self.launcher = None
         self.search: Optional[Search] = None  # the last search, its outcomes and why each group stopped
-        self.valid = None  # a job's overrides -> whether its config builds; None: suite.sweep_plan's check
+        self.valid = None  # a job's overrides -> whether its config builds; None: suite.sweeping.plan's check
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         from hydra.core.plugins import Plugins
@@ -50,7 +50,7 @@ class HorizonSweeper(Sweeper):
             hydra_context=hydra_context, task_function=task_function, config=config)
 
     def sweep(self, arguments: List[str]) -> List[Sequence[JobReturn]]:
-        from suite.horizon import Search
+        from suite.horizon.search import Search
 
         assert self.config is not None and self.launcher is not None
         sweep_dir = Path(self.config.hydra.sweep.dir)
@@ -76,7 +76,7 @@ class HorizonSweeper(Sweeper):
     def _valid(self):
         """Whether a job's config composes, validates and builds: the search extends no group below its task's
         shortest valid length (selective copy needs seq_len >= n_copy)."""
-        from suite.sweep_plan import job_checker  # torch and the tasks: imported when a search runs, not at discovery
+        from suite.sweeping.plan import job_checker  # torch and the tasks: imported when a search runs, not at discovery
 
         check = job_checker(self.config)
         return lambda overrides: check(overrides) is None

@@ -22,7 +22,7 @@ Initialisation (the paper's code, github.com/Lezcano/expRNN, initialization.py a
 - V (no bias): Kaiming normal for ReLU; modReLU's b ~ U(-0.01, 0.01).
 
 Learning rates: the paper trains with RMSprop at lr 1e-3..2e-4 and a 10× smaller lr for A (e.g. 2e-4
-and 2e-5 on the copy task). The suite trains every parameter with Adam at one `train.lr` (suite/train.py);
+and 2e-5 on the copy task). The suite trains every parameter with Adam at one `train.lr` (suite/training/loop.py);
 a per-parameter learning rate would mean a hook in the shared optimiser and is not implemented: the lr
 that suits expRNN is for a sweep over train.lr to find (experiment=lr_tune).
 

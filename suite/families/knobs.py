@@ -18,7 +18,7 @@ from suite.errors import ConfigError
 class FamilyKnobs:
     """What every family shares: the suite reads `name` and `layers` itself.
 
-    The knobs are checked when the dataclass is made from a cell config (suite.cells.cell_config),
+    The knobs are checked when the dataclass is made from a cell config (suite.model.cells.cell_config),
     before any torch module is built: a bad value is one ConfigError line naming the key."""
 
     name: str = ""
@@ -161,6 +161,6 @@ class ExpRNNKnobs(FamilyKnobs):
             raise ConfigError(f"cell.init={self.init!r}: expected one of {', '.join(EXPRNN_INITS)}")
 
 
-#: cell name -> its knobs; suite.cells merges this into CELL_CONFIGS
+#: cell name -> its knobs; suite.model.cells merges this into CELL_CONFIGS
 FAMILY_KNOBS: dict[str, type[FamilyKnobs]] = {"mingru": MinGRUKnobs, "minlstm": MinLSTMKnobs, "lru": LRUKnobs,
                                               "s6": S6Knobs, "exprnn": ExpRNNKnobs}

@@ -117,7 +117,7 @@ class LRU(nn.Module):
                 out = lru.readout(out, xs)
         state = torch.stack(finals)
         # The last layer's y_T is read from the state returned, not from its copy in xs: the state is then a
-        # node the output depends on, so its gradient, read step by step by suite/diagnostics.py, includes the
+        # node the output depends on, so its gradient, read step by step by suite/training/diagnostics.py, includes the
         # path through y_t (a total derivative, as for the cells whose output is their state).
         xs = torch.cat([xs[:, :-1], state[-1].unsqueeze(1)], dim=1)
         return self.lrus[-1].readout(out, xs), state

@@ -1,6 +1,6 @@
 """Matching parameter counts: the size at which a cell has about as many weights as another.
 
-What is counted: the recurrent module's parameters, `model.rnn` as suite.model.build_model builds it
+What is counted: the recurrent module's parameters, `model.rnn` as suite.model.recurrent.build_model builds it
 (the cell and what belongs to it: the LRU's encoder and blocks), not the linear head, whose size
 hidden × outputs + outputs follows from the hidden size alone. For example, on the memory task
 (16 inputs) the LSTM at hidden 64 has 4H(I + H) + 8H = 20,992.
@@ -27,7 +27,7 @@ def recurrent_parameters(cell_cfg: dict, hidden: int, input_size: int) -> int:
     """The number of weights in the recurrent module of `cell_cfg` at `hidden` units, for `input_size` inputs."""
     import torch
 
-    from suite.model import build_model
+    from suite.model.recurrent import build_model
 
     # what build_model reads of a task; the output size and length change the head and the init, not the count
     task = SimpleNamespace(input_size=input_size, output_size=1, loss_at="last", length=2)

@@ -13,7 +13,7 @@ Why Bayesian importance sampling (sampler.py) and not the alternatives:
   with 10–40 runs a group and a never-learns share that trades off against slow learning at the budget, the
   likelihood is far from quadratic, and Wald intervals on such data came out many times too narrow in this
   project's threshold work (the reference notes on horizon statistics);
-- an exact grid as in suite/threshold.py needs 5 dimensions here (millions of points at a resolution too coarse
+- an exact grid as in suite/horizon/threshold.py needs 5 dimensions here (millions of points at a resolution too coarse
   for a tight group), and T50(B) at every point costs a root search;
 - importance sampling from a heavy-tailed proposal fitted at the mode is exact as its draws grow, costs a few
   tens of milliseconds a form in numpy, gives the marginal likelihood for the choice of form for free, and its

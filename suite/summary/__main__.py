@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from suite.summary.store import SummaryError, summarise_store
+from suite.summary.from_store import SummaryError, summarise_store
 
 
 def markers(block: str) -> tuple[str, str]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from suite.horizon import Bracket, Majority, bracket, majority
+from suite.horizon.brackets import Bracket, Majority, bracket, majority
 from suite.record import Outcome
 from suite.summary.estimates import CLAIM_AT, distance_at, estimates, p_order
 from suite.summary.frame import LAG_COLUMNS, POINT_KEYS, cells_in_order, latest_per_seed, sorted_rows
@@ -81,7 +81,7 @@ HORIZON_COLUMNS = ["task", "cell", "hidden", "horizon", "horizon_d", "t50", "t50
 
 
 def brackets(points: pd.DataFrame) -> dict[tuple[str, str, int], tuple[Bracket, pd.DataFrame]]:
-    """{(task, cell, hidden): (its Bracket, its points by lag)} (suite/horizon.py's rule)."""
+    """{(task, cell, hidden): (its Bracket, its points by lag)} (suite/horizon/search.py's rule)."""
     found = {}
     for (task, cell, hidden), g in points.groupby(["task", "cell", "hidden"], sort=False):
         g = g.sort_values("seq_len").set_index("seq_len", drop=False)

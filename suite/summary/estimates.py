@@ -1,5 +1,5 @@
 """Each group's horizon as an estimate: T50, the lag at which half the seeds solve, with its 95% interval
-(suite/threshold.py), from the runs' outcomes at every lag tried; and the probability of an order between
+(suite/horizon/threshold.py), from the runs' outcomes at every lag tried; and the probability of an order between
 two groups, which is what a comparison verdict may claim (only at ≥ 0.95, and always with it).
 
 A group is (task, cell, hidden) as the point table has them (a swept knob is part of the cell's label).
@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from suite.threshold import NO_T50, Estimate, estimate, prob_greater
+from suite.horizon.threshold import NO_T50, Estimate, estimate, prob_greater
 
 CLAIM_AT = 0.95  # a comparison is claimed only when its posterior probability is at least this
 

@@ -98,7 +98,7 @@ def runs_frame(df: pd.DataFrame | None) -> pd.DataFrame:
         # how far the task's information travels (tasks.base.Lag); NaN for a task that does not say
         "lag_min": _number(_col(df, param(Param.LAG_MIN))), "lag_mean": _number(_col(df, param(Param.LAG_MEAN))),
         "lag_max": _number(_col(df, param(Param.LAG_MAX))),
-        # measured at the first evaluation point, which every run reaches (suite/diagnostics.py): every
+        # measured at the first evaluation point, which every run reaches (suite/training/diagnostics.py): every
         # seed compared at the same step, not at its early stop or its budget's end
         "grad_log10_ratio": _number(_col(df, metric(Metric.GRAD_LOG10_RATIO_FIRST_EVAL))),
         "run_id": _text(_col(df, "run_id")), "run_name": _text(_col(df, tag(Tag.RUN_NAME))),

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from suite.summary.learning import GroupLearning, median_band
-from suite.summary.plots import _panels
+from suite.summary.plots import figure_panels
 
 SPREAD = 0.04  # groups side by side at a lag: each shifted by this fraction of the lag from the next
 
@@ -40,7 +40,7 @@ def plot_learning_time(groups: list[GroupLearning], path: str | Path) -> Path:
     """The figure of learning.learning_groups' groups (those with a solved or failed run), written to path."""
     shown = [g for g in groups if len(g.lag)]
     tasks = list(dict.fromkeys(g.task for g in shown))
-    fig, axes = _panels(max(len(tasks), 1), width=5.5, height=4.2)
+    fig, axes = figure_panels(max(len(tasks), 1), width=5.5, height=4.2)
     if not tasks:
         axes[0].text(0.5, 0.5, "no solved or failed runs", ha="center", va="center")
     for ax, task in zip(axes, tasks):

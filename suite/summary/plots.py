@@ -12,7 +12,7 @@ from suite.summary.analysis import matched_sizes, size_text
 from suite.summary.frame import CELL_ORDER, cells_in_order
 
 
-def _panels(n: int, width: float = 4.5, height: float = 3.4):
+def figure_panels(n: int, width: float = 4.5, height: float = 3.4):
     from matplotlib.figure import Figure
 
     cols = max(1, min(n, 3))
@@ -52,14 +52,14 @@ def _lag_axis(ax, lags) -> None:
 def plot_success(points: pd.DataFrame, path: str | Path) -> Path:
     """Success against lag, one panel per task, per group (cell, and hidden size if several): the fraction of
     seeds that solved each lag with its 95% binomial interval (Wilson), the fitted success curve with its 95%
-    band (suite/threshold.py), and T50's 95% claim as a bar at one half."""
+    band (suite/horizon/threshold.py), and T50's 95% claim as a bar at one half."""
     from scipy.stats import binomtest
 
     from suite.summary.estimates import counts_of, group_estimate
-    from suite.threshold import ABOVE, BELOW, NO_T50, curve_band
+    from suite.horizon.threshold import ABOVE, BELOW, NO_T50, curve_band
 
     tasks = list(points["task"].unique()) if len(points) else []
-    fig, axes = _panels(max(len(tasks), 1))
+    fig, axes = figure_panels(max(len(tasks), 1))
     if not tasks:
         axes[0].text(0.5, 0.5, "no runs", ha="center", va="center")
     matched_tasks = matched_sizes(points)
@@ -108,7 +108,7 @@ def plot_curves(histories: dict[str, list[tuple[int, float]]], runs: pd.DataFram
     info = runs.drop_duplicates("run_name").set_index("run_name")
     named = [n for n in histories if n in info.index]
     tasks = list(dict.fromkeys(info.loc[n, "task"] for n in named))
-    fig, axes = _panels(max(len(tasks), 1))
+    fig, axes = figure_panels(max(len(tasks), 1))
     if not tasks:
         axes[0].text(0.5, 0.5, "no learning curves", ha="center", va="center")
     for ax, task in zip(axes, tasks):
@@ -136,7 +136,7 @@ def plot_gradients(profiles: dict, path: str | Path) -> Path:
     """‖∂L/∂h_t‖ against t (log scale, median over seeds) per task, a line per cell, at the first evaluation.
     profiles: {task: (lag, hidden, {cell: [first profile of each seed]})} (store.fetch_profiles: at the first
     evaluation point, the step every seed reaches)."""
-    fig, axes = _panels(max(len(profiles), 1))
+    fig, axes = figure_panels(max(len(profiles), 1))
     for ax, (task, (lag, hidden, by_cell)) in zip(axes, profiles.items()):
         for cell in cells_in_order(pd.DataFrame({"cell": list(by_cell)})):
             median = np.median(np.array(by_cell[cell]), axis=0)
@@ -155,7 +155,7 @@ def _estimate_lines(ax, lines, log_x: bool) -> None:
     is left out (so is one the runs place nowhere), and lines sit side by side rather than on top of each other."""
     from matplotlib.ticker import LogLocator, NullLocator, ScalarFormatter
 
-    from suite.threshold import ABOVE, NO_T50
+    from suite.horizon.threshold import ABOVE, NO_T50
 
     arrow = 1.7  # how far an open-ended horizon's arrow reaches, as a factor of its lag
     ends = []
@@ -207,7 +207,7 @@ def _estimate_lines(ax, lines, log_x: bool) -> None:
 def plot_horizons(verdicts: dict, path: str | Path) -> Path:
     """Horizon (T50, with its 95% interval) against hidden size (log-log), one panel per task, a line per
     cell. verdicts: analysis.size_verdicts."""
-    fig, axes = _panels(max(len(verdicts), 1))
+    fig, axes = figure_panels(max(len(verdicts), 1))
     for ax, (task, cells) in zip(axes, verdicts.items()):
         _estimate_lines(ax, [(v.cell, v.cell, v.sizes, v.estimates) for v in cells], log_x=True)
         sizes = sorted({h for v in cells for h in v.sizes})
@@ -223,7 +223,7 @@ def plot_knob_curves(curves: list, path: str | Path) -> Path:
     panels: dict[tuple[str, str], list] = {}
     for c in curves:
         panels.setdefault((c.task, c.knob), []).append(c)
-    fig, axes = _panels(max(len(panels), 1), height=3.7)  # room for a two-line title
+    fig, axes = figure_panels(max(len(panels), 1), height=3.7)  # room for a two-line title
     for ax, ((task, knob), group) in zip(axes, panels.items()):
         numeric = all(c.numeric for c in group)
         names = list(dict.fromkeys(v for c in group for v in c.values))  # in the order the curves give them
@@ -245,7 +245,7 @@ def plot_leaderboard(points: pd.DataFrame, board: pd.DataFrame, path: str | Path
 
     found = estimates(points)
     tasks = list(dict.fromkeys(board["task"]))
-    fig, axes = _panels(max(len(tasks), 1), width=5.5)
+    fig, axes = figure_panels(max(len(tasks), 1), width=5.5)
     for ax, task in zip(axes, tasks):
         rows = board[board["task"] == task].reset_index(drop=True)
         _estimate_lines(ax, [(f"{r.cell} h={r.hidden}", r.cell, [i], [found[(task, r.cell, r.hidden)]])

@@ -9,12 +9,12 @@ import math
 import numpy as np
 import pandas as pd
 
-from suite.horizon import FAILED, NONE, SOLVED
+from suite.horizon.brackets import Majority
 from suite.record import Outcome
 from suite.summary.analysis import (CellVerdict, GroupVerdict, SizeVerdict, gradient_ratios, horizons, judge,
                                    matched_sizes, size_text, size_verdicts)
 from suite.summary.estimates import estimates, order_text, p_order
-from suite.summary.knobs import best_lines
+from suite.summary.knob_effects import best_lines
 from suite.summary.leaderboard import board_section
 from suite.summary.learning import learning_section
 from suite.summary.lags import LagNames, lag_names, lags_line
@@ -120,8 +120,8 @@ def cell_sentence(v: CellVerdict, names: LagNames = LagNames()) -> str:
                 f"but fails from {names.at(v.lags[k])} ({v.count(k, ' solved')}{_solved_above(v, k + 1, names)})")
     if v.kind == "no_majority":
         return f"{v.cell} has no majority at any lag tried ({names.many(v.lags)})"
-    groups = [(word, v.lags_where(state)) for word, state in (("solves", SOLVED), ("fails", FAILED),
-                                                              ("no majority at", NONE))]
+    groups = [(word, v.lags_where(state)) for word, state in (("solves", Majority.SOLVED), ("fails", Majority.FAILED),
+                                                              ("no majority at", Majority.NONE))]
     crashed = [f"{c} crashed at {names.at(t)}" for t, c in zip(v.lags, v.crashed) if c]
     return (f"{v.cell} mixed ({'; '.join(f'{w} {names.many(ts)}' for w, ts in groups if ts)}"
             f"{'; ' + ', '.join(crashed) if crashed else ''})")
@@ -287,7 +287,7 @@ def _sections(points: pd.DataFrame, runs: pd.DataFrame, h1: str, h2: str, h3: st
 
 def code_versions_text(runs: pd.DataFrame) -> str:
     """' Runs of the same task and cell were trained by different versions of the code (memory rnn: 2 versions)…'
-    when they were, else ''. The fingerprint (suite/fingerprint.py) covers each task's and custom cell's own
+    when they were, else ''. The fingerprint (suite/reuse/fingerprint.py) covers each task's and custom cell's own
     module, so it differs between tasks by design: versions are counted within each task and cell."""
     if "code_hash" not in runs.columns or runs.empty:
         return ""

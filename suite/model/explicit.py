@@ -3,7 +3,7 @@
 They hold the same parameters, under the same names, as torch's fused modules
 (`weight_ih_l0`, `weight_hh_l0`, `bias_ih_l0`, `bias_hh_l0`, gates in torch's
 order), so `load_state_dict` moves weights either way and the initialisation
-recipes of suite/model.py apply unchanged. They are slow (a Python loop over
+recipes of suite/model/recurrent.py apply unchanged. They are slow (a Python loop over
 time) and exist to be read and to expose the gates: `cell=rnn_explicit`,
 `cell=lstm_explicit`, `cell=gru_explicit`. The fused modules stay the default.
 
@@ -31,7 +31,7 @@ def steps(projected: torch.Tensor) -> tuple[torch.Tensor, ...]:
 
 
 class ExplicitRecurrent(nn.Module):
-    """batch_first, like the fused modules in suite/model.py; `forward` returns (states, final)."""
+    """batch_first, like the fused modules in suite/model/recurrent.py; `forward` returns (states, final)."""
 
     kind = "rnn"
 

@@ -11,7 +11,7 @@ import pandas as pd
 from suite.record import Artifact, Metric, Outcome
 from suite.summary.analysis import at_size, gradient_points, horizons, point_table, representative_runs, size_verdicts
 from suite.summary.frame import RUN_COLUMNS, runs_frame
-from suite.summary.knobs import best_table, knob_curves
+from suite.summary.knob_effects import best_table, knob_curves
 from suite.summary.learning import learning_groups, with_learning_columns
 from suite.summary.learning_plot import plot_learning_time
 from suite.summary.leaderboard import leaderboards

@@ -55,7 +55,7 @@ def step_by_step(model, x: torch.Tensor):
     the step, upstream of the state it returns: the returned s_t feeds the later steps only, and at
     the last step nothing (its gradient is 0 there, on every task scored at the end). For such a
     cell the state recorded for step t is the one it *enters* with, s_{t-1} (s_0 the zero state the
-    cell starts from, suite/contract.py), whose gradient is the total derivative through y_t and
+    cell starts from, suite/model/contract.py), whose gradient is the total derivative through y_t and
     every later step: the profile is the gradient reaching each step, one state earlier.
     """
     entering = not getattr(model.rnn, "output_is_state", True)

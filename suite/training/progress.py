@@ -1,12 +1,12 @@
 """The progress bar of one training run: a view of the loop, outside the code that decides its numbers
-(suite/fingerprint.py), so rewording or restyling it keeps every stored run."""
+(suite/reuse/fingerprint.py), so rewording or restyling it keeps every stored run."""
 from __future__ import annotations
 
 from tqdm.auto import tqdm
 
 
 class ProgressBar:
-    """What suite/train.py reports to: a step done, an evaluation's metrics, the end."""
+    """What suite/training/loop.py reports to: a step done, an evaluation's metrics, the end."""
 
     def __init__(self, model, task, total: int):
         self.task = task

@@ -5,7 +5,7 @@ last one ends, whatever launcher runs the jobs (basic, joblib, submitit):
 - on start it checks every job's config, creates the store and the experiment once (several
   jobs creating a fresh SQLite database at the same moment race on its schema), ends runs a
   hard-killed earlier sweep left RUNNING, and opens the parent run; jobs find the parent's id
-  in the sweep folder (suite/sweep_folder.py), which also works for jobs on other machines;
+  in the sweep folder (suite/sweeping/folder.py), which also works for jobs on other machines;
 - on end it reads each job's result.json, summarises those runs (reused ones included) and
   attaches the summary to the parent.
 It leaves a SweepReport where suite/cli.py asked (`report_to`); the CLI prints and sets the
@@ -29,7 +29,8 @@ from omegaconf import DictConfig
 
 from suite.errors import ComponentBug, ConfigError, SweepRefused
 from suite.record import SWEEP_PARENT, Artifact, Metric, Outcome, Param, Result, Tag
-from suite.sweep_folder import SweepReport, job_results, write_parent
+from suite.sweeping.folder import SweepReport, job_results, write_parent
+from suite.sweeping.overrides import varied_keys
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,8 @@ class SweepCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         # Hydra would turn an Exception here into a warning and train anyway, without a parent
         # run; SweepRefused (a BaseException) stops the sweep before any training.
-        from suite.hydra_internals import planned_jobs
-        from suite.sweep_plan import check_jobs
+        from suite.sweeping.hydra_internals import planned_jobs
+        from suite.sweeping.plan import check_jobs
         from suite.tracking.store import check_reachable, tracking_uri, uri_source
 
         try:
@@ -65,7 +66,7 @@ class SweepCallback(Callback):
             raise SweepRefused(f"cannot start the sweep's MLflow parent run: {type(exc).__name__}: {exc}") from exc
 
     def _open_parent(self, config: DictConfig, uri: str, planned) -> None:
-        from suite.hydra_internals import swept_overrides
+        from suite.sweeping.hydra_internals import swept_overrides
         from suite.tracking.owners import reap_dead_runs
         from suite.tracking.run_logger import start_run
 
@@ -120,7 +121,7 @@ class SweepCallback(Callback):
             report.save(self.report_to)
 
     def _summarise(self, config: DictConfig, results: list[dict]) -> None:
-        from suite.summary.store import summarise_sweep
+        from suite.summary.from_store import summarise_sweep
 
         report = self.report
         out = Path(report.sweep_dir) / Artifact.SUMMARY_DIR
@@ -145,7 +146,7 @@ class SweepCallback(Callback):
 
 
 def retrained_lines(results: list[dict]) -> list[str]:
-    """'3 job(s) not reused, trained again: their finished runs were trained by other code (suite.train)'."""
+    """'3 job(s) not reused, trained again: their finished runs were trained by other code (suite.training.loop)'."""
     changed = [r[Result.CODE_CHANGED] for r in results if r.get(Result.CODE_CHANGED)]
     if not changed:
         return []
@@ -158,25 +159,10 @@ def parent_params(config: DictConfig) -> dict[str, str]:
     """The parent run's params, from the overrides the sweeper splits into its jobs: the command line's
     overrides, and `swept.<key>` for each swept key with the values the jobs ran (not the preset's
     values where the command line replaced them)."""
-    from suite.hydra_internals import swept_values
+    from suite.sweeping.hydra_internals import swept_values
 
     return {Param.OVERRIDES: " ".join(config.hydra.overrides.task) or "(none)",
             **{f"{Param.SWEPT_PREFIX}{k}": v for k, v in swept_values(config).items()}}
-
-
-def varied_keys(jobs: list[list[str]]) -> list[str]:
-    """The keys whose value differs between jobs, in the order the jobs list them."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    parser = OverridesParser.create()
-    key_of: dict[str, str] = {}  # each distinct override parsed once: a sweep's jobs repeat a few values
-    values: dict[str, set[str]] = {}
-    for overrides in jobs:
-        for text in overrides:
-            if text not in key_of:
-                key_of[text] = parser.parse_override(text).key_or_group
-            values.setdefault(key_of[text], set()).add(text)
-    return [key for key, seen in values.items() if len(seen) > 1]
 
 
 def parent_name(preset: str | None, swept: list[str], total: int | None) -> str:

@@ -3,7 +3,7 @@ today's code would train it the same way.
 
 The config hash (suite/record.py) says *what* was asked for; this says *which code* answered.
 The fingerprint covers the modules a run executes that decide what it trains and what it measures:
-the seeding and process-wide numeric settings and the wiring of the loop (suite/configured.py), the model's construction, the
+the seeding and process-wide numeric settings and the wiring of the loop (suite/training/configured.py), the model's construction, the
 training loop, the gradient diagnostics, the task's module and its bases, and the cell's module and
 its bases (the explicit cells only for runs that use them; a family's knobs for a family's run), for
 tasks and cells from outside this repository too; and the torch version. What only shows a run
@@ -13,7 +13,7 @@ Why a hash of the code rather than a results version bumped by hand: nobody has 
 bump it, and a user's own task is covered as well as ours. Each module is hashed by its syntax
 tree without docstrings (`ast.dump`), so a comment, a docstring or a re-wrapped line changes
 nothing. A change that does alter the syntax tree but moves no number (a renamed variable, a
-refactor) is told from one that moves numbers by the numbers themselves: suite/reuse.py. Module
+refactor) is told from one that moves numbers by the numbers themselves: suite/reuse/decide.py. Module
 *names* are hashed, not file paths, so the same code gives the same fingerprint on every machine.
 """
 from __future__ import annotations
@@ -26,8 +26,8 @@ import json
 from functools import cache
 
 # What decides every run's result, besides its task's and its cell's own modules.
-CORE_MODULES = ("suite.configured", "suite.components", "suite.model", "suite.cells", "suite.train",
-                "suite.diagnostics", "tasks.base")
+CORE_MODULES = ("suite.training.configured", "suite.model.components", "suite.model.recurrent", "suite.model.cells", "suite.training.loop",
+                "suite.training.diagnostics", "tasks.base")
 FAMILY_KNOBS_MODULE = "suite.families.knobs"  # a family's knobs and their defaults, read when its cell is built
 
 
@@ -77,7 +77,7 @@ def code_hash(modules: dict[str, str]) -> str:
 
 
 def modules_text(modules: dict[str, str]) -> str:
-    """'suite.train=1a2b3c4d tasks.memory=...' (a run's tag: what changed can be named later)."""
+    """'suite.training.loop=1a2b3c4d tasks.memory=...' (a run's tag: what changed can be named later)."""
     return " ".join(f"{name}={value}" for name, value in sorted(modules.items()))
 
 

@@ -1,7 +1,7 @@
 """Whether a stored run can stand for a job: the same config, trained by code that gives the same numbers.
 
 A FINISHED run with the job's config hash (suite/record.py) is reused when
-1. its code hash is today's (suite/fingerprint.py), or
+1. its code hash is today's (suite/reuse/fingerprint.py), or
 2. its code differs but is shown to give today's numbers, both of:
    a. the golden numerics of its cell and its task are the versions it was trained under (suite/golden:
       a change that moves a golden number must regenerate them, tests/test_golden.py sees to it, and
@@ -27,9 +27,9 @@ from dataclasses import dataclass
 
 import torch
 
-from suite.configured import train_configured
-from suite.fingerprint import CODE_UNKNOWN, changed_modules, parse_modules
-from suite.golden import digest_before_golden, digest_for
+from suite.training.configured import train_configured
+from suite.reuse.fingerprint import CODE_UNKNOWN, changed_modules, parse_modules
+from suite.reuse.golden import digest_before_golden, digest_for
 from suite.record import Metric, Tag
 from suite.tracking.queries import finished_run_matching
 

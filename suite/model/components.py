@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig, OmegaConf
 
-from suite.construct import construct
+from suite.model.construct import construct
 from suite.errors import ConfigError
 from tasks.base import Task, TaskConfigError
 
@@ -25,7 +25,7 @@ def config_source(group: str) -> str:
 
 def build_task(task_cfg: DictConfig) -> Task:
     """Instantiate the task config's `_target_`; a mistake in the config is one line naming the file and
-    field, a bug in the task's class a ComponentBug with its traceback (suite/construct.py)."""
+    field, a bug in the task's class a ComponentBug with its traceback (suite/model/construct.py)."""
     source = config_source("task")
     for key in ("_target_", "name"):
         if key not in task_cfg:
@@ -40,11 +40,11 @@ def build_task(task_cfg: DictConfig) -> Task:
 
 def model_for(cfg: DictConfig, task: Task, hidden: int | None = None):
     """The whole config's model for `task` (on the CPU), at `hidden` units if given, else cfg.hidden: its cell
-    config resolved, then suite.model.build_model."""
-    from suite.model import build_model  # torch: only once the config is known good
+    config resolved, then suite.model.recurrent.build_model."""
+    from suite.model.recurrent import build_model  # torch: only once the config is known good
 
     return build_model(OmegaConf.to_container(cfg.cell, resolve=True), cfg.hidden if hidden is None else hidden, task)
 
 
-# The name suite/configured.py (and two tests) import; it goes once they import model_for.
+# The name suite/training/configured.py (and two tests) import; it goes once they import model_for.
 build_model = model_for

@@ -14,7 +14,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 
 from suite.errors import ComponentBug, ConfigError
-from suite.hydra_internals import locate
+from suite.sweeping.hydra_internals import locate
 
 HYDRA_KEYS = ("_target_", "_recursive_", "_convert_", "_partial_", "_args_")
 

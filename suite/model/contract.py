@@ -1,6 +1,6 @@
 """What the suite asks of a recurrent module, checked in one tiny forward pass before anything trains.
 
-The model's head, the training loop and the gradient diagnostics (suite/diagnostics.py) talk to a
+The model's head, the training loop and the gradient diagnostics (suite/training/diagnostics.py) talk to a
 cell only through torch's recurrent interface. A custom cell (`cell._target_`) that breaks it would
 otherwise fail mid-run, inside the diagnostics, with a traceback far from its cause, or worse, train
 and measure the wrong thing. So `check_contract` runs the cell once on a copy in float64 (the
@@ -22,7 +22,7 @@ state on, and checks, in this order:
 
 A broken rule is a ConfigError, one line naming the cell and the rule. An exception raised by the
 cell's own code is a ComponentBug chained to it, its traceback shown, as for a bug found while the
-cell is built (suite/construct.py). Nothing of the caller's changes: the cell is deep-copied and torch's
+cell is built (suite/model/construct.py). Nothing of the caller's changes: the cell is deep-copied and torch's
 global random state is restored, so a run trains the same with the check as without it.
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ import inspect
 
 import torch
 
-from suite.construct import one_reason
+from suite.model.construct import one_reason
 from suite.errors import ComponentBug, ConfigError
 
 BATCH, STEPS = 3, 5  # small, and unlike each other, the layer count and the hidden size: a swapped axis shows
@@ -108,7 +108,7 @@ class _Check:
             if top.shape != whole.shape or not torch.allclose(top, whole, rtol=RTOL, atol=ATOL):
                 self.fail("the state's first part at the last layer is not the output (the diagnostics read h_t "
                           "there); if the outputs are not the state, set the class attribute output_is_state = False")
-        else:  # the diagnostics start such a cell from zeros they can differentiate (suite/diagnostics.py)
+        else:  # the diagnostics start such a cell from zeros they can differentiate (suite/training/diagnostics.py)
             zeros = tuple(torch.zeros_like(p) for p in _parts(final))
             out, _ = self.returns(self.call("forward(x, zero state)", x, zeros if isinstance(final, tuple) else zeros[0]),
                                   "forward(x, state)")

@@ -77,7 +77,7 @@ def train(
     log: Callable[[int, dict], None] = lambda step, metrics: None,
     fault: Optional[Callable[[int, torch.Tensor], torch.Tensor]] = None,
     diagnose: Optional[Callable[[int, bool], dict]] = None,
-    progress=None,  # a suite.progress.ProgressBar, or anything with its step and evaluated methods
+    progress=None,  # a suite.training.progress.ProgressBar, or anything with its step and evaluated methods
 ) -> TrainResult:
     train_data = task.generator("train", seed, device)
     x_eval, y_eval = task.sample(cfg.eval_size, task.generator("eval", seed, device))

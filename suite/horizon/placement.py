@@ -1,5 +1,5 @@
-"""Where a group's next runs go, to narrow its T50's interval most (suite/threshold.py estimates it), and when
-a group is done: the horizon search's placement rule (suite/horizon.py uses it round after round).
+"""Where a group's next runs go, to narrow its T50's interval most (suite/horizon/threshold.py estimates it), and when
+a group is done: the horizon search's placement rule (suite/horizon/search.py uses it round after round).
 
 For k more runs at a candidate lag, the expected posterior variance of ln T50 is averaged over the k + 1
 outcomes, each weighted by its posterior predictive probability; the candidate with the least wins. Beyond
@@ -12,7 +12,7 @@ import math
 import numpy as np
 from scipy.special import comb, expit
 
-from suite.threshold import (ABOVE, BELOW, GRID, REACH, Counts, Estimate, GridSize, estimate, evidence_of, posterior,
+from suite.horizon.threshold import (ABOVE, BELOW, GRID, REACH, Counts, Estimate, GridSize, estimate, evidence_of, posterior,
                              prior_span)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
+CONF = Path(__file__).resolve().parents[3] / "conf"
 REFERENCE_TASK, REFERENCE_CELL = "memory", "lstm"
 # Small enough to train all of them in seconds, long enough for two evaluations and a gradient profile.
 TINY = ["seq_len=12", "hidden=8", "seed=0", "device=cpu", "threads=1", "train.steps=6", "train.eval_every=3",
@@ -62,7 +62,7 @@ def weight_digest(model: torch.nn.Module) -> dict[str, list[float]]:
 
 def train_golden(overrides: list[str]) -> dict:
     """Train one golden run in float64 on the CPU; every number it produces."""
-    from suite.configured import build, set_up, train_configured
+    from suite.training.configured import build, set_up, train_configured
 
     cfg = compose(overrides)
     evaluations = []
@@ -98,13 +98,13 @@ def moved(expected, actual, path: str = "") -> list[str]:
 
 def check(names: list[str] | None = None) -> dict[str, list[str]]:
     """{golden run: what moved} for the runs (all by default) whose numbers differ from the committed ones."""
-    from suite.golden import committed
+    from suite.reuse.golden import committed
 
     runs, stored = golden_runs(), committed()
     out = {}
     for name in names or sorted({*runs, *stored}):
         if name not in stored:
-            out[name] = ["not in the committed golden numerics: regenerate them (python -m suite.golden --write)"]
+            out[name] = ["not in the committed golden numerics: regenerate them (python -m suite.reuse.golden --write)"]
         elif name not in runs:
             out[name] = ["committed, but no such golden run any more: regenerate them"]
         else:

@@ -2,8 +2,8 @@
 training loop wired to the config's diagnostics and faults.
 
 A job (suite/job.py), the golden runs (suite/golden) and the check that today's code reproduces a
-stored run (suite/reuse.py) all train through here, so they cannot drift apart. This module decides
-results and is fingerprinted (suite/fingerprint.py); the MLflow calls around it are not.
+stored run (suite/reuse/decide.py) all train through here, so they cannot drift apart. This module decides
+results and is fingerprinted (suite/reuse/fingerprint.py); the MLflow calls around it are not.
 """
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from fnmatch import fnmatchcase
 import torch
 from omegaconf import DictConfig
 
-from suite.components import build_task, model_for
-from suite.diagnostics import GradientDiagnostics
-from suite.train import TrainResult, train
+from suite.model.components import build_task, model_for
+from suite.training.diagnostics import GradientDiagnostics
+from suite.training.loop import TrainResult, train
 from tasks.base import Task
 
 

@@ -1,12 +1,5 @@
-"""A cell's memory horizon: majority brackets (the summary's), and the adaptive search that places runs
-where they narrow each group's T50 interval most (suite/threshold.py).
-
-The majority rule decides each lag (suite/summary's docstring): solved when a strict majority of
-the seeds tried solved it, failed when a strict majority failed, else *unresolved* (a tie, or
-crashed seeds: a crash is evidence of neither). A group's *bracket* is [the longest lag solved,
-the shortest longer lag failed]; unresolved lags bound nothing and are named beside it; a lag
-failed below the longest solved one makes the group non-monotone, which is reported, never
-smoothed over. The summary reads brackets off the runs.
+"""The adaptive search that places runs where they narrow each group's T50 interval most
+(suite/horizon/threshold.py; the majority brackets the summary reads are suite/horizon/brackets.py).
 
 The horizon sweeper (hydra_plugins/horizon_sweeper) searches by T50, the lag where a seed solves
 with probability one half, from every finished run of a group ({lag: (solved, tried)}):
@@ -21,183 +14,22 @@ with probability one half, from every finished run of a group ({lag: (solved, tr
 
 The next lag depends only on the outcomes recorded, so a search run again on the same store makes the
 same choices and trains only what it lacks. A group is one job's overrides without the lag and the
-seed: task × cell × hidden × whatever else the sweep varies. Nothing here imports torch, MLflow or
-Hydra's internals.
+seed: task × cell × hidden × whatever else the sweep varies. Nothing here imports torch or MLflow;
+overrides are read with Hydra's own parser (suite/sweeping/overrides.py).
 """
 from __future__ import annotations
 
 import logging
-import math
 from bisect import bisect_left
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
-from suite import placement, threshold
 from suite.errors import ConfigError
+from suite.horizon import placement, threshold
+from suite.horizon.settings import SearchSettings, ladder_of
 from suite.record import Outcome
+from suite.sweeping.overrides import key_of, value_of, varied_keys
 
 log = logging.getLogger(__name__)
-
-
-class Majority:
-    """A lag's majority state over its seeds, not a run's outcome (suite.record.Outcome). NONE: no strict majority."""
-
-    SOLVED, FAILED, NONE = "solved", "failed", "none"
-
-
-SOLVED, FAILED, NONE = Majority.SOLVED, Majority.FAILED, Majority.NONE  # what summary/render.py, test_horizon import
-BETWEEN, ABOVE, BELOW, UNRESOLVED = "between", "above", "below", "unresolved"  # a bracket's kind
-
-
-def majority(n_solved: int, n_failed: int, n_seeds: int) -> str:
-    """Majority.SOLVED / FAILED / NONE by strict majority of the seeds tried (a crash counts as neither)."""
-    if 2 * n_solved > n_seeds:
-        return Majority.SOLVED
-    return Majority.FAILED if 2 * n_failed > n_seeds else Majority.NONE
-
-
-def state_of(outcomes: list[str]) -> str:
-    """The majority state of one lag from its seeds' outcomes (Outcome values)."""
-    solved = sum(o == Outcome.SOLVED for o in outcomes)
-    failed = sum(o in (Outcome.FAILED, Outcome.DIVERGED) for o in outcomes)
-    return majority(solved, failed, len(outcomes))
-
-
-@dataclass(frozen=True)
-class Bracket:
-    """Where a group's horizon lies, from the majority state of every lag tried.
-
-    between:    solved up to `solved`, failed at `failed` (the next lag failed above it);
-    above:      solved at `solved`, no longer lag failed ("≥ solved");
-    below:      no lag solved, the shortest failed is `failed` ("< failed");
-    unresolved: no lag decided either way (ties, crashes).
-    not_solved_below: lags below `solved` that failed (the group is then non-monotone);
-    unresolved: lags with no majority either way, which bound nothing.
-    """
-
-    kind: str
-    solved: int | None
-    failed: int | None
-    lags: tuple[int, ...]
-    not_solved_below: tuple[int, ...] = ()
-    unresolved: tuple[int, ...] = ()
-
-    @property
-    def monotone(self) -> bool:
-        return not self.not_solved_below
-
-    @property
-    def ratio(self) -> float:
-        return self.failed / self.solved if self.kind == BETWEEN else math.nan
-
-    def interval(self) -> tuple[float, float]:
-        """Where the horizon lies, as numbers: [solved, failed), [T_max, inf) or [0, T_min)."""
-        if self.kind == ABOVE:
-            return float(self.solved), math.inf
-        if self.kind == BELOW:
-            return 0.0, float(self.failed)
-        if self.kind == UNRESOLVED:
-            return 0.0, math.inf
-        return float(self.solved), float(self.failed)
-
-    def text(self, name=str) -> str:
-        """'52–59', '≥ 270', '< 10' or 'unresolved', each lag written by `name` (e.g. as a distance)."""
-        if self.kind == ABOVE:
-            return f"≥ {name(self.solved)}"
-        if self.kind == BELOW:
-            return f"< {name(self.failed)}"
-        if self.kind == UNRESOLVED:
-            return UNRESOLVED
-        return f"{name(self.solved)}–{name(self.failed)}"
-
-
-def bracket(states: dict[int, str]) -> Bracket:
-    """The bracket of one group, from {lag: majority state} (at least one lag)."""
-    lags = tuple(sorted(states))
-    solved = [t for t in lags if states[t] == Majority.SOLVED]
-    failed = [t for t in lags if states[t] == Majority.FAILED]
-    unresolved = tuple(t for t in lags if states[t] == Majority.NONE)
-    if not solved:
-        return Bracket(BELOW, None, min(failed), lags, (), unresolved) if failed else \
-            Bracket(UNRESOLVED, None, None, lags, (), unresolved)
-    longest = max(solved)
-    below = tuple(t for t in failed if t < longest)
-    longer = [t for t in failed if t > longest]
-    if not longer:
-        return Bracket(ABOVE, longest, None, lags, below, unresolved)
-    return Bracket(BETWEEN, longest, min(longer), lags, below, unresolved)
-
-
-# -- the search ------------------------------------------------------------------------
-@dataclass(frozen=True)
-class SearchSettings:
-    """The horizon sweeper's knobs, hydra.sweeper.<knob> (the plugin's config takes these defaults)."""
-
-    ladder: tuple[int, ...] = (10, 30, 90, 270)  # round 0's lags, for every group (lags on the command line win)
-    ladders: dict[str, tuple[int, ...]] = field(default_factory=dict)  # a task's own ladder, by its config name
-    batch: int = 3  # seeds a round trains at a group's lag (round 0: at every lag of its ladder)
-    target: float = 2.0  # stop a group once its T50 interval's hi / lo <= this
-    max_runs: int = 60  # finished runs per group (crashes not counted), at most
-    cap_lo: int = 1  # the shortest lag the search may extend down to
-    cap_hi: int | None = None  # the longest lag it may extend up to; None: 3 x the group's ladder top
-    max_rounds: int = 30  # rounds after round 0, at most: 30 x 3 seeds reach max_runs 60 with rounds to spare
-    resolution: float | None = None  # deprecated (the old bisection's stop rule): accepted, ignored, warned about
-    lag: str = "seq_len"  # the config key searched
-    seed: str = "seed"  # the config key whose values are a group's seed pool
-
-    @classmethod
-    def from_config(cls, sweeper_cfg) -> "SearchSettings":
-        """From hydra.sweeper (a DictConfig or a dict), checked: one line naming the bad key."""
-        get = lambda key: sweeper_cfg.get(key, getattr(cls, key))  # noqa: E731
-        settings = cls(ladder=_lags("hydra.sweeper.ladder", get("ladder")),
-                       ladders={str(k): _lags(f"hydra.sweeper.ladders.{k}", v)
-                                for k, v in dict(sweeper_cfg.get("ladders") or {}).items()},
-                       batch=_whole_at_least("batch", get("batch"), 1),
-                       target=_ratio("target", get("target")),
-                       max_runs=_whole_at_least("max_runs", get("max_runs"), 1),
-                       cap_lo=_whole_at_least("cap_lo", get("cap_lo"), 1),
-                       cap_hi=None if get("cap_hi") is None else _whole_at_least("cap_hi", get("cap_hi"), 1),
-                       max_rounds=_whole_at_least("max_rounds", get("max_rounds"), 0),
-                       resolution=get("resolution"), lag=get("lag"), seed=get("seed"))
-        if settings.cap_hi is not None and not settings.cap_lo < settings.cap_hi:
-            raise ConfigError(f"hydra.sweeper.cap_hi={settings.cap_hi!r}: expected above "
-                              f"hydra.sweeper.cap_lo={settings.cap_lo!r}")
-        if settings.resolution is not None:
-            log.warning("hydra.sweeper.resolution=%s is ignored: the search now stops on hydra.sweeper.target "
-                        "(the T50 interval's hi / lo), see docs/horizon.md", settings.resolution)
-        return settings
-
-    def ladder_for(self, task: str | None) -> tuple[int, ...]:
-        return self.ladders.get(task or "", self.ladder)
-
-    def cap_hi_for(self, ladder: tuple[int, ...]) -> int:
-        # one extension (x3) beyond the ladder by default: far enough to see a top, near enough to afford
-        return self.cap_hi if self.cap_hi is not None else 3 * ladder[-1]
-
-
-def _is_whole(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _whole_at_least(knob: str, value, least: int) -> int:
-    if _is_whole(value) and value >= least:
-        return value
-    raise ConfigError(f"hydra.sweeper.{knob}={value!r}: expected a whole number >= {least}")
-
-
-def _ratio(knob: str, value) -> float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 1:
-        return float(value)
-    raise ConfigError(f"hydra.sweeper.{knob}={value!r}: expected a ratio above 1, e.g. 2")
-
-
-def _lags(key: str, value) -> tuple[int, ...]:
-    """A ladder: whole lags >= 1 in increasing order."""
-    values = list(value) if isinstance(value, Sequence) and not isinstance(value, str) else None
-    if values and all(_is_whole(t) and t >= 1 for t in values) and all(a < b for a, b in zip(values, values[1:])):
-        return tuple(values)
-    raise ConfigError(f"{key}={values if values is not None else value!r}: expected increasing whole lags >= 1, "
-                      "e.g. [10, 30, 90, 270]")
 
 
 def _whole(key: str, text: str) -> int:
@@ -205,14 +37,6 @@ def _whole(key: str, text: str) -> int:
         return int(text)
     except ValueError:
         raise ConfigError(f"{key}={text!r}: expected a whole lag") from None
-
-
-def _key(override: str) -> str:
-    return override.partition("=")[0].lstrip("+~")
-
-
-def _value(override: str) -> str:
-    return override.partition("=")[2]
 
 
 def _finished(outcome: str) -> bool:
@@ -237,14 +61,14 @@ class Search:
         self.settings = settings
         self.rounds = 0  # rounds launched after round 0
         given = {lag for _, lag, _ in map(self._split, grid) if lag is not None}
-        ladder_given = _lags(settings.lag, sorted(_whole(settings.lag, t) for t in given)) if given else None
+        ladder_given = ladder_of(settings.lag, sorted(_whole(settings.lag, t) for t in given)) if given else None
         self.groups: dict[GroupOverrides, list[str | None]] = {}  # group -> its seed pool (None: no seed override)
         self.ladders: dict[GroupOverrides, tuple[int, ...]] = {}
         for group, _, seed in map(self._split, grid):
             seeds = self.groups.setdefault(group, [])
             if seed not in seeds:
                 seeds.append(seed)
-            task = next((_value(o) for o in group if _key(o) == "task"), default_task)
+            task = next((value_of(o) for o in group if key_of(o) == "task"), default_task)
             self.ladders[group] = ladder_given or settings.ladder_for(task)
         self.outcomes: dict[GroupOverrides, dict[int, dict[str | None, str]]] = {g: {} for g in self.groups}
         self.retried: set[tuple[GroupOverrides, int, str | None]] = set()  # crashed (lag, seed) pairs tried again
@@ -262,8 +86,8 @@ class Search:
 
     def _split(self, overrides: list[str]) -> tuple[GroupOverrides, str | None, str | None]:
         """A job's overrides -> (its group, its lag, its seed), the last two as written (None: absent)."""
-        find = lambda key: next((_value(o) for o in overrides if _key(o) == key), None)  # noqa: E731
-        group = tuple(o for o in overrides if _key(o) not in (self.settings.lag, self.settings.seed))
+        find = lambda key: next((value_of(o) for o in overrides if key_of(o) == key), None)  # noqa: E731
+        group = tuple(o for o in overrides if key_of(o) not in (self.settings.lag, self.settings.seed))
         return group, find(self.settings.lag), find(self.settings.seed)
 
     def job(self, group: GroupOverrides, lag: int, seed: str | None) -> list[str]:
@@ -354,10 +178,9 @@ class Search:
 
     def _name(self, group: GroupOverrides) -> str:
         """What sets a group apart from the others ('cell=rnn hidden=64'), or '(one group)'."""
-        from suite.sweep import varied_keys  # Hydra's override parser: only for log lines and the report
 
         varied = set(varied_keys(list(self.groups)))
-        return " ".join(o for o in group if _key(o) in varied) or "(one group)"
+        return " ".join(o for o in group if key_of(o) in varied) or "(one group)"
 
     def report(self) -> list[str]:
         """One line per group: its T50 estimate, the runs it used and why it stopped."""

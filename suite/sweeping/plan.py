@@ -8,17 +8,17 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
-from suite.components import build_task, model_for
+from suite.model.components import build_task, model_for
 from suite.config import validate
 from suite.errors import ConfigError, one_line
-from suite.hydra_internals import job_composer
+from suite.sweeping.hydra_internals import job_composer
 
 CHECK_HIDDEN = 8  # a cell's name, init recipe and knobs are checked at any size: a small one is enough
 
 
 def job_checker(config: DictConfig):
     """A function: a job's overrides -> None when its config composes, validates and builds, else the reason
-    in one line. One composer for every call (suite.hydra_internals.job_composer caches the groups)."""
+    in one line. One composer for every call (suite.sweeping.hydra_internals.job_composer caches the groups)."""
     compose = job_composer(config)
 
     def check(overrides: list[str]) -> str | None:

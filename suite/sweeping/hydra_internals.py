@@ -76,7 +76,8 @@ def planned_jobs(config: DictConfig) -> Planned | None:
     jobs = grid(sweeper.get("params"), config.hydra.overrides.task)
     if sweeper.get("_target_") == BASIC_SWEEPER:
         return Planned(jobs, complete=True)
-    from suite.horizon import Search, SearchSettings
+    from suite.horizon.search import Search
+    from suite.horizon.settings import SearchSettings
 
     search = Search(jobs, SearchSettings.from_config(sweeper), default_choice(config, "task"))
     return Planned(search.first_round(), complete=False)

@@ -1,5 +1,5 @@
-"""The gradient profile of one run as a figure: a view of suite/diagnostics.py's numbers, kept out of the
-code that decides them (suite/fingerprint.py), so restyling it keeps every stored run."""
+"""The gradient profile of one run as a figure: a view of suite/training/diagnostics.py's numbers, kept out of the
+code that decides them (suite/reuse/fingerprint.py), so restyling it keeps every stored run."""
 from __future__ import annotations
 
 

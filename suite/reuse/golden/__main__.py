@@ -1,7 +1,7 @@
 """Check or regenerate the golden numerics.
 
-    python -m suite.golden            # retrain every golden run; exit 1 naming each number that moved
-    python -m suite.golden --write    # regenerate suite/golden/numerics.json after a change meant to move numbers:
+    python -m suite.reuse.golden            # retrain every golden run; exit 1 naming each number that moved
+    python -m suite.reuse.golden --write    # regenerate suite/reuse/golden/numerics.json after a change meant to move numbers:
                                       # the runs that moved get their version bumped (stored runs of their cell
                                       # or task are then retrained on resume); say so in the commit
 """
@@ -11,8 +11,8 @@ import argparse
 import json
 import sys
 
-from suite.golden import GOLDEN_FILE, committed
-from suite.golden.runs import golden_runs, moved, train_golden
+from suite.reuse.golden import GOLDEN_FILE, committed
+from suite.reuse.golden.runs import golden_runs, moved, train_golden
 
 
 def regenerate() -> list[str]:
@@ -33,14 +33,14 @@ def regenerate() -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m suite.golden", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m suite.reuse.golden", description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="regenerate numerics.json, bumping moved runs' versions")
     args = parser.parse_args(argv)
     if args.write:
         changed = regenerate()
         print(f"{GOLDEN_FILE}: {len(changed)} golden run(s) new or moved" + (f": {', '.join(changed)}" if changed else ""))
         return 0
-    from suite.golden.runs import check
+    from suite.reuse.golden.runs import check
 
     moved_runs = check()
     for name, lines in moved_runs.items():

@@ -17,7 +17,7 @@ import pandas as pd
 from suite.summary.estimates import CLAIM_AT, Group, estimates, order_text, p_order, ranked
 from suite.summary.frame import split_variant
 from suite.summary.lags import LagNames, lag_names
-from suite.threshold import ABOVE, Estimate
+from suite.horizon.threshold import ABOVE, Estimate
 
 
 @dataclass

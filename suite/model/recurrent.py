@@ -11,9 +11,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from suite.cells import cell_config
+from suite.model.cells import cell_config
 from suite.errors import ConfigError
-from suite.explicit import ExplicitGRU, ExplicitLSTM, ExplicitRNN
+from suite.model.explicit import ExplicitGRU, ExplicitLSTM, ExplicitRNN
 from suite.families.knobs import FAMILY_KNOBS, FamilyKnobs
 
 CELLS = {
@@ -60,7 +60,7 @@ SUITE_CELL_KEYS = ("_target_", "name", "layers")
 def custom_cell(cell_cfg: dict, input_size: int, hidden: int) -> nn.Module:
     """Instantiate `cell._target_` with torch's recurrent arguments plus its own config keys; a mistake in
     the config is one line, a bug in the cell's class a ComponentBug with its traceback."""
-    from suite.construct import construct
+    from suite.model.construct import construct
 
     own = {k: v for k, v in cell_cfg.items() if k not in SUITE_CELL_KEYS}
     target = cell_cfg["_target_"]
@@ -72,13 +72,13 @@ def custom_cell(cell_cfg: dict, input_size: int, hidden: int) -> nn.Module:
 
 
 def build_model(cell_cfg: dict, hidden: int, task) -> RecurrentModel:
-    """The model for a cell config: a built-in cell, its knobs typed in suite/cells.py (defaults
+    """The model for a cell config: a built-in cell, its knobs typed in suite/model/cells.py (defaults
     for any not given) and initialised by its recipe; or a custom cell (`_target_`), which
-    initialises itself and is checked against the recurrent interface (suite/contract.py)."""
+    initialises itself and is checked against the recurrent interface (suite/model/contract.py)."""
     sizes = {"input_size": task.input_size, "hidden": hidden, "output_size": task.output_size,
              "last_only": task.loss_at == "last"}
     if "_target_" in cell_cfg:
-        from suite.contract import check_contract
+        from suite.model.contract import check_contract
 
         rnn = custom_cell(cell_cfg, task.input_size, hidden)
         # before any run exists (and, in a sweep, before any job trains): a broken rule is one line

@@ -6,9 +6,9 @@ metric at every evaluation, each gradient profile, a digest of the final weights
 task's solved criterion at its threshold. tests/test_golden.py retrains them and fails, naming the run
 and the number, when today's code moves any of them; a change that moves none passes.
 
-A change that is *meant* to move numbers regenerates the file (`python -m suite.golden --write`, the
+A change that is *meant* to move numbers regenerates the file (`python -m suite.reuse.golden --write`, the
 commit says so). Regenerating bumps the `version` of each run whose numbers moved, and those versions
-are part of what a stored run is reused on (suite/reuse.py): a run is reused across a change of code
+are part of what a stored run is reused on (suite/reuse/decide.py): a run is reused across a change of code
 only if the golden versions of its cell and its task are the ones it was trained under.
 """
 from __future__ import annotations
