@@ -155,19 +155,19 @@ def main() -> None:
 
         import mlflow  # noqa: F401  (imported before timing: start-up is measured by the CLI row)
 
-        from suite.summary import analysis, frame, render, store
+        from suite.summary import analysis, frame, render, from_store
 
         out = Path(tmp) / "summary"
         rows = []
-        t, (runs, _) = timed(lambda: store.summarise_store(uri, parent_run_id=parent, out_dir=out), args.repeats)
+        t, (runs, _) = timed(lambda: from_store.summarise_store(uri, parent_run_id=parent, out_dir=out), args.repeats)
         rows.append({"what": "summarise_store(parent_run_id, out_dir): text + files + plots", "seconds": t})
         full = t
-        t, _ = timed(lambda: store.summarise_store(uri, parent_run_id=parent), args.repeats)
+        t, _ = timed(lambda: from_store.summarise_store(uri, parent_run_id=parent), args.repeats)
         rows.append({"what": "summarise_store(parent_run_id): text only", "seconds": t})
         text_only = t
-        t, _ = timed(lambda: store.summarise_store(uri, experiment=EXPERIMENT), args.repeats)
+        t, _ = timed(lambda: from_store.summarise_store(uri, experiment=EXPERIMENT), args.repeats)
         rows.append({"what": "summarise_store(experiment): text only", "seconds": t})
-        t, (found, _) = timed(lambda: store.search_store(uri, parent_run_id=parent), args.repeats)
+        t, (found, _) = timed(lambda: from_store.search_store(uri, parent_run_id=parent), args.repeats)
         rows.append({"what": "  fetch: search_store(parent_run_id)", "seconds": t})
         fetch = t
 
@@ -177,7 +177,7 @@ def main() -> None:
 
         t, _ = timed(tables, args.repeats)
         rows.append({"what": "  pandas: runs_frame + point_table + format_text", "seconds": t})
-        t, _ = timed(lambda: store.write_summary(runs, Path(tmp) / "files"), args.repeats)
+        t, _ = timed(lambda: from_store.write_summary(runs, Path(tmp) / "files"), args.repeats)
         rows.append({"what": "  files: write_summary (CSV, Markdown, success.png)", "seconds": t})
         wall, _ = run_timed([sys.executable, "-m", "suite.summary", "--tracking-uri", uri, "--parent-run-id", parent,
                              "--out", str(Path(tmp) / "cli")])

@@ -2,7 +2,7 @@
 hand-built runs (no training)."""
 import pandas as pd
 
-from suite.summary import analysis, frame, knobs, plots, store
+from suite.summary import analysis, frame, knob_effects, plots, from_store
 from tests.test_summary import outcomes
 
 SOLVES, FAILS = ("solved",) * 8, ("failed",) * 8
@@ -27,19 +27,19 @@ def test_the_best_value_is_claimed_only_where_the_runs_separate_it():
     rows = (curve_rows("rnn", "train.lr", "0.001", 10) + curve_rows("rnn", "train.lr", "0.005", 90)
             + curve_rows("rnn", "train.lr", "0.02", 30))
     points = points_of(rows)
-    [curve] = knobs.knob_curves(points)
+    [curve] = knob_effects.knob_curves(points)
     assert (curve.cell, curve.knob, curve.values) == ("rnn", "train.lr", ["0.001", "0.005", "0.02"])  # numeric order
-    [line] = knobs.best_lines(points)
+    [line] = knob_effects.best_lines(points)
     assert line.startswith("memory rnn h=64: longest at train.lr=0.005, T50 T ")
     assert "beyond train.lr=0.02's" in line and "(P = " in line
-    [row] = knobs.best_table(points).to_dict("records")
+    [row] = knob_effects.best_table(points).to_dict("records")
     assert (row["best"], row["runner_up"]) == ("0.005", "0.02") and row["p_best"] >= 0.95
     assert row["every_value"].startswith("0.001: T ")
 
 
 def test_close_values_are_said_not_to_separate():
     rows = curve_rows("rnn", "train.lr", "0.005", 30, mixed_at=90) + curve_rows("rnn", "train.lr", "0.01", 30)
-    [line] = knobs.best_lines(points_of(rows))
+    [line] = knob_effects.best_lines(points_of(rows))
     assert "the data do not separate train.lr=0.005" in line and "from train.lr=0.01" in line
     assert "P(the first is longer) = " in line
 
@@ -47,7 +47,7 @@ def test_close_values_are_said_not_to_separate():
 def test_open_ends_at_the_cap_are_a_tie_the_cap_makes():
     rows = (curve_rows("lstm", "train.lr", "0.002", 200) + curve_rows("lstm", "train.lr", "0.005", 200)
             + curve_rows("lstm", "train.lr", "0.0005", 10))
-    [line] = knobs.best_lines(points_of(rows))
+    [line] = knob_effects.best_lines(points_of(rows))
     assert "beyond the longest lag tried at train.lr=0.002, 0.005" in line
     assert "the cap, not the knob, limits it there" in line
 
@@ -57,10 +57,10 @@ def test_a_knob_that_is_not_numeric_keeps_its_names_and_the_cells_meet_at_their_
             + curve_rows("lstm", "train.lr", "0.002", 10) + curve_rows("lstm", "train.lr", "0.005", 200)
             + curve_rows("rnn", "train.lr", "0.002", 10, hidden=32) + curve_rows("rnn", "train.lr", "0.005", 30, hidden=32))
     points = points_of(rows)
-    curves = {(c.cell, c.hidden): c for c in knobs.knob_curves(points)}
+    curves = {(c.cell, c.hidden): c for c in knob_effects.knob_curves(points)}
     assert set(curves[("rnn", 64)].values) == {"orthogonal", "default"} and not curves[("rnn", 64)].numeric
     assert curves[("lstm", 64)].numeric
-    lines = knobs.best_lines(points)
+    lines = knob_effects.best_lines(points)
     assert any(line.startswith("memory rnn h=64") and "longest at cell.recurrent_init=orthogonal" in line for line in lines)
     # rnn and lstm were swept over different knobs at h=64: nothing to set them against each other at their best
     assert not any("each cell at its best" in line for line in lines)
@@ -69,24 +69,24 @@ def test_a_knob_that_is_not_numeric_keeps_its_names_and_the_cells_meet_at_their_
 def test_each_cell_at_its_best_against_the_reference():
     rows = (curve_rows("rnn", "train.lr", "0.002", 10) + curve_rows("rnn", "train.lr", "0.005", 30)
             + curve_rows("lstm", "train.lr", "0.002", 90) + curve_rows("lstm", "train.lr", "0.005", 200))
-    lines = knobs.best_lines(points_of(rows))
+    lines = knob_effects.best_lines(points_of(rows))
     assert "memory h=64, each cell at its best train.lr: lstm beyond rnn (P = 1.00)" in lines
 
 
 def test_the_figure_draws_each_curve(tmp_path):
     rows = (curve_rows("rnn", "train.lr", "0.002", 10) + curve_rows("rnn", "train.lr", "0.005", 30)
             + curve_rows("lstm", "train.lr", "0.002", 90) + curve_rows("lstm", "train.lr", "0.005", 200))
-    path = plots.plot_knob_curves(knobs.knob_curves(points_of(rows)), tmp_path / "knobs.png")
+    path = plots.plot_knob_curves(knob_effects.knob_curves(points_of(rows)), tmp_path / "knobs.png")
     assert path.stat().st_size > 10_000
 
 
 def test_a_summary_of_a_knob_sweep_writes_its_table_figure_and_section(tmp_path):
     rows = curve_rows("rnn", "train.lr", "0.002", 10) + curve_rows("rnn", "train.lr", "0.005", 90)
-    paths = store.write_summary(pd.DataFrame(rows), tmp_path)
+    paths = from_store.write_summary(pd.DataFrame(rows), tmp_path)
     assert {"knobs.csv", "knobs.png"} <= set(paths)
     assert pd.read_csv(paths["knobs.csv"])["best"].tolist() == [0.005]
     assert "## Horizon against each swept knob" in paths["summary.md"].read_text()
-    store.write_summary(pd.DataFrame(curve_rows("rnn", "train.lr", "0.002", 10)), tmp_path)  # one value: no curve
+    from_store.write_summary(pd.DataFrame(curve_rows("rnn", "train.lr", "0.002", 10)), tmp_path)  # one value: no curve
     assert not (tmp_path / "knobs.png").exists() and not (tmp_path / "knobs.csv").exists()
 
 
@@ -95,7 +95,7 @@ def test_a_knob_sweep_whose_every_run_crashed_still_gets_its_summary(tmp_path):
     from tests.test_summary import run
 
     rows = [{**run("memory", "rnn", 5, 0, None, status="KILLED"), "params.train.steps": str(steps)} for steps in (2, 3)]
-    paths = store.write_summary(pd.DataFrame(rows), tmp_path)
+    paths = from_store.write_summary(pd.DataFrame(rows), tmp_path)
     assert paths["knobs.png"].exists()
     assert "no finished runs at any train.steps" in paths["summary.md"].read_text()
 
@@ -106,12 +106,12 @@ def test_each_size_at_its_best_value_against_the_next_size():
             + curve_rows("rnn", "train.lr", "0.001", 200, hidden=128) + curve_rows("rnn", "train.lr", "0.005", 10, hidden=128)
             + curve_rows("rnn", "train.lr", "0.001", 30, hidden=64, mixed_at=90)
             + curve_rows("rnn", "train.lr", "0.005", 30, hidden=64))
-    [line] = [line for line in knobs.best_lines(points_of(rows)) if "each size at its best" in line]
+    [line] = [line for line in knob_effects.best_lines(points_of(rows)) if "each size at its best" in line]
     assert line.startswith("memory rnn, each size at its best train.lr: T50 h=32 T ")
     assert "(at train.lr=0.005), h=64 " in line and "h=128 T > 200 (at train.lr=0.001)" in line
     assert "h=128 beyond h=64 (P = " in line and "h=128 beyond h=32 (P = " in line
     # one size only: no such sentence
-    assert not [line for line in knobs.best_lines(points_of(rows[:len(rows) // 3])) if "each size at its best" in line]
+    assert not [line for line in knob_effects.best_lines(points_of(rows[:len(rows) // 3])) if "each size at its best" in line]
 
 
 def test_the_figure_marks_an_interval_open_at_its_top_at_its_known_end(tmp_path):
@@ -138,7 +138,7 @@ def test_the_figure_marks_an_interval_open_at_its_top_at_its_known_end(tmp_path)
 def test_the_best_value_is_set_against_every_value_it_beats_not_only_the_runner_up():
     rows = (curve_rows("rnn", "train.steps", "500", 10) + curve_rows("rnn", "train.steps", "2000", 90, mixed_at=200)
             + curve_rows("rnn", "train.steps", "8000", 200))
-    [line] = knobs.best_lines(points_of(rows))
+    [line] = knob_effects.best_lines(points_of(rows))
     assert line.startswith("memory rnn h=64: the data do not separate train.steps=8000")
     assert "from train.steps=2000" in line and "; beyond train.steps=500's T " in line
 

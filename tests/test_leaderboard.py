@@ -3,7 +3,7 @@ in tiers the runs separate, from hand-built runs (no training); and the summary 
 import pandas as pd
 import pytest
 
-from suite.summary import analysis, frame, leaderboard, render, store
+from suite.summary import analysis, frame, leaderboard, render, from_store
 from tests.test_summary import outcomes
 
 SOLVES, FAILS = ("solved",) * 8, ("failed",) * 8
@@ -72,14 +72,14 @@ def test_cells_the_runs_do_not_separate_share_a_tier():
 
 def test_the_summary_writes_the_board_and_its_figure_and_drops_them_when_not_matched(tmp_path):
     runs = frame.runs_frame(pd.DataFrame(matched_rows()))
-    paths = store.write_summary(runs, tmp_path)
+    paths = from_store.write_summary(runs, tmp_path)
     assert {"leaderboard.csv", "leaderboard.png"} <= set(paths) and "horizons.png" not in paths
     written = pd.read_csv(tmp_path / "leaderboard.csv")
     assert list(written["cell"][2:]) == ["rnn", "mingru", "s6"]
     text = render.format_text(analysis.point_table(runs), runs)
     assert "-- Leaderboard" in text and "memory: tier 1 " in text
     plain = frame.runs_frame(pd.DataFrame(cell_rows("rnn", 64, 30) + cell_rows("lstm", 64, 90)))
-    paths = store.write_summary(plain, tmp_path)  # the same folder: the old board must not pass for this one's
+    paths = from_store.write_summary(plain, tmp_path)  # the same folder: the old board must not pass for this one's
     assert not (tmp_path / "leaderboard.png").exists() and not (tmp_path / "leaderboard.csv").exists()
     assert "Leaderboard" not in render.format_text(analysis.point_table(plain), plain)
 
@@ -89,7 +89,7 @@ def test_the_readme_gets_the_board_alone_between_its_markers(tmp_path):
     from suite.summary.from_store import SummaryError
 
     runs = frame.runs_frame(pd.DataFrame(matched_rows()))
-    paths = store.write_summary(runs, tmp_path / "out")
+    paths = from_store.write_summary(runs, tmp_path / "out")
     text = render.format_text(analysis.point_table(runs), runs)
     section = cli.section_of(text, "Leaderboard")
     assert section.startswith("-- Leaderboard") and "| memory | 1    |" in section

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from suite.summary import __main__ as cli
-from suite.summary import analysis, plots, render, store
+from suite.summary import analysis, plots, render, from_store
 from suite.summary import frame as frames  # `frame` is the fixture below
 from tests.conftest import ROOT
 from tests.verdicts import assert_printed_verdicts_are_the_runs
@@ -232,7 +232,7 @@ def test_write_summary_and_plots(frame, tmp_path):
     runs = frames.runs_frame(frame)
     histories = {name: [(100, 1.0), (200, 0.1), (300, 0.01)] for name in runs["run_name"][:4]}
     histories["gru-memory-T200-h64-s2"] = [(100, 1.0), (200, math.nan)]
-    paths = store.write_summary(frame, tmp_path / "out", histories)
+    paths = from_store.write_summary(frame, tmp_path / "out", histories)
     assert set(paths) == {"summary.csv", "runs.csv", "horizons.csv", "summary.md", "success.png", "curves.png",
                           "learning_time.png"}
     for path in paths.values():
@@ -286,11 +286,11 @@ def test_summarise_store_reads_only_the_children(tmp_path):
     client.log_metric(parent, "jobs_reused", 0)  # a finished sweep that reused nothing: no runs.csv needed
     client.set_terminated(parent, "FINISHED")
 
-    runs, text = store.summarise_store(uri, parent_run_id=parent)
+    runs, text = from_store.summarise_store(uri, parent_run_id=parent)
     assert set(runs["run_id"]) == set(children)
     assert "; by lag: rnn solves up to T=20 (1/1) but fails from T=80 (0/1 solved), " \
            "lstm solves every lag tried (up to T=80, 1/1)" in text
-    runs, _ = store.summarise_store(uri, experiment="sweep-test")
+    runs, _ = from_store.summarise_store(uri, experiment="sweep-test")
     assert set(runs["run_id"]) == set(children) | {stray}  # the parent itself has no suite tags
     assert cli.main(["--experiment", "nope", "--tracking-uri", uri, "--out", str(tmp_path / "x")]) == 2
 
@@ -319,17 +319,17 @@ def test_a_summary_that_cannot_read_some_runs_says_so_or_stops(tmp_path, capsys)
     client.set_terminated(child, "FINISHED")
     client.log_metric(parent, "jobs_reused", 2)  # it reused 2 runs of earlier sweeps, but wrote no runs.csv
     client.set_terminated(parent, "FINISHED")
-    with pytest.raises(store.SummaryError, match=r"runs.csv cannot be read .* its 2 reused run\(s\) are left out; "
+    with pytest.raises(from_store.SummaryError, match=r"runs.csv cannot be read .* its 2 reused run\(s\) are left out; "
                                                  r"1 child run\(s\) read"):
-        store.summarise_store(uri, parent_run_id=parent)
-    runs, text = store.summarise_store(uri, parent_run_id=parent, allow_partial=True)
+        from_store.summarise_store(uri, parent_run_id=parent)
+    runs, text = from_store.summarise_store(uri, parent_run_id=parent, allow_partial=True)
     assert text.startswith("PARTIAL SUMMARY: the parent run's summary/runs.csv cannot be read") and len(runs) == 1
     # a runs.csv listing a run the store does not have (deleted): counted, named
     csv = tmp_path / "runs.csv"
     pd.DataFrame({"run_id": [child, "0123456789abcdef"]}).to_csv(csv, index=False)
     client.log_artifact(parent, str(csv), "summary")
-    with pytest.raises(store.SummaryError, match="1 of the 2 runs the parent's runs.csv lists are not in the store"):
-        store.summarise_store(uri, parent_run_id=parent)
+    with pytest.raises(from_store.SummaryError, match="1 of the 2 runs the parent's runs.csv lists are not in the store"):
+        from_store.summarise_store(uri, parent_run_id=parent)
     capsys.readouterr()
     assert cli.main(["--parent-run-id", parent, "--tracking-uri", uri, "--out", str(tmp_path / "out")]) == 2
     error = capsys.readouterr().err
@@ -394,13 +394,13 @@ def test_size_verdicts_claim_a_trend_only_where_the_runs_separate_the_sizes():
 
 def test_a_search_summary_draws_horizon_against_size(tmp_path):
     edges = {("rnn", 32): 40, ("rnn", 64): 60, ("lstm", 32): 1e9, ("lstm", 64): 1e9, ("gru", 32): 5, ("gru", 64): 5}
-    paths = store.write_summary(pd.DataFrame(search_rows(edges)), tmp_path)
+    paths = from_store.write_summary(pd.DataFrame(search_rows(edges)), tmp_path)
     assert paths["horizons.png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     hz = pd.read_csv(paths["horizons.csv"]).set_index(["cell", "hidden"])
     assert list(hz["bracket"]) == ["30–52", "≥ 200", "< 10", "52–90", "≥ 200", "< 10"]
     assert (hz.loc[("rnn", 32), "solved_lower"], hz.loc[("rnn", 32), "solved_upper"]) == ("3/3", "0/3")
     # one hidden size: no such figure, and none left over from the earlier summary in the same folder
-    assert "horizons.png" not in store.write_summary(pd.DataFrame(search_rows({("rnn", 64): 60})), tmp_path)
+    assert "horizons.png" not in from_store.write_summary(pd.DataFrame(search_rows({("rnn", 64): 60})), tmp_path)
     assert not (tmp_path / "horizons.png").exists()
 
 
@@ -414,7 +414,7 @@ def test_embed_in_a_named_block_of_a_page(tmp_path):
     assert page.read_text(encoding="utf-8") == (
         "intro\n<!-- horizon:start -->\n```text\nmemory: rnn 52–59\n```\n\n"
         "![horizon against hidden size](horizon/horizons.png)\n<!-- horizon:end -->\nrest\n")
-    with pytest.raises(store.SummaryError, match="no <!-- summary:start -->"):
+    with pytest.raises(from_store.SummaryError, match="no <!-- summary:start -->"):
         cli.embed_in_page(page, "x", tmp_path / "success.png")
 
 
@@ -482,7 +482,7 @@ def test_an_unresolved_horizon_is_said_and_left_off_the_figure(tmp_path):
         rows += outcomes("memory", "rnn", 10, *OK3, hidden=hidden) + outcomes("memory", "rnn", 30, *NO3, hidden=hidden)
         rows += [run("memory", "gru", lag, s, None, hidden=hidden, status="FAILED", error="OOM")
                  for lag in (10, 30) for s in range(3)]
-    paths = store.write_summary(pd.DataFrame(rows), tmp_path)
+    paths = from_store.write_summary(pd.DataFrame(rows), tmp_path)
     assert paths["horizons.png"].exists()
     hz = pd.read_csv(paths["horizons.csv"]).set_index(["cell", "hidden"])
     assert hz.loc[("gru", 32), "bracket"] == "unresolved" and hz.loc[("gru", 32), "solved_lower"] is np.nan
@@ -508,7 +508,7 @@ def test_the_parent_run_gets_each_groups_t50_as_metrics_the_runs_table_can_show(
     rows += [{**r, "params.cell.forget_bias": "chrono"} for r in outcomes("memory", "lstm", 10, *OK3)]
     rows += outcomes("memory", "lstm", 10, *OK3)  # forget_bias=null: a variant
     hz = analysis.horizons(analysis.point_table(frames.runs_frame(pd.DataFrame(rows)))).set_index("cell")
-    metrics = store.t50_metrics(hz.reset_index())
+    metrics = from_store.t50_metrics(hz.reset_index())
     rnn = hz.loc["rnn"]
     assert metrics["t50/memory/rnn/h64"] == rnn.t50 and metrics["t50_hi/memory/rnn/h64"] == rnn.t50_hi
     assert metrics["t50_lo/memory/rnn/h64"] == rnn.t50_lo and 10 <= rnn.t50_lo < rnn.t50 < rnn.t50_hi <= 30
