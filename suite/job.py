@@ -20,7 +20,7 @@ from suite.training.configured import build, set_up, train_configured
 from suite.training.diagnostics import GradientDiagnostics
 from suite.errors import JobStopped
 from suite.reuse.fingerprint import code_hash, code_modules, modules_text
-from suite.reuse.golden import digest_for
+from suite.reuse.golden import versions_text
 from suite.model.recurrent import count_parameters
 from suite.privacy import redact
 from suite.training.profile_figure import profile_figure
@@ -141,7 +141,7 @@ def run_tags(cfg: DictConfig, job: Prepared, chash: str) -> dict[str, object]:
         Tag.CELL: cfg.cell.name, Tag.TASK: task.name, Tag.SEQ_LEN: task.seq_len, Tag.HIDDEN: cfg.hidden,
         Tag.SEED: cfg.seed, Tag.DEVICE: job.device.type, Tag.CONFIG_HASH: chash,
         Tag.CODE_HASH: job.code_hash, Tag.CODE_MODULES: modules_text(job.code),
-        Tag.GOLDEN: digest_for(cfg.cell.name, cfg.task.name),
+        Tag.GOLDEN: versions_text(cfg.cell.name, cfg.task.name),
         # what the summary needs to know of the task, so it never names a concrete one
         Tag.TASK_METRIC: task.metric, Tag.TASK_HIGHER_IS_BETTER: task.higher_is_better,
     }

@@ -1,10 +1,10 @@
-"""Golden numerics: today's code gives every committed number of the golden runs (suite/golden)."""
+"""Golden numerics: today's code gives every committed number of the golden runs (suite/reuse/golden)."""
 import json
 
 import pytest
 
 import suite.reuse.golden
-from suite.reuse.golden import committed, digest_before_golden, digest_for, relevant, versions_digest
+from suite.reuse.golden import committed, moved_since, relevant, versions_text
 from suite.reuse.golden.runs import check, golden_runs, moved, options
 
 
@@ -47,23 +47,32 @@ def test_moved_compares_numbers_within_float64_noise_and_everything_else_exactly
     assert moved({"x": 1}, {}) == ["x: 1 -> '(missing)'"]
 
 
-def test_a_runs_golden_digest_follows_the_versions_of_its_cell_and_task_only():
+def test_a_run_counts_as_moved_only_by_the_golden_runs_of_its_cell_or_task_that_it_was_trained_under(monkeypatch):
+    import suite.reuse.golden as golden
+
     runs = {"lstm-memory": {"cell": "lstm", "task": "memory", "version": 1},
             "gru-memory": {"cell": "gru", "task": "memory", "version": 1},
             "lstm-adding": {"cell": "lstm", "task": "adding", "version": 1}}
-    assert relevant("gru", "memory", runs) == {"gru-memory": 1, "lstm-memory": 1}
-    before = versions_digest(relevant("gru", "adding", runs))
+    monkeypatch.setattr(golden, "committed", lambda: runs)
+    assert relevant("gru", "memory") == {"gru-memory": 1, "lstm-memory": 1}
+    tagged = versions_text("gru", "adding")
+    assert tagged == "gru-memory=1 lstm-adding=1"
     runs["lstm-memory"]["version"] = 2  # neither gru's nor adding's
-    assert versions_digest(relevant("gru", "adding", runs)) == before
+    assert moved_since(tagged, "gru", "adding") == []
     runs["gru-memory"]["version"] = 2
-    assert versions_digest(relevant("gru", "adding", runs)) != before
+    assert moved_since(tagged, "gru", "adding") == ["gru-memory"]
+    runs["gru-adding"] = {"cell": "gru", "task": "adding", "version": 1}  # a golden run added later moves nothing
+    assert moved_since(versions_text("gru", "adding"), "gru", "adding") == []
 
 
-def test_runs_from_before_golden_numerics_stand_for_the_first_versions():
+def test_runs_from_before_golden_numerics_stand_for_the_first_versions(monkeypatch):
+    import suite.reuse.golden as golden
+
     runs = {"lstm-memory": {"cell": "lstm", "task": "memory", "version": 1}}
-    assert versions_digest(relevant("lstm", "memory", runs)) == versions_digest({"lstm-memory": 1})
-    first = all(committed()[name]["version"] == 1 for name in relevant("rnn", "memory"))
-    assert (digest_before_golden("rnn", "memory") == digest_for("rnn", "memory")) == first
+    monkeypatch.setattr(golden, "committed", lambda: runs)
+    assert moved_since(None, "lstm", "memory") == []
+    runs["lstm-memory"]["version"] = 2
+    assert moved_since(None, "lstm", "memory") == ["lstm-memory"]
 
 
 def test_regenerating_bumps_the_version_of_the_runs_that_moved_only(tmp_path, monkeypatch):

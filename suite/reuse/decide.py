@@ -3,7 +3,7 @@
 A FINISHED run with the job's config hash (suite/record.py) is reused when
 1. its code hash is today's (suite/reuse/fingerprint.py), or
 2. its code differs but is shown to give today's numbers, both of:
-   a. the golden numerics of its cell and its task are the versions it was trained under (suite/golden:
+   a. the golden numerics of its cell and its task are the versions it was trained under (suite/reuse/golden:
       a change that moves a golden number must regenerate them, tests/test_golden.py sees to it, and
       that bumps their versions), so a change meant to move numbers retrains, even where (b) cannot see it;
    b. today's code, retrained on its config up to its first evaluation, logs there exactly what it
@@ -29,7 +29,7 @@ import torch
 
 from suite.training.configured import train_configured
 from suite.reuse.fingerprint import CODE_UNKNOWN, changed_modules, parse_modules
-from suite.reuse.golden import digest_before_golden, digest_for
+from suite.reuse.golden import moved_since
 from suite.record import Metric, Tag
 from suite.tracking.queries import finished_run_matching
 
@@ -55,9 +55,9 @@ def decide(cfg, job, client, experiment_id: str, chash: str) -> Decision:
     if Tag.CODE_MODULES not in tags:
         return Decision(None, [CODE_UNKNOWN], "its code is unknown")
     changed = changed_modules(parse_modules(tags[Tag.CODE_MODULES]), job.code)
-    golden_then = tags.get(Tag.GOLDEN, digest_before_golden(cfg.cell.name, cfg.task.name))
-    if golden_then != digest_for(cfg.cell.name, cfg.task.name):
-        return Decision(None, changed, f"the golden numerics of {cfg.cell.name} or {cfg.task.name} moved since")
+    moved = moved_since(tags.get(Tag.GOLDEN), cfg.cell.name, cfg.task.name)
+    if moved:
+        return Decision(None, changed, f"the golden numerics moved since ({', '.join(moved)})")
     key = EQUIVALENT_TAG.format(before=tags[Tag.CODE_HASH], now=job.code_hash)
     if key in client.get_experiment(experiment_id).tags:
         return Decision(older, changed, "that code was shown to give these numbers")

@@ -1,7 +1,7 @@
 """A config turned into a run's numbers: the process's numeric settings, the seeded model, and the
 training loop wired to the config's diagnostics and faults.
 
-A job (suite/job.py), the golden runs (suite/golden) and the check that today's code reproduces a
+A job (suite/job.py), the golden runs (suite/reuse/golden) and the check that today's code reproduces a
 stored run (suite/reuse/decide.py) all train through here, so they cannot drift apart. This module decides
 results and is fingerprinted (suite/reuse/fingerprint.py); the MLflow calls around it are not.
 """

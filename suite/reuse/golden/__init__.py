@@ -13,7 +13,6 @@ only if the golden versions of its cell and its task are the ones it was trained
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from functools import cache
 from pathlib import Path
@@ -34,17 +33,17 @@ def relevant(cell: str, task: str, runs: dict[str, dict] | None = None) -> dict[
     return {name: run["version"] for name, run in sorted(runs.items()) if run["cell"] == cell or run["task"] == task}
 
 
-def versions_digest(versions: dict[str, int]) -> str:
-    """12 hex digits naming a set of golden versions: the tag a run is trained under."""
-    return hashlib.sha256(json.dumps(sorted(versions.items())).encode()).hexdigest()[:12]
+def versions_text(cell: str, task: str) -> str:
+    """'gru-memory=1 lstm-adding=2 ...': the golden versions a run of this cell and task is trained under today
+    (its tag: the versions themselves, not a digest, so that a golden run added later moves no stored run)."""
+    return " ".join(f"{name}={version}" for name, version in relevant(cell, task).items())
 
 
-def digest_for(cell: str, task: str) -> str:
-    """The golden digest a run of this cell and task is trained under today."""
-    return versions_digest(relevant(cell, task))
-
-
-def digest_before_golden(cell: str, task: str) -> str:
-    """The digest a run from before golden numerics stands for: the first version of each relevant run.
-    The commits that brought golden numerics in moved no number (a stored default sweep was reused in full)."""
-    return versions_digest({name: FIRST_VERSION for name in relevant(cell, task)})
+def moved_since(tagged: str | None, cell: str, task: str) -> list[str]:
+    """The golden runs, of those a run was trained under (`tagged`: its tag; None: a run from before golden
+    numerics, trained under the first version of each), whose version has moved since. A golden run added or
+    removed since says nothing about the code the run was trained by."""
+    now = relevant(cell, task)
+    then = (dict((name, int(v)) for name, _, v in (part.partition("=") for part in tagged.split()))
+            if tagged is not None else {name: FIRST_VERSION for name in now})
+    return sorted(name for name, version in then.items() if name in now and now[name] != version)
