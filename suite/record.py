@@ -24,7 +24,7 @@ class Tag:
     CONFIG_HASH = "config_hash"  # what resume matches on: record.config_hash
     CODE_HASH = "code_hash"  # and the code that decides the result (suite/reuse/fingerprint.py)
     CODE_MODULES = "code_modules"  # that code, module by module ('suite.training.loop=1a2b3c4d ...'): what changed
-    GOLDEN = "golden_numerics"  # the golden versions of the run's cell and task it was trained under (suite/golden)
+    GOLDEN = "golden_numerics"  # 'lstm-memory=1 ...': the golden versions it was trained under (suite/reuse/golden)
     OUTCOME = "outcome"  # Outcome.SOLVED | FAILED | DIVERGED, set when training ends
     ERROR = "error"  # why a run ended FAILED or KILLED
     # the task's own metric and its direction, so the summary never names a concrete task
@@ -94,6 +94,14 @@ class Metric:
     # each group's horizon (suite/summary/estimates.py), as "t50/<task>/<cell>/h<hidden>": T50 and the ends of
     # its 95% claim (t50_lo 0 when open below; no t50_hi when open above)
     T50, T50_LO, T50_HI = "t50", "t50_lo", "t50_hi"
+    # each group's learning time against the lag (suite/summary/learning.py), named as T50's are
+    # ("growth_per_doubling/<task>/<cell>/h<hidden>"), each with the ends of its 95% interval and T50's convention
+    # (the median only where both ends are closed; _lo 0 when open below; no _hi when open above): GROWTH, times
+    # longer per doubling of the lag under the power law; T50_AT, T50(B), the lag at which half the seeds solve
+    # within B updates, at each budget B of learning.BUDGETS, in the lag the fit used: .format(lag="d", budget=2000)
+    # is "t50_d_at_2000" (d: the task's distance, where its runs record it), lag="T" "t50_T_at_2000" (seq_len)
+    GROWTH, GROWTH_LO, GROWTH_HI = "growth_per_doubling", "growth_per_doubling_lo", "growth_per_doubling_hi"
+    T50_AT, T50_AT_LO, T50_AT_HI = "t50_{lag}_at_{budget}", "t50_{lag}_at_{budget}_lo", "t50_{lag}_at_{budget}_hi"
     RUNS_SOLVED, RUNS_FAILED, RUNS_DIVERGED = "runs_solved", "runs_failed", "runs_diverged"
 
 

@@ -1,9 +1,11 @@
 """suite.summary.leaderboard: a task's cells at matched sizes (each at its own hidden size) ranked by horizon,
 in tiers the runs separate, from hand-built runs (no training); and the summary around it."""
+import re
+
 import pandas as pd
 import pytest
 
-from suite.summary import analysis, frame, leaderboard, render, from_store
+from suite.summary import analysis, frame, leaderboard, learning, render, from_store
 from tests.test_summary import outcomes
 
 SOLVES, FAILS = ("solved",) * 8, ("failed",) * 8
@@ -24,6 +26,11 @@ def cell_rows(cell, hidden, solved_up_to, weights=6400, task="memory", mixed_at=
 
 def points_of(rows) -> pd.DataFrame:
     return analysis.point_table(frame.runs_frame(pd.DataFrame(rows)))
+
+
+def board_of(rows) -> pd.DataFrame:
+    runs = frame.runs_frame(pd.DataFrame(rows))
+    return leaderboard.leaderboards(analysis.point_table(runs), runs)
 
 
 def matched_rows():
@@ -50,7 +57,7 @@ def test_cells_at_their_own_sizes_are_one_matched_group_not_a_size_each():
 
 
 def test_the_board_ranks_by_horizon_and_opens_a_tier_only_where_the_runs_separate():
-    board = leaderboard.leaderboards(points_of(matched_rows()))
+    board = board_of(matched_rows())
     assert set(board["cell"][:2]) == {"lstm", "gru"}  # both beyond the cap
     assert list(board["cell"][2:]) == ["rnn", "mingru", "s6"]
     assert list(board["tier"]) == [1, 1, 2, 3, 4]
@@ -65,9 +72,24 @@ def test_the_board_ranks_by_horizon_and_opens_a_tier_only_where_the_runs_separat
 
 def test_cells_the_runs_do_not_separate_share_a_tier():
     rows = cell_rows("rnn", 72, 30) + cell_rows("exprnn", 70, 10, mixed_at=30) + cell_rows("lstm", 32, 30)
-    board = leaderboard.leaderboards(points_of(rows))
+    board = board_of(rows)
     assert set(board.loc[board["tier"] == 1, "cell"]) >= {"rnn", "lstm"}
     assert board["tier"].max() <= 2
+
+
+def test_each_ranked_cell_carries_the_growth_of_its_learning_time_or_a_dash_where_unfitted():
+    """The growth per doubling of the lag with its 95% interval, from learning.py's fits (cached: the Learning
+    time section's own); '–' for a cell with no solve (s6) or runs at one lag (lstm here)."""
+    rows = [r for r in matched_rows() if not (r["tags.cell"] == "lstm" and r["tags.seq_len"] != "30")]
+    board = board_of(rows).set_index("cell")
+    assert list(board.columns)[-1] == "growth"
+    assert board.loc["s6", "growth"] == "–" and board.loc["lstm", "growth"] == "–"
+    runs = frame.runs_frame(pd.DataFrame(rows))
+    fit = next(g.fit for g in learning.learning_groups(runs) if g.cell == "rnn" and g.hidden == 72)
+    assert board.loc["rnn", "growth"] == f"×{learning.interval_text(fit.growth('power'))}"
+    for cell in ("rnn", "gru", "mingru"):  # solves at two lags or more: '×1.0 [0.58, 2.2]'
+        median, lo, hi = map(float, re.fullmatch(r"×(\S+) \[(\S+), (\S+)\]", board.loc[cell, "growth"]).groups())
+        assert 0 < lo <= median <= hi, (cell, board.loc[cell, "growth"])
 
 
 def test_the_summary_writes_the_board_and_its_figure_and_drops_them_when_not_matched(tmp_path):
@@ -76,8 +98,10 @@ def test_the_summary_writes_the_board_and_its_figure_and_drops_them_when_not_mat
     assert {"leaderboard.csv", "leaderboard.png"} <= set(paths) and "horizons.png" not in paths
     written = pd.read_csv(tmp_path / "leaderboard.csv")
     assert list(written["cell"][2:]) == ["rnn", "mingru", "s6"]
+    assert written["growth"].iloc[-1] == "–" and written["growth"].iloc[2].startswith("×")
     text = render.format_text(analysis.point_table(runs), runs)
     assert "-- Leaderboard" in text and "memory: tier 1 " in text
+    assert "| p_beyond_next | growth" in text and "| s6     |" in text and "| –" in text
     plain = frame.runs_frame(pd.DataFrame(cell_rows("rnn", 64, 30) + cell_rows("lstm", 64, 90)))
     paths = from_store.write_summary(plain, tmp_path)  # the same folder: the old board must not pass for this one's
     assert not (tmp_path / "leaderboard.png").exists() and not (tmp_path / "leaderboard.csv").exists()

@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from suite.learning import Interval
+from suite.record import Metric
 from suite.summary import learning, render, from_store
 from suite.summary.analysis import point_table
 from suite.summary.learning_plot import plot_learning_time
@@ -118,3 +120,77 @@ def test_a_fit_at_one_budget_predicts_the_horizons_at_two_others():
     assert at_500.median == pytest.approx(92, rel=0.02) and at_8000.median == pytest.approx(313, rel=0.02)
     assert g.fit.p_power == pytest.approx(0.90, abs=0.02)
     assert g.censored == 10  # the runs not solved within 2,000 updates
+
+
+def claims(metrics: dict, name: str, group: str) -> tuple:
+    """(median, lo, hi) of one claim among the parent's metrics (None where left out)."""
+    return tuple(metrics.get(f"{name}{end}/{group}") for end in ("", "_lo", "_hi"))
+
+
+def test_the_parent_run_gets_each_fitted_groups_growth_and_t50_at_each_budget(apart):
+    one = tidy_runs("gru", 1.0, 20.0, lags=(40,), seed=2)  # one lag: skipped, so nothing sent
+    runs = pd.concat([apart, one], ignore_index=True)
+    metrics = from_store.sweep_metrics(point_table(runs), runs)
+    assert "t50/memory/rnn/h64" in metrics or "t50_lo/memory/rnn/h64" in metrics  # the horizons' still there
+    fits = {g.cell: g.fit for g in learning.learning_groups(runs)}
+    for cell in ("rnn", "lstm"):
+        median, lo, hi = claims(metrics, Metric.GROWTH, f"memory/{cell}/h64")
+        assert None not in (median, lo, hi), f"no growth_per_doubling for {cell}: {sorted(metrics)}"
+        assert 0 < lo <= median <= hi < np.inf, (cell, median, lo, hi)
+        assert median == fits[cell].growth("power").median
+        for budget in learning.BUDGETS:
+            median, lo, hi = claims(metrics, Metric.T50_AT.format(lag="d", budget=budget), f"memory/{cell}/h64")
+            assert lo is not None and lo >= 0, (cell, budget)
+            if median is not None:  # sent only where both ends are closed
+                assert 0 < lo <= median <= hi, (cell, budget, median, lo, hi)
+    assert metrics["growth_per_doubling_lo/memory/rnn/h64"] <= 4.0 <= metrics["growth_per_doubling_hi/memory/rnn/h64"]
+    # the rnn at 2,000 updates: T50 between the lags tried, both ends closed
+    assert metrics["t50_d_at_2000_lo/memory/rnn/h64"] < metrics["t50_d_at_2000/memory/rnn/h64"] \
+        < metrics["t50_d_at_2000_hi/memory/rnn/h64"]
+    assert not any("/gru/" in k for k in metrics if not k.startswith(("t50/", "t50_lo/", "t50_hi/")))
+    from mlflow.utils.validation import _validate_metric_name
+
+    for name in metrics:
+        _validate_metric_name(name)
+
+
+def test_an_open_t50_at_a_budget_sends_its_closed_end_alone():
+    """A budget whose T50 is beyond the lags searched: no median (the prior's), no upper end, as t50 has it."""
+    metrics = from_store.learning_metrics([FakeGroup()])
+    assert metrics == {"growth_per_doubling/copy/lstm _cell.x_1_/h32": 2.0,
+                       "growth_per_doubling_lo/copy/lstm _cell.x_1_/h32": 1.5,
+                       "growth_per_doubling_hi/copy/lstm _cell.x_1_/h32": 3.0,
+                       **{f"t50_T_at_{b}_lo/copy/lstm _cell.x_1_/h32": 0.0 if b == 500 else 90.0
+                          for b in learning.BUDGETS},
+                       **{f"t50_T_at_{b}_hi/copy/lstm _cell.x_1_/h32": 30.0 for b in learning.BUDGETS[:1]}}
+
+
+class FakeFit:
+    def growth(self, form):
+        assert form == "power"
+        return Interval(2.0, 1.5, 3.0)
+
+    def t50(self, budgets):
+        return [Interval(12.0, 0.0, 30.0) if b == 500 else Interval(400.0, 90.0, np.inf) for b in budgets]
+
+
+class FakeGroup:
+    task, cell, hidden, symbol, fit = "copy", "lstm (cell.x=1)", 32, "T", FakeFit()
+
+
+def test_the_sweep_hands_its_parent_the_learning_metrics(tmp_path, monkeypatch):
+    """What the sweep's callback logs on its parent run (SweepSummary.t50) carries the learning-time metrics."""
+    from tests.test_summary import outcomes
+
+    rows = [r for lag in (10, 30, 90)
+            for r in outcomes("memory", "rnn", lag, *["solved" if lag < 90 else "failed"] * 3)]
+    import mlflow.tracking
+
+    monkeypatch.setattr(mlflow.tracking, "MlflowClient", lambda uri: None)  # no store: nothing is fetched
+    monkeypatch.setattr(from_store.queries, "runs_frame_by_id", lambda uri, experiment, ids: pd.DataFrame(rows))
+    monkeypatch.setattr(from_store, "summarise_runs",  # the store's learning curves and profiles left out
+                        lambda client, runs, out, points: ("", from_store.write_summary(runs, out, points=points)))
+    summary = from_store.summarise_sweep("sqlite:///nowhere.db", "0", [r["run_id"] for r in rows],
+                                         tmp_path / "summary")
+    assert {"t50_lo/memory/rnn/h64", "growth_per_doubling/memory/rnn/h64", "t50_T_at_8000_lo/memory/rnn/h64"} \
+        <= set(summary.t50)

@@ -12,7 +12,8 @@ from suite.record import Artifact, Metric, Outcome
 from suite.summary.analysis import at_size, gradient_points, horizons, point_table, representative_runs, size_verdicts
 from suite.summary.frame import RUN_COLUMNS, runs_frame
 from suite.summary.knob_effects import best_table, knob_curves
-from suite.summary.learning import learning_groups, with_learning_columns
+from suite.learning import POWER
+from suite.summary.learning import BUDGETS, GroupLearning, learning_groups, with_learning_columns
 from suite.summary.learning_plot import plot_learning_time
 from suite.summary.leaderboard import leaderboards
 from suite.summary.plots import (plot_curves, plot_gradients, plot_horizons, plot_knob_curves, plot_leaderboard,
@@ -57,7 +58,7 @@ def write_summary(runs_df: pd.DataFrame, out_dir: str | Path,
     by_size = size_verdicts(points)
     if by_size:
         paths["horizons.png"] = plot_horizons(by_size, out / "horizons.png")
-    board = leaderboards(points)
+    board = leaderboards(points, runs)
     if len(board):  # a task tried at matched sizes: its cells ranked
         board.to_csv(out / "leaderboard.csv", index=False)
         paths["leaderboard.csv"] = out / "leaderboard.csv"
@@ -210,22 +211,61 @@ class SweepSummary:
     verdicts: dict[str, str] = field(default_factory=dict)  # task -> its verdict line(s), joined by "; "
     outcomes: dict[str, int] = field(default_factory=dict)  # solved / failed / diverged / crashed -> runs
     paths: dict[str, Path] = field(default_factory=dict)
-    t50: dict[str, float] = field(default_factory=dict)  # the parent's metrics: t50_metrics
+    t50: dict[str, float] = field(default_factory=dict)  # the parent's metrics: sweep_metrics
+
+
+def claim_metrics(names: tuple[str, str, str], group: str, median: float, lo: float, hi: float) -> dict[str, float]:
+    """{'<names[0]>/<group>': median, '<names[1]>/<group>': lo, '<names[2]>/<group>': hi} for a 95% claim, with
+    T50's convention: the median only where both ends are closed (an open claim's median is its prior's: not
+    sent), an infinite end left out (lo is 0 where the claim is open below)."""
+    bounded = 0 < lo and hi < float("inf")
+    found = {}
+    for name, value in zip(names, (median if bounded else float("nan"), lo, hi)):
+        if value == value and abs(value) != float("inf"):
+            found[f"{name}/{group}"] = float(value)
+    return found
+
+
+def metric_group(task: str, cell: str, hidden) -> str:
+    """'memory/rnn/h64': a group as a metric name's tail; characters MLflow does not take in a metric name, as in
+    'lstm (cell.forget_bias=chrono)', become '_'."""
+    return re.sub(r"[^A-Za-z0-9_\-. /:]", "_", f"{task}/{cell}/h{hidden}")
 
 
 def t50_metrics(hz: pd.DataFrame) -> dict[str, float]:
     """{'t50/memory/rnn/h64': 80.1, 't50_lo/...': 48.0, 't50_hi/...': 160.3, ...} from analysis.horizons: each
-    group's T50 and its claim's ends, named so that MLflow's runs table can show them (characters MLflow does
-    not take in a metric name, as in 'lstm (cell.forget_bias=chrono)', become '_'). An open end is left out."""
+    group's T50 and its claim's ends, named so that MLflow's runs table can show them. An open end is left out."""
     found = {}
     for r in hz.itertuples():
-        group = re.sub(r"[^A-Za-z0-9_\-. /:]", "_", f"{r.task}/{r.cell}/h{r.hidden}")
-        bounded = 0 < r.t50_lo and r.t50_hi < float("inf")  # an open claim's median is its prior's: not sent
-        for name, value in ((Metric.T50, r.t50 if bounded else float("nan")), (Metric.T50_LO, r.t50_lo),
-                            (Metric.T50_HI, r.t50_hi)):
-            if value == value and abs(value) != float("inf"):
-                found[f"{name}/{group}"] = float(value)
+        found.update(claim_metrics((Metric.T50, Metric.T50_LO, Metric.T50_HI), metric_group(r.task, r.cell, r.hidden),
+                                   r.t50, r.t50_lo, r.t50_hi))
     return found
+
+
+def learning_metrics(groups: list[GroupLearning]) -> dict[str, float]:
+    """{'growth_per_doubling/memory/rnn/h64': 4.1, 'growth_per_doubling_lo/...': 2.5, ..., 't50_d_at_2000/...': 92,
+    ...} from learning.learning_groups: each fitted group's growth per doubling of the lag (the power law's, as
+    the Learning time section gives it) and T50(B) at each of learning.BUDGETS, with their 95% intervals, by
+    claim_metrics' convention (suite/record.py names them). A skipped group (one lag, no solve) sends nothing."""
+    found = {}
+    for g in groups:
+        if g.fit is None:
+            continue
+        group = metric_group(g.task, g.cell, g.hidden)
+        growth = g.fit.growth(POWER)
+        found.update(claim_metrics((Metric.GROWTH, Metric.GROWTH_LO, Metric.GROWTH_HI), group,
+                                   growth.median, growth.lo, growth.hi))
+        for budget, t50 in zip(BUDGETS, g.fit.t50(BUDGETS)):
+            names = tuple(n.format(lag=g.symbol, budget=budget) for n in (Metric.T50_AT, Metric.T50_AT_LO,
+                                                                         Metric.T50_AT_HI))
+            found.update(claim_metrics(names, group, t50.median, t50.lo, t50.hi))
+    return found
+
+
+def sweep_metrics(points: pd.DataFrame, runs: pd.DataFrame) -> dict[str, float]:
+    """The metrics a sweep's parent run logs of its summary: each group's horizon (t50_metrics) and learning
+    time (learning_metrics; the fits are learning.py's, cached)."""
+    return {**(t50_metrics(horizons(points)) if len(points) else {}), **learning_metrics(learning_groups(runs))}
 
 
 def summarise_sweep(uri: str, experiment_id: str, run_ids: list[str], out_dir) -> SweepSummary:
@@ -243,4 +283,4 @@ def summarise_sweep(uri: str, experiment_id: str, run_ids: list[str], out_dir) -
     outcomes = {k: int(v) for k, v in runs["outcome"].value_counts().items()}
     return SweepSummary(text, paths["summary.md"].read_text(encoding="utf-8"),
                         {task: "; ".join(lines) for task, lines in by_task.items()}, outcomes, paths,
-                        t50_metrics(horizons(points)) if len(points) else {})
+                        sweep_metrics(points, runs))

@@ -6,7 +6,8 @@ Ranked longest T50 first by the number of the others each is expected to beat (e
 tiers carry the claim: a cell opens a new tier only where the cell ranked just above it is beyond it
 with P ≥ CLAIM_AT (estimates.p_order, printed as p_beyond_next). Within a tier the runs do not separate
 neighbours, so the order there is no claim (two cells a tier apart may still be separated: read P).
-A cell without an estimate (no finished run) comes last, with no tier.
+A cell without an estimate (no finished run) comes last, with no tier. Beside its horizon, each cell's growth:
+how much longer its learning time gets per doubling of the lag (suite/summary/learning.py's fit of its runs).
 """
 from __future__ import annotations
 
@@ -14,15 +15,19 @@ import pandas as pd
 
 from suite.summary.analysis import lag_distances, matched_sizes
 from suite.summary.estimates import CLAIM_AT, distance_at, estimates, p_order, ranked
+from suite.summary.learning import growth_text, learning_groups
 
-COLUMNS = ["task", "tier", "cell", "hidden", "weights", "horizon", "horizon_d", "runs", "p_beyond_next"]
+COLUMNS = ["task", "tier", "cell", "hidden", "weights", "horizon", "horizon_d", "runs", "p_beyond_next", "growth"]
 
 
-def leaderboards(points: pd.DataFrame) -> pd.DataFrame:
+def leaderboards(points: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     """A row per cell of each matched task (COLUMNS), best first: its tier, size, weights (the recurrent
-    module's, median over its runs), T50 in T and in d, finished runs, P(its T50 > the next one's)."""
-    found, distances, rows = estimates(points), lag_distances(points), []
-    for task, sizes in matched_sizes(points).items():
+    module's, median over its runs), T50 in T and in d, finished runs, P(its T50 > the next one's), and the
+    growth of its learning time per doubling of the lag from `runs` (the points' runs; learning.growth_text:
+    '×4.1 [2.5, 8.1]', '–' where it could not be fitted; learning.py caches the fits)."""
+    found, distances, matched, rows = estimates(points), lag_distances(points), matched_sizes(points), []
+    groups = {(g.task, g.cell, g.hidden): g for g in learning_groups(runs)} if matched else {}
+    for task, sizes in matched.items():
         cells = list(sizes)
         chosen = [found[(task, cell, sizes[cell])] for cell in cells]
         order = ranked(chosen)
@@ -38,7 +43,8 @@ def leaderboards(points: pd.DataFrame) -> pd.DataFrame:
                          "hidden": sizes[cells[i]], "weights": int(weights) if weights == weights else pd.NA,
                          "horizon": e.text() if e else "no finished runs",
                          "horizon_d": e.text(to_d) if e and task in distances else pd.NA,
-                         "runs": e.runs if e else 0, "p_beyond_next": round(beyond_next, 2)})
+                         "runs": e.runs if e else 0, "p_beyond_next": round(beyond_next, 2),
+                         "growth": growth_text(groups.get((task, cells[i], int(sizes[cells[i]]))))})
             above = beyond_next
     return pd.DataFrame(rows, columns=COLUMNS).astype({"tier": "Int64", "weights": "Int64"})
 
@@ -64,7 +70,7 @@ def leaderboard_lines(board: pd.DataFrame) -> list[str]:
     return lines
 
 
-def board_section(points: pd.DataFrame) -> tuple[list[str], pd.DataFrame]:
+def board_section(points: pd.DataFrame, runs: pd.DataFrame) -> tuple[list[str], pd.DataFrame]:
     """(the lines, the table) for the summary; both empty when no task was tried at matched sizes."""
-    board = leaderboards(points)
+    board = leaderboards(points, runs)
     return leaderboard_lines(board), board

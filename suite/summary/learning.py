@@ -180,9 +180,10 @@ def number(v: float) -> str:
     """2 significant figures, thousands separated: 0.52, 4.0, 92, 310, 1,600."""
     if not np.isfinite(v):
         return "∞"
-    if abs(v) >= 100:
-        return f"{float(f'{v:.2g}'):,.0f}"
-    return f"{v:.0f}" if abs(v) >= 10 else f"{v:.1f}" if abs(v) >= 1 else f"{v:.2g}"
+    r = float(f"{v:.2g}")  # rounded first: 0.996 reads 1.0 and 9.96 reads 10, as 1 and 10 do
+    if abs(r) >= 100:
+        return f"{r:,.0f}"
+    return f"{r:.0f}" if abs(r) >= 10 else f"{r:.1f}" if abs(r) >= 1 else f"{r:.2g}"
 
 
 def interval_text(i: Interval, symbol: str = "") -> str:
@@ -212,6 +213,12 @@ def group_line(g: GroupLearning) -> str:
     return (f"{name} ({len(g.lag)} runs, {g.censored} not solved within their budget): "
             f"×{interval_text(f.growth(POWER))} per doubling of {g.symbol}. {form} "
             f"T50 at B = {', '.join(f'{b:,}' for b in BUDGETS)} updates: {t50}.")
+
+
+def growth_text(g: GroupLearning | None) -> str:
+    """'×4.1 [2.5, 8.1]': the learning time's growth per doubling of the lag with its 95% interval (the power law's,
+    as group_line gives it), or '–' where the group could not be fitted (one lag, no solve) or has no run."""
+    return f"×{interval_text(g.fit.growth(POWER))}" if g is not None and g.fit is not None else "–"
 
 
 def pair_orders(found: list[GroupLearning]) -> tuple[dict[str, list[str]], list[str]]:

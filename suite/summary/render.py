@@ -253,11 +253,13 @@ def _sections(points: pd.DataFrame, runs: pd.DataFrame, h1: str, h2: str, h3: st
     lags = lags_line(points)
     if lags:
         parts.append(lags)
-    lines, board = board_section(points)
+    lines, board = board_section(points, runs)
     if lines:
         parts += [f"{h2}Leaderboard (leaderboard.csv, leaderboard.png): each task's cells at matched weights (the "
                   "recurrent module's), ranked by horizon T50 with its 95% interval; a new tier only where the cell "
-                  "above is beyond the next with P ≥ 0.95 (p_beyond_next), so the order within a tier is no claim",
+                  "above is beyond the next with P ≥ 0.95 (p_beyond_next), so the order within a tier is no claim. "
+                  "growth: times longer the cell's learning time gets per doubling of the lag, with its 95% interval "
+                  "(Learning time below; – where it could not be fitted: runs at one lag, or none solved)",
                   "\n".join(f"- {line}" for line in lines), markdown_table(board, index=False)]
     best = best_lines(points, reference)
     if best:
