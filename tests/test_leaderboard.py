@@ -138,3 +138,42 @@ def test_a_task_tried_at_one_lag_is_written_in_t_not_a_distance_guessed_from_it(
     two = rows + [{**r, "params.lag_mean": "47", "params.lag_min": "4", "params.lag_max": "90"}
                   for r in outcomes("selective_copy", "gru", 90, *SOLVES[:3], hidden=38)]
     assert analysis.lag_distances(points_of(two)) == {"selective_copy": {90: 47.0, 270: 137.0}}
+
+
+def selective_copy_rows(cell, hidden, results_by_lag):
+    """Selective copy as it logs its lag (tasks.base.Lag): every sequence carries its information at least 4
+    steps (lag_min 4 at every T), d = the mean, about T/2 (4 at T=4, 47 at T=90)."""
+    rows = []
+    for lag, results in results_by_lag.items():
+        rows += [{**r, "params.recurrent_params": "5600", "params.lag_min": "4",
+                  "params.lag_mean": str((lag + 4) // 2), "params.lag_max": str(lag)}
+                 for r in outcomes("selective_copy", cell, lag, *results, hidden=hidden)]
+    return rows
+
+
+def test_a_distance_is_never_written_below_the_tasks_shortest():
+    """docs/leaderboard_small's exprnn: T50 T 5.5 [1.9, 9.8]; d, linear in T through the lags tried (d 4 at T=4),
+    read T 1.9 as d 2.9, shorter than the 4 steps every selective-copy sequence carries its information. The
+    end below the task's shortest distance is written as that bound: d 4. Memory (d = T−1) keeps its d below
+    the lags tried."""
+    ok, no = ("solved",) * 3, ("failed",) * 3
+    rows = (selective_copy_rows("exprnn", 70, {4: ok, 6: ("solved", "failed", "failed"), 10: no, 30: no, 90: no})
+            + selective_copy_rows("gru", 38, {4: ok, 10: ok, 30: ok, 90: ok}))
+    points = points_of(rows)
+    board = board_of(rows).set_index("cell")
+    t50 = board.loc["exprnn", "horizon"]
+    low_t = float(re.fullmatch(r"\S+ \[(\S+), \S+\]", t50).group(1))
+    assert low_t < 4, t50  # the runs' interval in T reaches below the shortest lag tried: the case in point
+    low_d = float(re.fullmatch(r"\S+ \[(\S+), \S+\]", board.loc["exprnn", "horizon_d"]).group(1))
+    assert low_d == 4, board.loc["exprnn", "horizon_d"]
+    [line] = leaderboard.leaderboard_lines(board.reset_index())
+    [verdict] = render.verdicts(points)
+    for text in (line, verdict):
+        distances = [float(d) for d in re.findall(r"\bd [<>]? ?\[?(\d+(?:\.\d+)?)", text)]
+        distances += [float(d) for d in re.findall(r"\[(\d+(?:\.\d+)?), ", text)]
+        assert distances and min(distances) >= 4, text
+    # memory's shortest distance moves with T (d = T−1): below the lags tried it is still T−1, not clamped
+    memory = [{**r, "params.lag_min": str(int(r["tags.seq_len"]) - 1), "params.lag_mean": str(int(r["tags.seq_len"]) - 1),
+               "params.lag_max": str(int(r["tags.seq_len"]) - 1)} for r in cell_rows("rnn", 72, 0) + cell_rows("lstm", 32, 90)]
+    mem = board_of(memory).set_index("cell")
+    assert mem.loc["rnn", "horizon_d"] == mem.loc["rnn", "horizon"].replace("< 10", "< 9")

@@ -12,7 +12,7 @@ import pandas as pd
 
 from suite.horizon.brackets import Bracket, Majority, bracket, majority
 from suite.record import Outcome
-from suite.summary.estimates import CLAIM_AT, distance_at, estimates, p_order
+from suite.summary.estimates import CLAIM_AT, distance_in, estimates, p_order
 from suite.summary.frame import LAG_COLUMNS, POINT_KEYS, cells_in_order, latest_per_seed, sorted_rows
 
 
@@ -64,6 +64,19 @@ def lag_distances(points: pd.DataFrame) -> dict[str, dict[int, float]]:
     return found
 
 
+def shortest_distances(points: pd.DataFrame) -> dict[str, dict[int, float]]:
+    """{task: {seq_len: the shortest distance a sequence of the task has there (Lag.min)}}, for the tasks
+    written in d (analysis.lag_distances) whose every point says."""
+    if "lag_min" not in points.columns:
+        return {}
+    found = {}
+    for task in lag_distances(points):
+        by_lag = points.loc[points["task"] == task].groupby("seq_len")["lag_min"].min()
+        if by_lag.notna().all():
+            found[task] = {int(t): float(d) for t, d in by_lag.items()}
+    return found
+
+
 def distance_text(d: float) -> str:
     """A distance as written: whole steps as integers (49), a mean over sequences to one decimal (37.2)."""
     return f"{d:.0f}" if float(d).is_integer() else f"{d:.1f}"
@@ -103,7 +116,7 @@ def horizons(points: pd.DataFrame) -> pd.DataFrame:
     one), unresolved (lags with no majority: ties or crashes, which bound nothing), lags_tried,
     longest_solved and first_failed (the bracket's lags; NA where it is open)."""
     rows = []
-    distances = lag_distances(points)
+    distances, shortest = lag_distances(points), shortest_distances(points)
     found = estimates(points)
     for (task, cell, hidden), (b, g) in brackets(points).items():
         at = lambda lag: seeds_text(int(g.loc[lag, "n_solved"]), int(g.loc[lag, "n_seeds"]),  # noqa: E731
@@ -111,7 +124,7 @@ def horizons(points: pd.DataFrame) -> pd.DataFrame:
         d, est = distances.get(task), found[(task, cell, hidden)]
         rows.append({"task": task, "cell": cell, "hidden": hidden,
                      "horizon": est.text() if est else "no finished runs",
-                     "horizon_d": est.text(distance_at(d)) if est and d else pd.NA,
+                     "horizon_d": est.text(distance_in(d, shortest.get(task))) if est and d else pd.NA,
                      "t50": est.t50 if est else np.nan, "t50_lo": est.lo if est else np.nan,
                      "t50_hi": est.hi if est else np.nan, "t50_ratio": est.ratio if est else np.nan,
                      "runs": est.runs if est else 0, "p_floor_high": est.p_floor_high if est else np.nan,

@@ -57,6 +57,19 @@ def distance_at(distances: dict[int, float] | None):
     return lambda t: float(ds[0] + slope * (t - ts[0])) if np.isfinite(t) else t
 
 
+def distance_in(distances: dict[int, float] | None, shortest: dict[int, float] | None = None):
+    """T -> d for one task (estimates.distance_at: linear through its (T, d) points and beyond them), never
+    below the task's shortest distance at that T (Lag.min, linear through its points the same way): a mean
+    distance cannot be shorter than the shortest. Extrapolated below the lags tried, selective copy's mean
+    (about T/2) would fall under the 4 steps every sequence carries its information (T 3 read as d 3.5);
+    there the end is written as that bound (d 4). Memory's shortest is its mean (T−1): unchanged."""
+    mean = distance_at(distances)
+    if not distances or not shortest:
+        return mean
+    least = distance_at(shortest)
+    return lambda t: max(mean(t), least(t)) if np.isfinite(t) else t
+
+
 def p_order(a: Estimate | None, b: Estimate | None) -> float:
     """P(T50 of a > T50 of b); nan when either has no estimate."""
     return prob_greater(a, b) if a is not None and b is not None else float("nan")

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from suite.summary.analysis import distance_text, lag_distances
-from suite.summary.estimates import distance_at
+from suite.summary.analysis import distance_text, lag_distances, shortest_distances
+from suite.summary.estimates import distance_in
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,7 @@ class LagNames:
     T, the seq_len knob, for a task that does not say how far (distances empty)."""
 
     distances: dict[int, float] = field(default_factory=dict)  # seq_len -> d
+    shortest: dict[int, float] = field(default_factory=dict)  # seq_len -> the task's shortest distance (Lag.min)
 
     @property
     def symbol(self) -> str:
@@ -39,7 +40,7 @@ class LagNames:
         """A T50 estimate in this task's lags: 'd 80 [48, 160]', 'd > 199', 'no T50 (...)'."""
         if est is None:
             return "no finished runs"
-        text = est.text(distance_at(self.distances))
+        text = est.text(distance_in(self.distances, self.shortest))
         return text if text.startswith("no T50") else f"{self.symbol} {text}"
 
 
@@ -60,7 +61,8 @@ def lag_relation(points: pd.DataFrame) -> str | None:
 
 
 def lag_names(points: pd.DataFrame) -> dict[str, LagNames]:
-    return {task: LagNames(d) for task, d in lag_distances(points).items()}
+    shortest = shortest_distances(points)
+    return {task: LagNames(d, shortest.get(task, {})) for task, d in lag_distances(points).items()}
 
 
 def lags_line(points: pd.DataFrame) -> str | None:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from suite.summary.analysis import lag_distances, matched_sizes
-from suite.summary.estimates import CLAIM_AT, distance_at, estimates, p_order, ranked
+from suite.summary.analysis import lag_distances, matched_sizes, shortest_distances
+from suite.summary.estimates import CLAIM_AT, distance_in, estimates, p_order, ranked
 from suite.summary.learning import growth_text, learning_groups
 
 COLUMNS = ["task", "tier", "cell", "hidden", "weights", "horizon", "horizon_d", "runs", "p_beyond_next", "growth"]
@@ -26,12 +26,13 @@ def leaderboards(points: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     growth of its learning time per doubling of the lag from `runs` (the points' runs; learning.growth_text:
     '×4.1 [2.5, 8.1]', '–' where it could not be fitted; learning.py caches the fits)."""
     found, distances, matched, rows = estimates(points), lag_distances(points), matched_sizes(points), []
+    shortest = shortest_distances(points)
     groups = {(g.task, g.cell, g.hidden): g for g in learning_groups(runs)} if matched else {}
     for task, sizes in matched.items():
         cells = list(sizes)
         chosen = [found[(task, cell, sizes[cell])] for cell in cells]
         order = ranked(chosen)
-        to_d = distance_at(distances.get(task))
+        to_d = distance_in(distances.get(task), shortest.get(task))  # never below the task's shortest distance
         tier, above = 1, float("nan")
         for place, i in enumerate(order):
             e = chosen[i]
