@@ -27,11 +27,11 @@ from dataclasses import dataclass
 
 import torch
 
-from suite.training.configured import train_configured
+from suite.record import Metric, Tag
 from suite.reuse.fingerprint import CODE_UNKNOWN, changed_modules, parse_modules
 from suite.reuse.golden import moved_since
-from suite.record import Metric, Tag
 from suite.tracking.queries import finished_run_matching
+from suite.training.configured import train_configured
 
 EQUIVALENT_TAG = "code_equivalent.{before}.{now}"  # an experiment tag: that code shown to give this code's numbers
 
