@@ -18,7 +18,7 @@ CRASH_STATUS = ("FAILED", "KILLED")
 POINT_KEYS = ["task", "seq_len", "hidden", "cell"]
 LAG_COLUMNS = ["lag_min", "lag_mean", "lag_max"]  # how far the task's information travels (tasks.base.Lag)
 RUN_COLUMNS = ["task", "cell", "seq_len", "hidden", "seed", "outcome", "loss_norm", "metric", "steps_to_solve",
-               "baseline_loss", "weights", *LAG_COLUMNS, "grad_log10_ratio", "run_id", "run_name", "error", "status", "start_time",
+               "last_unsolved_step", "steps_trained", "budget", "eval_every", "baseline_loss", "weights", *LAG_COLUMNS, "grad_log10_ratio", "run_id", "run_name", "error", "status", "start_time",
                "code_hash"]
 
 # Params that vary from run to run by design: the point's coordinates (config keys) and per-run values.
@@ -93,6 +93,11 @@ def runs_frame(df: pd.DataFrame | None) -> pd.DataFrame:
         "outcome": raw_outcome.where(~crashed, Outcome.CRASHED),
         "loss_norm": _number(_col(df, metric(Metric.EVAL_LOSS_NORM))), "metric": np.nan,
         "steps_to_solve": _number(_col(df, metric(Metric.STEPS_TO_SOLVE))),
+        # when it learned: its solve lies in (last_unsolved_step, steps_to_solve], or beyond steps_trained when it did
+        # not solve (suite/summary/learning.py); last_unsolved_step is NaN in runs from before it was logged
+        "last_unsolved_step": _number(_col(df, metric(Metric.LAST_UNSOLVED_STEP))),
+        "steps_trained": _number(_col(df, metric(Metric.STEPS_TRAINED))),
+        "budget": _number(_col(df, param("train.steps"))), "eval_every": _number(_col(df, param("train.eval_every"))),
         "baseline_loss": _number(_col(df, param(Param.BASELINE_LOSS))),
         "weights": _number(_col(df, param(Param.RECURRENT_PARAMS))),  # the recurrent module's; NaN in older runs
         # how far the task's information travels (tasks.base.Lag); NaN for a task that does not say

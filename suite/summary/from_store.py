@@ -13,7 +13,7 @@ from suite.summary.analysis import at_size, gradient_points, horizons, point_tab
 from suite.summary.frame import RUN_COLUMNS, runs_frame
 from suite.summary.knob_effects import best_table, knob_curves
 from suite.learning import POWER
-from suite.summary.learning import BUDGETS, GroupLearning, learning_groups, with_learning_columns
+from suite.summary.learning import BUDGETS, GroupLearning, learning_groups
 from suite.summary.learning_plot import plot_learning_time
 from suite.summary.leaderboard import leaderboards
 from suite.summary.plots import (plot_curves, plot_gradients, plot_horizons, plot_knob_curves, plot_leaderboard,
@@ -29,8 +29,7 @@ class SummaryError(Exception):
 # -- files -----------------------------------------------------------------------------
 def _tidy(runs_df: pd.DataFrame) -> pd.DataFrame:
     """Accept either search_runs' DataFrame or runs_frame's output."""
-    return runs_df if {"task", "cell", "outcome"} <= set(runs_df.columns) else \
-        with_learning_columns(runs_frame(runs_df), runs_df)
+    return runs_df if {"task", "cell", "outcome"} <= set(runs_df.columns) else runs_frame(runs_df)
 
 
 def write_summary(runs_df: pd.DataFrame, out_dir: str | Path,
@@ -196,7 +195,7 @@ def summarise_store(tracking_uri: str, experiment: str | None = None, parent_run
     frame, problem = search_store(tracking_uri, experiment, parent_run_id)
     if problem and not allow_partial:
         raise SummaryError(f"{problem}; the verdicts would leave them out (--allow-partial summarises what was read)")
-    runs = with_learning_columns(runs_frame(frame), frame)
+    runs = runs_frame(frame)
     text, _ = summarise_runs(MlflowClient(tracking_uri), runs, out_dir, max_curves, reference, partial=problem)
     return runs, text
 
@@ -272,8 +271,7 @@ def summarise_sweep(uri: str, experiment_id: str, run_ids: list[str], out_dir) -
     """The summary of a sweep's runs, with the files written to out_dir (a sweep's, when it ends)."""
     from mlflow.tracking import MlflowClient
 
-    frame = queries.runs_frame_by_id(uri, experiment_id, list(run_ids))
-    runs = with_learning_columns(runs_frame(frame), frame)
+    runs = runs_frame(queries.runs_frame_by_id(uri, experiment_id, list(run_ids)))
     points = point_table(runs)
     text, paths = summarise_runs(MlflowClient(uri), runs, out_dir, points=points)
     by_task: dict[str, list[str]] = {}

@@ -22,14 +22,11 @@ from suite.learning import (EXPONENTIAL, LEVEL, POWER, GroupFit, Interval, fit_g
                             runs as learning_runs)
 from suite.learning.fit import weighted_quantile
 from suite.learning.model import covariate
-from suite.record import Metric, Outcome
+from suite.record import Outcome
 from suite.summary.estimates import CLAIM_AT
-from suite.summary.frame import cells_in_order, latest_per_seed, metric, param, split_variant
+from suite.summary.frame import cells_in_order, latest_per_seed, split_variant
 
 BUDGETS = (500, 2000, 8000, 32000)  # the B of T50(B): 4x apart, around the suite's budgets
-# Columns runs_frame leaves out, read from search_runs' frame (with_learning_columns): tidy name -> raw column
-RAW_COLUMNS = {"last_unsolved_step": metric(Metric.LAST_UNSOLVED_STEP), "eval_every": param("train.eval_every"),
-               "budget": param("train.steps"), "steps_trained": metric(Metric.STEPS_TRAINED)}
 MANY_PAIRS = 3  # more pairs than this that the data do not separate are counted, not listed
 
 
@@ -54,20 +51,6 @@ class GroupLearning:
 
 
 # -- observations ------------------------------------------------------------------------
-def with_learning_columns(runs: pd.DataFrame, raw: pd.DataFrame | None) -> pd.DataFrame:
-    """Tidy runs with RAW_COLUMNS' values from search_runs' frame, matched by run_id (a column the tidy
-    runs already have is kept)."""
-    if raw is None or "run_id" not in raw.columns or runs.empty:
-        return runs
-    wanted = {name: col for name, col in RAW_COLUMNS.items() if col in raw.columns and name not in runs.columns}
-    if not wanted:
-        return runs
-    table = pd.DataFrame({name: pd.to_numeric(raw[col], errors="coerce") for name, col in wanted.items()})
-    table.index = raw["run_id"].astype(str)
-    table = table[~table.index.duplicated(keep="last")]
-    return runs.assign(**{name: runs["run_id"].astype(str).map(table[name]) for name in wanted})
-
-
 def _number(g: pd.DataFrame, name: str) -> pd.Series:
     return pd.to_numeric(g[name], errors="coerce") if name in g else pd.Series(np.nan, index=g.index)
 
