@@ -23,6 +23,7 @@ from suite.learning import (EXPONENTIAL, LEVEL, POWER, GroupFit, Interval, fit_g
 from suite.learning.fit import weighted_quantile
 from suite.learning.model import covariate
 from suite.record import Outcome
+from suite.summary.analysis import matched_sizes, point_table
 from suite.summary.estimates import CLAIM_AT
 from suite.summary.frame import cells_in_order, latest_per_seed, split_variant
 
@@ -123,16 +124,13 @@ def learning_groups(runs: pd.DataFrame) -> list[GroupLearning]:
     return found
 
 
-def compared_sets(groups: list[GroupLearning]) -> list[tuple[str, list[GroupLearning]]]:
-    """(label, the fitted groups compared with each other): per task and hidden size; a task whose cells were
-    each tried at one size of their own (matched sizes) as one set."""
+def compared_sets(groups: list[GroupLearning], matched: set[str]) -> list[tuple[str, list[GroupLearning]]]:
+    """(label, the fitted groups compared with each other): per task and hidden size; a task in `matched`
+    (analysis.matched_sizes: its cells each tried at one size of their own) as one set."""
     sets: dict[tuple, list[GroupLearning]] = {}
-    for task in dict.fromkeys(g.task for g in groups):
-        fitted = [g for g in groups if g.task == task and g.fit is not None]
-        sizes = {g.cell: {h.hidden for h in fitted if h.cell == g.cell} for g in fitted}
-        matched = len({g.hidden for g in fitted}) > 1 and all(len(s) == 1 for s in sizes.values())
-        for g in fitted:
-            sets.setdefault((task, None if matched else g.hidden), []).append(g)
+    for g in groups:
+        if g.fit is not None:
+            sets.setdefault((g.task, None if g.task in matched else g.hidden), []).append(g)
     return [(f"{task} {'matched sizes' if hidden is None else f'h={hidden}'}", found)
             for (task, hidden), found in sets.items() if len(found) > 1]
 
@@ -220,11 +218,11 @@ def pair_orders(found: list[GroupLearning]) -> tuple[dict[str, list[str]], list[
     return faster, open_
 
 
-def comparison_lines(groups: list[GroupLearning]) -> list[str]:
+def comparison_lines(groups: list[GroupLearning], matched: set[str]) -> list[str]:
     """Per set of compared groups: a line per cell whose learning time grows faster than another's, then the
     pairs the data do not separate (counted, when many)."""
     lines = []
-    for label, found in compared_sets(groups):
+    for label, found in compared_sets(groups, matched):
         faster, open_ = pair_orders(found)
         lines += [f"{label}: {cell}'s learning time grows faster with the lag than that of {', '.join(slower)}"
                   for cell, slower in faster.items()]
@@ -240,10 +238,10 @@ def learning_lines(runs: pd.DataFrame) -> list[str]:
     groups = learning_groups(runs)
     if not any(len(g.lag) for g in groups):
         return []
-    lines = []
+    matched, lines = set(matched_sizes(point_table(runs))), []
     for task in dict.fromkeys(g.task for g in groups):
         mine = [g for g in groups if g.task == task]
-        lines += [group_line(g) for g in mine] + comparison_lines(mine)
+        lines += [group_line(g) for g in mine] + comparison_lines(mine, matched)
     return lines
 
 
