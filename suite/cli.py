@@ -25,14 +25,13 @@ from omegaconf.errors import OmegaConfBaseException
 # Only what composing and checking the config needs is imported up front (the schema registers
 # itself in Hydra's ConfigStore): torch and MLflow (~2.5 s) load once the config is known good,
 # so a typo is reported in under half a second.
-from suite.config import validate
+from suite.config import CONF_DIR, validate
 from suite.errors import (EXIT_CONFIG_ERROR, EXIT_INTERRUPTED, EXIT_JOBS_FAILED, EXIT_TRACKING_LOST, ConfigError,
                           JobStopped, SweepRefused, one_line)
 from suite.record import Artifact, Metric, Outcome, Result
 from suite.sweeping.folder import SweepReport, parent_run_id, progress_text, write_result
 from suite.tracking.links import browse_lines
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 # Where the sweep callback leaves its SweepReport (conf/config.yaml reads it into hydra.callbacks.sweep.report_to).
 # An environment variable, not an override appended to argv: argparse rejects overrides placed after
 # options such as `--cfg hydra --package hydra.launcher`.

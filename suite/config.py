@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
@@ -22,6 +23,18 @@ from suite.errors import ConfigError
 
 if TYPE_CHECKING:
     import torch
+
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"  # the suite's own configs (run.py's config_path)
+
+
+def compose(*overrides: str):
+    """The config run.py would train for these overrides, composed in this process with Hydra's compose API
+    (the schema and resolvers of this module registered, as run.py has them)."""
+    from hydra import compose as hydra_compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return hydra_compose(config_name="config", overrides=list(overrides))
 
 
 @dataclass

@@ -149,12 +149,9 @@ TINY = ["seq_len=6", "hidden=8", "train.steps=4", "train.eval_every=2", "train.e
 
 def compose_config(*overrides):
     """The config run.py would train for these overrides (Hydra's compose API, no subprocess)."""
-    from hydra import compose, initialize_config_dir
+    from suite.config import compose
 
-    import suite.config  # noqa: F401  (registers the schemas, as run.py does)
-
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return compose(config_name="config", overrides=list(overrides))
+    return compose(*overrides)
 
 
 @pytest.fixture

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import math
 from contextlib import contextmanager
-from pathlib import Path
-
 import torch
 
-CONF = Path(__file__).resolve().parents[3] / "conf"
+from suite.config import CONF_DIR, compose
+
 REFERENCE_TASK, REFERENCE_CELL = "memory", "lstm"
 # Small enough to train all of them in seconds, long enough for two evaluations and a gradient profile.
 TINY = ["seq_len=12", "hidden=8", "seed=0", "device=cpu", "threads=1", "train.steps=6", "train.eval_every=3",
@@ -17,7 +16,7 @@ CRITERION_STEP = 1e-9  # the criterion is also asked just above and below its th
 
 
 def options(group: str) -> list[str]:
-    return sorted(path.stem for path in (CONF / group).glob("*.yaml"))
+    return sorted(path.stem for path in (CONF_DIR / group).glob("*.yaml"))
 
 
 def golden_runs() -> dict[str, dict]:
@@ -41,15 +40,6 @@ def float64():
         torch.set_default_dtype(before)
 
 
-def compose(overrides: list[str]):
-    from hydra import compose as hydra_compose, initialize_config_dir
-
-    import suite.config  # noqa: F401  (the schema and resolvers)
-
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return hydra_compose(config_name="config", overrides=overrides)
-
-
 def weight_digest(model: torch.nn.Module) -> dict[str, list[float]]:
     """Per parameter: its sum, its sum of squares and its projection on fixed random numbers."""
     digest = {}
@@ -64,7 +54,7 @@ def train_golden(overrides: list[str]) -> dict:
     """Train one golden run in float64 on the CPU; every number it produces."""
     from suite.training.configured import build, set_up, train_configured
 
-    cfg = compose(overrides)
+    cfg = compose(*overrides)
     evaluations = []
     with float64(), torch.random.fork_rng():
         set_up(cfg.threads)
