@@ -25,7 +25,7 @@ def test_a_config_typo_is_answered_in_one_line_before_the_heavy_imports(tmp_path
 
 
 def test_the_sweeper_configs_defaults_are_the_searchs_own():
-    """hydra_plugins/horizon_sweeper/config.py writes SearchSettings' defaults out (importing them costs scipy)."""
+    """hydra_plugins/horizon_sweeper/config.py's defaults are SearchSettings' own (read from it, without scipy)."""
     from omegaconf import OmegaConf
 
     from hydra_plugins.horizon_sweeper.config import HorizonSweeperConf
