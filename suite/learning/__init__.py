@@ -22,8 +22,8 @@ Why Bayesian importance sampling (sampler.py) and not the alternatives:
 from suite.learning.fit import (LEVEL, FormFit, GroupFit, Interval, fit_form, fit_group, interval,
                                 prob_greater)
 from suite.learning.model import EXPONENTIAL, FORMS, POWER, growth, p_solved_within, t50
-from suite.learning.runs import Runs, from_schedule, geometric_schedule, runs
+from suite.learning.runs import Runs, from_schedule, runs
 
 __all__ = ["EXPONENTIAL", "FORMS", "LEVEL", "POWER", "FormFit", "GroupFit", "Interval", "Runs", "fit_form",
-           "fit_group", "from_schedule", "geometric_schedule", "growth", "interval", "p_solved_within",
+           "fit_group", "from_schedule", "growth", "interval", "p_solved_within",
            "prob_greater", "runs", "t50"]

@@ -74,11 +74,3 @@ def from_schedule(lag, steps_to_solve, schedule, budget) -> Runs:
     before = np.searchsorted(schedule, np.where(solved, steps, 0.0)) - 1  # the evaluation before the solving one
     lo = np.where(solved, np.where(before >= 0, schedule[np.maximum(before, 0)], 0.0), budget)
     return runs(lag, lo, np.where(solved, steps, np.inf))
-
-
-def geometric_schedule(first: float, budget: float, factor: float = 1.15) -> np.ndarray:
-    """Evaluations at `first` updates, then each ~`factor` times the last (whole updates), and at the budget."""
-    steps = [float(first)]
-    while steps[-1] * factor < budget:
-        steps.append(float(max(steps[-1] + 1, round(steps[-1] * factor))))
-    return np.array(steps + [float(budget)] if steps[-1] < budget else steps)
