@@ -4,13 +4,11 @@ Hydra's or ours, is one line `error: key=value: what is allowed` with exit statu
 """
 from __future__ import annotations
 
-import io
 import logging
 import os
 import signal
 import sys
 import tempfile
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import hydra
@@ -154,7 +152,9 @@ def with_default_sweep(argv: list[str]) -> list[str]:
     """The command line Hydra gets: `-m` whose overrides sweep nothing (`-m device=cuda`,
     `-m hydra/launcher=slurm`, `-m hydra.sweep.dir=...`) runs the default sweep with them applied,
     as `-m` alone does; otherwise argv as given."""
-    args = _hydra_args(argv)
+    from suite.sweeping.hydra_internals import command_line
+
+    args = command_line(argv)
     if args is None or not args.multirun or any((args.help, args.hydra_help, args.info, args.shell_completion,
                                                  args.experimental_rerun)):
         return argv
@@ -166,17 +166,6 @@ def with_default_sweep(argv: list[str]) -> list[str]:
         return argv
     at = _end_of(args.overrides, argv)
     return argv[:at] + [DEFAULT_SWEEP] + argv[at:]
-
-
-def _hydra_args(argv: list[str]):
-    """Hydra's own reading of the command line; None where Hydra will stop on it (a bad option, --version)."""
-    from hydra._internal.utils import get_args_parser
-
-    try:  # argparse prints before it exits: Hydra prints the same once it reads argv itself
-        with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
-            return get_args_parser().parse_args(argv)
-    except SystemExit:
-        return None
 
 
 def _end_of(overrides: list[str], argv: list[str]) -> int:

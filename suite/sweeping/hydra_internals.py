@@ -115,3 +115,18 @@ def locate(path: str):
     from hydra._internal.utils import _locate
 
     return _locate(path)
+
+
+def command_line(argv: list[str]):
+    """Hydra's own reading of run.py's command line (its argparse namespace: multirun, overrides, help, ...);
+    None where Hydra will stop on it (a bad option, --version)."""
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from hydra._internal.utils import get_args_parser
+
+    try:  # argparse prints before it exits: Hydra prints the same once it reads argv itself
+        with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+            return get_args_parser().parse_args(argv)
+    except SystemExit:
+        return None
