@@ -74,7 +74,8 @@ class TrackingConfig:
 class FaultConfig:
     """Deliberate faults, to exercise the failure paths (tests, demos). Off by default."""
 
-    kind: Optional[str] = None  # null | nan (the loss becomes NaN) | error (training raises); every run
+    kind: Optional[str] = None  # null | nan (the loss becomes NaN) | error (training raises) | stall (each step
+    # sleeps 50 ms, so a job is still training when a test stops it, whatever the machine's speed); every run
     at_step: int = 1
     # {run-name glob: kind}, only for these runs: ++fault.runs={rnn-memory-T5-h8-s0:error}
     runs: Dict[str, Optional[str]] = field(default_factory=dict)
@@ -156,7 +157,7 @@ OmegaConf.register_new_resolver("pick", _pick, replace=True)
 OmegaConf.register_new_resolver("device_kind", _device_kind, replace=True)
 OmegaConf.register_new_resolver("matched_hidden", _matched_hidden, replace=True)
 
-FAULTS = (None, "nan", "error")
+FAULTS = (None, "nan", "error", "stall")
 
 
 def _require(ok: bool, key: str, value, allowed: str) -> None:
@@ -237,7 +238,7 @@ def validate(cfg) -> None:
              f"expected a URI with one of the schemes {', '.join(URI_SCHEMES)}, such as "
              "sqlite:////abs/path/mlflow.db or http://127.0.0.1:5000")
     for key, kind in [("fault.kind", cfg.fault.kind)] + [(f"fault.runs.{k}", v) for k, v in cfg.fault.runs.items()]:
-        _require(kind in FAULTS, key, kind, "expected null, nan or error")
+        _require(kind in FAULTS, key, kind, "expected null, nan, error or stall")
     _require(cfg.fault.at_step >= 1, "fault.at_step", cfg.fault.at_step, "expected an integer >= 1")
     for cell, size in cfg.sweep.hidden_by_cell.items():
         _int_in(size, f"sweep.hidden_by_cell.{cell}", 1, MAX_HIDDEN)

@@ -43,6 +43,38 @@ def children_and_parents(runs):
     return runs[~is_parent], runs[is_parent]
 
 
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto` (pyproject.toml's addopts): a worker per core, at most 4. The tests start subprocesses and
+    services of their own, and more workers than that would mostly contend for the same cores and memory."""
+    return max(1, min(4, len(os.sched_getaffinity(0))))
+
+
+@pytest.hookimpl(trylast=True)  # after -m and -k have deselected
+def pytest_collection_modifyitems(items):
+    """Files with slow tests first, then files with CLI tests, then the rest, each file's tests in their own
+    order. pytest-xdist (--dist loadfile) hands each file whole to a worker in this order, so the long files
+    start first and the short ones fill the end, instead of one long file running alone at the end."""
+    weight: dict = {}
+    for item in items:
+        w = 2 if item.get_closest_marker("slow") else 1 if item.get_closest_marker("cli") else 0
+        weight[item.path] = max(weight.get(item.path, 0), w)
+    items.sort(key=lambda item: -weight[item.path])  # stable: the order within a file and a weight is kept
+
+
+@pytest.fixture(autouse=True)
+def _no_hydra_state_between_tests():
+    """Hydra keeps the last job's config and its search path in process-wide singletons: a test that ran a
+    job (in process, or through Hydra's launcher) must not hand them to the next test, which would then
+    name config files it never composed. Cleared after every test, so the order tests run in cannot matter."""
+    yield
+    if "hydra.core.hydra_config" in sys.modules:
+        from hydra.core.global_hydra import GlobalHydra
+        from hydra.core.hydra_config import HydraConfig
+
+        GlobalHydra.instance().clear()
+        HydraConfig.instance().cfg = None
+
+
 @pytest.fixture
 def cli(tmp_path):
     """`python run.py ARGS` in a subprocess (the CLI tier): only for what needs a real process."""

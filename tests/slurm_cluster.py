@@ -155,10 +155,13 @@ TaskPlugin=task/none
 JobAcctGatherType=jobacct_gather/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
-# Start a job as soon as another ends (no 30-s backfill cycle), and keep the tests' kills quick:
-# SIGTERM, then SIGKILL 5 s later; a job's --time is not extended.
+# Start a job as soon as another ends (no 30-s backfill cycle); a job's --time is not extended.
+# KillWait (SIGTERM, then SIGKILL this many seconds later) stays at SLURM's default: a stopped job ends its
+# run KILLED and writes its result in a second or two, but on a loaded machine (the tests run in parallel)
+# 5 s was once too short, SIGKILL left no result and the launcher stopped the sweep. A job that ends on
+# SIGTERM does not wait for it.
 SchedulerType=sched/builtin
-KillWait=5
+KillWait=30
 OverTimeLimit=0
 MessageTimeout=10
 ReturnToService=2

@@ -52,6 +52,15 @@ def test_non_finite_loss_ends_the_run_as_diverged(job, tmp_path):
     assert run["metrics.steps_trained"] == 4  # noticed at the evaluation after the NaN
 
 
+def test_a_stalled_run_is_slower_and_its_numbers_are_a_healthy_runs(job, tmp_path):
+    """fault.kind=stall (a job a test stops while it trains) sleeps each step from at_step and changes nothing else."""
+    healthy = job("task=memory", "cell=rnn", *TINY, output="healthy")
+    stalled = job("task=memory", "cell=rnn", *TINY, "fault.kind=stall", "fault.at_step=2", output="stalled")
+    assert stalled["train_seconds"] >= 3 * 0.05  # steps 2, 3 and 4 slept
+    assert {k: v for k, v in stalled.items() if k.startswith(("eval_", "train_loss", "outcome", "steps"))} == \
+        {k: v for k, v in healthy.items() if k.startswith(("eval_", "train_loss", "outcome", "steps"))}
+
+
 def test_a_crash_inside_training_ends_the_run_failed(job, tmp_path):
     with pytest.raises(RuntimeError, match="injected fault at step 2"):
         job("task=memory", "cell=gru", *TINY, "fault.kind=error", "fault.at_step=2")

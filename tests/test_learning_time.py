@@ -60,9 +60,9 @@ def censored_as_solved(lag, steps):
     return from_schedule(lag, np.where(np.isnan(steps), BUDGET, steps), SCHEDULE, BUDGET)
 
 
-def calibrate(groups: int, seed: int, variant: str = "model") -> dict:
+def calibrate(groups: int, seed: int, variant: str = "model", with_t50: bool = True) -> dict:
     """Coverage of the 95% intervals over fake groups, half of each growth form: the growth of the true form's fit,
-    and T50(B) (averaged over the forms) at each of BUDGETS."""
+    and (with_t50) T50(B) (averaged over the forms) at each of BUDGETS."""
     rng = np.random.default_rng(seed)
     growth_hits, t50_hits, picked, seconds = [], [], [], []
     for g in range(groups):
@@ -74,9 +74,10 @@ def calibrate(groups: int, seed: int, variant: str = "model") -> dict:
         fit = fit_group(data, cure=variant != "no never-learns share")
         seconds.append(time.perf_counter() - start)
         growth_hits.append(fit.growth(form).covers(float(growth(params["b1"], form))))
-        t50_hits.append([est.covers(true_t50(form, params, b)) for est, b in zip(fit.t50(BUDGETS), BUDGETS)])
+        if with_t50:
+            t50_hits.append([est.covers(true_t50(form, params, b)) for est, b in zip(fit.t50(BUDGETS), BUDGETS)])
         picked.append(fit.form == form)
-    t50_hits = np.array(t50_hits)
+    t50_hits = np.array(t50_hits) if with_t50 else np.full((1, len(BUDGETS)), np.nan)
     return {"growth": float(np.mean(growth_hits)), "t50": t50_hits.mean(axis=0), "t50_all": float(t50_hits.mean()),
             "picked": float(np.mean(picked)), "seconds": float(np.median(seconds)), "groups": groups}
 
@@ -172,14 +173,11 @@ def test_prob_greater_orders_growth():
         prob_greater(fits[0].fits[POWER], fits[1].fits[EXPONENTIAL])
 
 
-def test_fit_is_deterministic_and_quick():
+def test_fit_is_deterministic():  # its time is the calibration's "s a group" figure (run with -s), not an assert
     rng = np.random.default_rng(3)
     params, lag, steps = fake_group(rng, POWER)
     data = from_schedule(lag, steps, SCHEDULE, BUDGET)
-    start = time.perf_counter()
-    one = fit_group(data)
-    assert time.perf_counter() - start < 5  # ~0.2 s on one free core; generous for a shared machine
-    assert one.t50(BUDGETS) == fit_group(data).t50(BUDGETS)
+    assert fit_group(data).t50(BUDGETS) == fit_group(data).t50(BUDGETS)
 
 
 # -- calibration ------------------------------------------------------------------------------
@@ -194,14 +192,13 @@ def test_calibration_smoke():
 def test_calibration():
     """Over 200 fake groups the 95% intervals of the growth and of T50(B) contain the truth in at least 90%;
     treating censored runs as solved at the budget, or leaving out the never-learns share, falls short of that
-    on 100 groups each
-    (the check has teeth). Run with -s for the figures."""
+    on 100 groups each (the check has teeth). Run with -s for the figures."""
     c = calibrate(200, seed=2026)
     print("\n" + _report("model", c))
     assert c["groups"] >= 200 and c["growth"] >= 0.90 and min(c["t50"]) >= 0.90
-    # 100 groups each show the broken variants fall short (their coverage of the growth: 0.61 and 0.80)
-    broken = {name: calibrate(100, seed=2026, variant=name) for name in ("censored as solved",
-                                                                         "no never-learns share")}
-    for name, b in broken.items():
+    # 100 groups each show the broken variants fall short on the growth alone (its coverage: 0.61 and 0.80), so
+    # their T50s, half the cost of a fit, are not computed
+    for name in ("censored as solved", "no never-learns share"):
+        b = calibrate(100, seed=2026, variant=name, with_t50=False)
         print(_report(name, b))
-        assert b["growth"] < 0.90 or min(b["t50"]) < 0.90, name
+        assert b["growth"] < 0.90, name

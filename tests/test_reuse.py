@@ -4,7 +4,6 @@ and put where the suite calls it, as if it had been committed."""
 import os
 import sys
 import types
-from pathlib import Path
 
 import pytest
 

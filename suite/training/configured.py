@@ -7,6 +7,7 @@ results and is fingerprinted (suite/reuse/fingerprint.py); the MLflow calls arou
 """
 from __future__ import annotations
 
+import time
 from fnmatch import fnmatchcase
 
 import torch
@@ -39,6 +40,9 @@ def build(cfg: DictConfig, device: torch.device) -> tuple[Task, torch.nn.Module]
     return task, seeded_model(cfg, task).to(device)
 
 
+STALL_S = 0.05  # fault.kind=stall: seconds each step sleeps
+
+
 def make_fault(fault_cfg, run_name: str):
     """A deliberate failure for exercising the divergence and crash paths.
 
@@ -57,6 +61,9 @@ def make_fault(fault_cfg, run_name: str):
             return loss
         if kind == "error":
             raise RuntimeError(f"injected fault at step {step} (fault.kind=error)")
+        if kind == "stall":  # slow, not wrong: the numbers are those of a run without the fault
+            time.sleep(STALL_S)
+            return loss
         return loss * float("nan")
 
     return fault
