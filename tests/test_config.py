@@ -166,7 +166,8 @@ PRESETS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 PRESET_JOBS = {"default": 108, "lr_tune": 48, "paper": 480, "param_matched": 108, "smoke": 18}
 # jobs of round 0: cells x sizes (x rates) x 4 lags x the pool's first 3 seeds (batch)
 ADAPTIVE = {"horizon": 3 * 3 * 4 * 3, "fair_lr": 3 * 5 * 4 * 3, "fair_budget": 3 * 3 * 4 * 3,
-            "leaderboard": 5 * 8 * 4 * 3, "leaderboard_small": 2 * 8 * 3 * 3}  # tasks x cells x lags x seeds
+            "leaderboard": 5 * 8 * 4 * 3, "leaderboard_small": 2 * 8 * 3 * 3,  # tasks x cells x lags x seeds
+            "rnn_limit": 1 * 4 * 3}
 
 
 def test_every_preset_is_listed_here():
@@ -243,6 +244,19 @@ def test_the_budget_preset_trains_each_cell_at_its_own_rate_at_three_budgets():
         job = compose_cfg("experiment=fair_budget", f"cell={cell}", "train.steps=8000")
         assert (job.train.lr, job.train.steps) == (job.sweep.lr_by_cell[cell], 8000)
     assert compose_cfg("experiment=fair_budget", "cell=rnn").train.lr == 1e-3  # fair_lr's best for the RNN
+
+
+def test_the_rnn_limit_preset_searches_the_rnn_at_its_rate_to_t_800_on_the_geometric_schedule():
+    planned, config = horizon_round_0(preset="rnn_limit")
+    assert len(planned.jobs) == ADAPTIVE["rnn_limit"]
+    assert {o for job in planned.jobs for o in job if o.startswith("seq_len=")} == {
+        f"seq_len={t}" for t in (100, 200, 400, 800)}
+    assert (config.hydra.sweeper.target, config.hydra.sweeper.max_runs, config.hydra.sweeper.cap_hi) == (3, 24, 800)
+    job = compose_cfg("experiment=rnn_limit", "cell=rnn", "seq_len=400")
+    validate(job)
+    assert (job.cell.name, job.train.lr, job.train.steps) == ("rnn", 1e-3, 8000)
+    assert (job.train.eval_every, job.train.eval_growth) == (20, 1.15)
+    assert compose_cfg("experiment=rnn_limit", "cell=lstm").train.lr == 5e-3  # the gated cells at their own rate
 
 
 @pytest.mark.parametrize("preset, reference", [("leaderboard", 64), ("leaderboard_small", 32)])
