@@ -19,6 +19,10 @@ def build_parser() -> argparse.ArgumentParser:
                                      description="Summarise a past sweep from MLflow (no training).")
     parser.add_argument("--parent-run-id", help="summarise the child runs of this run")
     parser.add_argument("--experiment", help="summarise every run of this experiment")
+    parser.add_argument("--runs", metavar="CSV",
+                        help="summarise the runs of a summary's runs.csv (docs/<sweep>/runs.csv) instead of a store: "
+                             "the same verdicts, tables and fits; the learning curves and gradient profiles, which "
+                             "only the store holds, are kept from the store's summary")
     parser.add_argument("--tracking-uri", help="MLflow URI (default: $MLFLOW_TRACKING_URI, else the project's mlflow.db)")
     parser.add_argument("--out", default="summary", help="folder for the files (default: ./summary)")
     # --readme: the flag's name from when the result blocks lived in the README; kept so older commands still work
@@ -39,14 +43,21 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not (args.parent_run_id or args.experiment):
-        parser.error("give --parent-run-id or --experiment")
-    from suite.tracking.store import tracking_uri
-
-    uri = tracking_uri(args.tracking_uri)
+    if sum(map(bool, (args.parent_run_id or args.experiment, args.runs))) != 1:
+        parser.error("give --parent-run-id or --experiment (a store), or --runs (a runs.csv)")
     try:
-        _, text = summarise_store(uri, args.experiment, args.parent_run_id, out_dir=args.out,
-                                  allow_partial=args.allow_partial)
+        if args.runs:
+            from suite.summary.from_csv import RunsFileError, summarise_csv
+
+            try:
+                _, text = summarise_csv(args.runs, out_dir=args.out)
+            except RunsFileError as exc:
+                raise SummaryError(str(exc)) from None
+        else:
+            from suite.tracking.store import tracking_uri
+
+            _, text = summarise_store(tracking_uri(args.tracking_uri), args.experiment, args.parent_run_id,
+                                      out_dir=args.out, allow_partial=args.allow_partial)
     except SummaryError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

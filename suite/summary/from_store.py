@@ -11,13 +11,14 @@ import pandas as pd
 from suite.record import Artifact, Metric, Outcome
 from suite.summary.analysis import at_size, gradient_points, horizons, point_table, representative_runs, size_verdicts
 from suite.summary.frame import RUN_COLUMNS, runs_frame
+from suite.summary.gradient_trajectories import run_trajectories
 from suite.summary.knob_effects import best_table, knob_curves
 from suite.learning import POWER
 from suite.summary.learning import BUDGETS, GroupLearning, learning_groups
 from suite.summary.learning_plot import plot_learning_time
 from suite.summary.leaderboard import leaderboards
 from suite.summary.plots import (plot_curves, plot_gradients, plot_horizons, plot_knob_curves, plot_leaderboard,
-                                 plot_success)
+                                 plot_success, plot_trajectories)
 from suite.summary.render import format_text, horizons_text, render_markdown, verdicts
 from suite.tracking import queries
 
@@ -35,11 +36,16 @@ def _tidy(runs_df: pd.DataFrame) -> pd.DataFrame:
 def write_summary(runs_df: pd.DataFrame, out_dir: str | Path,
                   histories: dict[str, list[tuple[int, float]]] | None = None,
                   profiles: dict | None = None, points: pd.DataFrame | None = None,
-                  reference: str = "rnn", partial: str | None = None) -> dict[str, Path]:
+                  reference: str = "rnn", partial: str | None = None,
+                  trajectories: pd.DataFrame | None = None, from_store: bool = True) -> dict[str, Path]:
     """summary.csv, runs.csv, horizons.csv, summary.md, success.png (and curves.png given histories,
-    gradients.png given profiles, horizons.png when a task was tried at several hidden sizes, leaderboard.csv and
-    leaderboard.png when at matched sizes, knobs.csv and knobs.png when a knob was swept beyond lag and seed,
-    learning_time.png when a group's learning time could be fitted: solved runs at two lags or more)."""
+    gradients.png given profiles, gradient_trajectories.png and the Why section's lines over training given
+    trajectories (gradient_trajectories.run_trajectories), horizons.png when a task was tried at several hidden
+    sizes, leaderboard.csv and leaderboard.png when at matched sizes, knobs.csv and knobs.png when a knob was
+    swept beyond lag and seed, learning_time.png when a group's learning time could be fitted: solved runs at two
+    lags or more). from_store=False: the runs come from a runs.csv (suite/summary/from_csv.py), whose columns are
+    all written back, and the figures only the store can draw (STORE_FIGURES) are left as the store's summary drew
+    them."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     runs = _tidy(runs_df)
@@ -49,10 +55,11 @@ def write_summary(runs_df: pd.DataFrame, out_dir: str | Path,
     # floats to 4 significant digits (the store keeps the full values).
     points[results_first(points.columns, POINT_RESULTS)].to_csv(paths["summary.csv"], index=False,
                                                                 float_format="%.4g")
-    runs[results_first([c for c in RUN_COLUMNS if c in runs], RUN_RESULTS)].to_csv(paths["runs.csv"], index=False,
-                                                                                  float_format="%.4g")
+    columns = [c for c in RUN_COLUMNS if c in runs] if from_store else list(runs.columns)
+    runs[results_first(columns, RUN_RESULTS)].to_csv(paths["runs.csv"], index=False, float_format="%.4g")
     horizons_text(points).to_csv(paths["horizons.csv"], index=False)
-    paths["summary.md"].write_text(render_markdown(points, runs, reference, partial), encoding="utf-8")
+    paths["summary.md"].write_text(render_markdown(points, runs, reference, partial, trajectories),
+                                   encoding="utf-8")
     plot_success(points, paths["success.png"])
     by_size = size_verdicts(points)
     if by_size:
@@ -74,15 +81,19 @@ def write_summary(runs_df: pd.DataFrame, out_dir: str | Path,
         paths["curves.png"] = plot_curves(histories, runs, out / "curves.png")
     if profiles:
         paths["gradients.png"] = plot_gradients(profiles, out / "gradients.png")
+    if trajectories is not None and len(trajectories):
+        paths["gradient_trajectories.png"] = plot_trajectories(trajectories, out / "gradient_trajectories.png")
     # A figure an earlier summary drew into this folder and this one did not would pass for this one's
     # (python -m suite.summary --into links horizons.png when it is there).
-    for name in OPTIONAL_FIGURES - set(paths):
+    for name in OPTIONAL_FIGURES - set(paths) - (set() if from_store else STORE_FIGURES):
         (out / name).unlink(missing_ok=True)
     return paths
 
 
-OPTIONAL_FIGURES = {"horizons.png", "curves.png", "gradients.png", "knobs.png", "knobs.csv", "leaderboard.png",
-                    "leaderboard.csv", "learning_time.png"}
+OPTIONAL_FIGURES = {"horizons.png", "curves.png", "gradients.png", "gradient_trajectories.png", "knobs.png",
+                    "knobs.csv", "leaderboard.png", "leaderboard.csv", "learning_time.png"}
+# drawn from what the store holds beyond runs.csv: metric histories and gradient profiles
+STORE_FIGURES = {"curves.png", "gradients.png", "gradient_trajectories.png"}
 
 
 POINT_RESULTS = ["task", "cell", "seq_len", "majority", "success", "loss_norm", "metric", "steps_to_solve",
@@ -106,27 +117,41 @@ def _profile_csv(client, run) -> pd.DataFrame | None:
                                  pd.read_csv)
 
 
-def fetch_profiles(client, runs: pd.DataFrame, points: pd.DataFrame, reference: str = "rnn") -> dict:
-    """{task: (lag, hidden, {cell: [first profile of each seed]})} from the runs' gradient profiles,
-    at each task's gradient point (analysis.gradient_points)."""
+def gradient_point_runs(runs: pd.DataFrame, points: pd.DataFrame, reference: str = "rnn") -> pd.DataFrame:
+    """The runs that finished training at each task's gradient point (analysis.gradient_points)."""
+    finished = runs[runs["outcome"] != Outcome.CRASHED]
+    chosen = [finished[(finished["task"] == task) & (finished["seq_len"] == lag) & at_size(finished, hidden)]
+              for task, (lag, hidden) in gradient_points(points, reference).items()]
+    return pd.concat(chosen) if chosen else runs.iloc[:0]
+
+
+def fetch_profiles(client, runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """run_id -> its whole gradient profile (step, t, grad_norm at every measurement), one download per run, for
+    the runs that have one (keep `runs` short: gradient_point_runs)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    profiles = {}
+    rows = list(runs.itertuples())
+    with ThreadPoolExecutor(max_workers=8) as pool:  # downloads from a server wait on the network
+        csvs = list(pool.map(lambda r: _profile_csv(client, r), rows))
+    return {r.run_id: csv for r, csv in zip(rows, csvs) if csv is not None}
+
+
+def first_profiles(runs: pd.DataFrame, profiles: dict[str, pd.DataFrame], points: pd.DataFrame,
+                   reference: str = "rnn") -> dict:
+    """{task: (lag, hidden, {cell: [first profile of each seed]})} at each task's gradient point, from
+    fetch_profiles' profiles (plots.plot_gradients draws it)."""
+    found = {}
     for task, (lag, hidden) in gradient_points(points, reference).items():
-        chosen = runs[(runs["task"] == task) & (runs["seq_len"] == lag) & at_size(runs, hidden)
-                      & (runs["outcome"] != Outcome.CRASHED)]
-        rows = list(chosen.itertuples())
-        with ThreadPoolExecutor(max_workers=8) as pool:  # downloads from a server wait on the network
-            csvs = list(pool.map(lambda r: _profile_csv(client, r), rows))
+        chosen = runs[(runs["task"] == task) & (runs["seq_len"] == lag) & at_size(runs, hidden)]
         by_cell: dict[str, list[list[float]]] = {}
-        for r, csv in zip(rows, csvs):
-            if csv is not None:
-                # the first measurement, at the first evaluation point: the step every seed reaches
-                first = csv[csv["step"] == csv["step"].min()].sort_values("t")
-                by_cell.setdefault(r.cell, []).append(list(first["grad_norm"]))
+        for r in chosen[chosen["run_id"].isin(profiles.keys())].itertuples():
+            csv = profiles[r.run_id]
+            # the first measurement, at the first evaluation point: the step every seed reaches
+            first = csv[csv["step"] == csv["step"].min()].sort_values("t")
+            by_cell.setdefault(r.cell, []).append(list(first["grad_norm"]))
         if by_cell:
-            profiles[task] = (lag, hidden, by_cell)
-    return profiles
+            found[task] = (lag, hidden, by_cell)
+    return found
 
 
 # -- the store ---------------------------------------------------------------------------
@@ -173,15 +198,19 @@ def summarise_runs(client, runs: pd.DataFrame, out_dir: str | Path | None = None
                    max_curves: int = 12, reference: str = "rnn",
                    points: pd.DataFrame | None = None, partial: str | None = None) -> tuple[str, dict[str, Path]]:
     """(text summary, files written) for tidy runs (and their point table, when already made); with
-    out_dir, the files, learning curves and gradient profiles too (fetched from the store through `client`).
+    out_dir, the files, learning curves and gradient profiles too (fetched from the store through `client`), and
+    from the profiles the gradient's trajectories over training (in the Why section and a figure).
     `partial` says what runs are missing: it leads the summary."""
     points = point_table(runs) if points is None else points
-    paths = {}
+    paths, trajectories = {}, None
     if out_dir is not None:
         histories = fetch_histories(client, representative_runs(runs, max_curves, points))
-        profiles = fetch_profiles(client, runs, points, reference)
-        paths = write_summary(runs, out_dir, histories, profiles, points, reference, partial)
-    return format_text(points, runs, reference, partial), paths
+        at_points = gradient_point_runs(runs, points, reference)
+        measured = fetch_profiles(client, at_points)
+        trajectories = run_trajectories(at_points, measured)
+        paths = write_summary(runs, out_dir, histories, first_profiles(at_points, measured, points, reference),
+                              points, reference, partial, trajectories)
+    return format_text(points, runs, reference, partial, trajectories), paths
 
 
 def summarise_store(tracking_uri: str, experiment: str | None = None, parent_run_id: str | None = None,

@@ -149,6 +149,40 @@ def plot_gradients(profiles: dict, path: str | Path) -> Path:
     return Path(path)
 
 
+def plot_trajectories(trajectories: pd.DataFrame, path: str | Path) -> Path:
+    """log10 ‖∂L/∂h_1‖ ÷ ‖∂L/∂h_T‖ against the update, a line per run (solid: the seed solves, dashed: it fails),
+    a panel per task and cell (gradient_trajectories.run_trajectories: at each task's gradient point)."""
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    from suite.summary.gradient_trajectories import VANISHED
+
+    panels = [((task, cell), g[g["cell"] == cell]) for task, g in trajectories.groupby("task", sort=False)
+              for cell in cells_in_order(g)]
+    fig, axes = figure_panels(max(len(panels), 1))
+    fig.subplots_adjust(left=0.85 / fig.get_figwidth(), wspace=0.4)  # room for the ratio's label and ticks (-26)
+    for ax, ((task, cell), g) in zip(axes, panels):
+        color = _style(cell)["color"]
+        for (_, solved), run in g.sort_values("step").groupby(["run_id", "solved"], sort=False):
+            ax.plot(run["step"], run["log10_ratio"], color=color, ls="-" if solved else "--", lw=1.1, marker=".",
+                    markersize=4)
+        seeds = g.drop_duplicates("run_id")["solved"]
+        for solved, style, word in ((True, "-", "solves"), (False, "--", "fails")):
+            n = int((seeds == solved).sum())
+            if n:  # one legend entry per line style, with its count of seeds
+                ax.plot([], [], color=color, ls=style, label=f"{word} ({n} seed{'' if n == 1 else 's'})")
+        ax.axhline(VANISHED, color="grey", lw=0.8, ls=":")  # below it the gradient counts as vanished
+        steps = g["step"]
+        if steps.min() > 0 and steps.max() / steps.min() >= 8:  # a geometric evaluation schedule
+            ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(ScalarFormatter())
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set(title=f"{task}, T={g['seq_len'].iloc[0]}, h={g['hidden'].iloc[0]}: {cell}", xlabel="update",
+               ylabel="log10 ‖∂L/∂h_1‖ ÷ ‖∂L/∂h_T‖")
+        ax.legend(fontsize="small")
+    fig.savefig(path, dpi=110)
+    return Path(path)
+
+
 def _estimate_lines(ax, lines, log_x: bool) -> None:
     """T50 with its 95% interval as an error bar against x, a line per (label, cell, xs, estimates), on a log
     lag axis; an open claim ('> T', '< T') is an arrow from T the way the horizon lies, a group with no T50

@@ -12,8 +12,9 @@ import pandas as pd
 from suite.horizon.brackets import Majority
 from suite.record import Outcome
 from suite.summary.analysis import (CellVerdict, GroupVerdict, SizeVerdict, gradient_ratios, horizons, judge,
-                                   matched_sizes, size_text, size_verdicts)
+                                   matched_sizes, size_verdicts)
 from suite.summary.estimates import estimates, order_text, p_order
+from suite.summary.gradient_trajectories import VANISHED, point_heading, power, trajectory_lines
 from suite.summary.knob_effects import best_lines
 from suite.summary.leaderboard import board_section
 from suite.summary.learning import learning_section
@@ -225,9 +226,8 @@ def verdicts(points: pd.DataFrame, reference: str = "rnn") -> list[str]:
 def gradient_lines(points: pd.DataFrame, reference: str = "rnn") -> list[str]:
     """'memory, d=199 (T=200), h=64: rnn 10^-6.8, lstm 10^-0.4, gru 10^-1.2', from the runs' own measurements."""
     names = lag_names(points)
-    where = lambda task, t: (f"{names[task].at(t)} (T={t})" if task in names else f"T={t}")  # noqa: E731
-    return [f"{task}, {where(task, lag)}, {size_text(hidden)}: "
-            + ", ".join(f"{cell} 10^{ratio:.1f}" for cell, ratio in values)
+    return [f"{point_heading(names, task, lag, hidden)}: " + ", ".join(f"{cell} 10^{ratio:.1f}"
+                                                                         for cell, ratio in values)
             for task, lag, hidden, values in gradient_ratios(points, reference)]
 
 
@@ -241,7 +241,7 @@ def problem_runs(runs: pd.DataFrame) -> list[str]:
 
 
 def _sections(points: pd.DataFrame, runs: pd.DataFrame, h1: str, h2: str, h3: str, reference: str,
-              partial: str | None = None) -> str:
+              partial: str | None = None, trajectories: pd.DataFrame | None = None) -> str:
     lead = f"PARTIAL SUMMARY: {partial}.\n\n" if partial else ""
     if points.empty:
         return f"{lead}{h1}Sweep summary\n\nNo finished runs.\n"
@@ -272,6 +272,12 @@ def _sections(points: pd.DataFrame, runs: pd.DataFrame, h1: str, h2: str, h3: st
                   "the remembered information, median over seeds, every seed measured at the first evaluation "
                   "point, step train.eval_every)",
                   "\n".join(f"- {g}" for g in gradients)]
+    over_training = trajectory_lines(points, trajectories, reference)
+    if over_training:
+        parts += [f"Over training (gradient_trajectories.png): the same ratio, at the same lag and size, at every "
+                  f"diagnostics measurement (diagnostics.every); medians over seeds, the seeds that solve and those "
+                  f"that fail apart; below {power(VANISHED)} counts as vanished",
+                  "\n".join(f"- {line}" for line in over_training)]
     parts += learning_section(runs, h2)
     hz = horizons_text(points)
     for task, table in task_tables(points).items():
@@ -304,11 +310,13 @@ def code_versions_text(runs: pd.DataFrame) -> str:
 
 
 def render_markdown(points: pd.DataFrame, runs: pd.DataFrame, reference: str = "rnn",
-                    partial: str | None = None) -> str:
-    """The summary as Markdown; `partial` (what runs could not be read) leads it."""
-    return _sections(points, runs, "# ", "## ", "### ", reference, partial)
+                    partial: str | None = None, trajectories: pd.DataFrame | None = None) -> str:
+    """The summary as Markdown; `partial` (what runs could not be read) leads it; `trajectories`
+    (gradient_trajectories.run_trajectories, from the store's profiles) adds the Why section's lines over training."""
+    return _sections(points, runs, "# ", "## ", "### ", reference, partial, trajectories)
 
 
-def format_text(points: pd.DataFrame, runs: pd.DataFrame, reference: str = "rnn", partial: str | None = None) -> str:
+def format_text(points: pd.DataFrame, runs: pd.DataFrame, reference: str = "rnn", partial: str | None = None,
+                trajectories: pd.DataFrame | None = None) -> str:
     """The same content for a terminal: plain headings, the tables as pipe tables."""
-    return _sections(points, runs, "== ", "-- ", "", reference, partial)
+    return _sections(points, runs, "== ", "-- ", "", reference, partial, trajectories)

@@ -36,6 +36,19 @@ from tasks.base import Task
 SATURATED = 0.99  # |h| above this: a tanh unit whose derivative 1 - h² is below 0.02
 
 
+def log10_norm(value) -> float:
+    """log10 of a gradient norm: on a log10 scale (values ~1e-8 and below read as 0 on a linear chart axis);
+    a tiny floor stands in for a gradient that underflowed to 0 even in float64."""
+    return math.log10(max(float(value), 1e-300))
+
+
+def log10_ratio(first, last) -> float:
+    """log10(‖∂L/∂h_1‖ ÷ ‖∂L/∂h_T‖) from those two norms: the orders of magnitude the learning signal loses
+    across the lag (Metric.GRAD_LOG10_RATIO). The summary reads each run's stored profile with this same
+    function (suite/summary/gradient_trajectories.py), so the two cannot drift apart."""
+    return log10_norm(first) - log10_norm(last)
+
+
 def _parts(state) -> tuple[torch.Tensor, ...]:
     """The tensors of a torch-style recurrent state: (h,) or, for the LSTM, (h, c)."""
     return tuple(state) if isinstance(state, tuple) else (state,)
@@ -146,13 +159,11 @@ class GradientDiagnostics:
         norms = norms.cpu()
         self.profiles.append((step, norms.tolist()))
         at = min(self.task.remember_at, len(norms) - 1)
-        # On a log10 scale (values ~1e-8 and below read as 0 on a linear chart axis); a tiny floor
-        # stands in for a gradient that underflowed to 0 even in float64.
-        first_t, final, memory = (math.log10(max(float(norms[i]), 1e-300)) for i in (0, -1, at))
+        first_t, final, memory = (log10_norm(norms[i]) for i in (0, -1, at))
         gradient = {
             Metric.GRAD_LOG10_FIRST: first_t, Metric.GRAD_LOG10_LAST: final, Metric.GRAD_LOG10_MEMORY: memory,
             # orders of magnitude the learning signal loses across the lag
-            Metric.GRAD_LOG10_RATIO: first_t - final,
+            Metric.GRAD_LOG10_RATIO: log10_ratio(norms[0], norms[-1]),
         }
         metrics = {**gradient, **({Metric.FIRST_EVAL[k]: v for k, v in gradient.items()} if first else {})}
         metrics.update(self.gate_statistics(probe, states))
