@@ -66,3 +66,25 @@ def test_runs_and_a_store_are_one_or_the_other(tmp_path):
         cli.main(["--runs", "x.csv", "--experiment", "e"])
     with pytest.raises(SystemExit):
         cli.main([])
+
+
+# -- what the README quotes of a committed sweep, recomputed from its runs ---------------------
+# (README fragment, the sweep whose runs.csv gives it, a fragment of that sweep's summary lines that must hold it)
+README_QUOTES = [
+    ("the RNN's grows ×11 [2.2, 110]", "default_sweep", "memory rnn h=64 (12 runs, 5 not solved within their budget): ×11 [2.2, 110] per doubling of d"),
+    ("the LSTM's ×1.7 [1.5, 2.0]", "default_sweep", "memory lstm h=64 (12 runs, 0 not solved within their budget): ×1.7 [1.5, 2.0] per doubling of d"),
+    ("the GRU's ×1.8 [1.4, 3.0]", "default_sweep", "memory gru h=64 (12 runs, 0 not solved within their budget): ×1.8 [1.4, 3.0] per doubling of d"),
+    ("faster than the LSTM's (P = 0.99) and the GRU's\n  (P = 0.98)", "default_sweep",
+     "memory h=64: rnn's learning time grows faster with the lag than that of lstm (P = 0.99), gru (P = 0.98)"),
+]
+
+
+@pytest.mark.parametrize("quoted, folder, recomputed", README_QUOTES, ids=[q[0][:30] for q in README_QUOTES])
+def test_the_readmes_learning_time_figures_are_those_of_the_committed_runs(quoted, folder, recomputed):
+    """Each figure is in the README as quoted and in the summary recomputed from the sweep's runs.csv: a flipped
+    run outcome moves the fit and fails this."""
+    from suite.summary.learning import learning_lines
+
+    assert quoted in (ROOT / "README.md").read_text(encoding="utf-8"), quoted
+    lines = learning_lines(pd.read_csv(ROOT / "docs" / folder / "runs.csv"))
+    assert any(recomputed in line for line in lines), (recomputed, lines)
