@@ -117,6 +117,30 @@ def test_what_the_readme_quotes_is_what_the_committed_runs_give(quoted, folder, 
     assert recomputed in recomputed_summary(folder), f"docs/{folder}/runs.csv no longer gives {recomputed!r}"
 
 
+# the same for what docs/results.md quotes of a sweep first published there
+RESULTS_QUOTES = [
+    ("Solved of tried, by d: 99 2/3, 199 2/3,\n239 2/3, 332 1/3, 399 1/3, 575 1/3, 799 2/6", "rnn_limit",
+     "rnn solves up to d=239 (2/3) but fails from d=332 (1/3 solved; solved above it: 1/3 at d=399, 1/3 at d=575, 2/6 at d=799)"),
+    ("estimate stays open (d > 38)", "rnn_limit", "memory: horizon T50: rnn d > 38"),
+    ("Learning time grows ×2.2 [1.4, 4.4] per doubling of d. T50(8,000)\n  comes out as d < 1,100 and "
+     "T50(32,000) as d < 6,100", "rnn_limit",
+     "×2.2 [1.4, 4.4] per doubling of d. The data pick the power law (p_power = 0.88; evidence: positive). "
+     "T50 at B = 500, 2,000, 8,000, 32,000 updates: d < 130, d < 330, d < 1,100, d < 6,100"),
+    ("predicted for 8,000 updates: T50(8,000) = d 310 [160, 520]", "fair_budget",
+     "memory rnn (train.steps=2000) h=64 (24 runs, 10 not solved within their budget): ×4.1 [2.5, 8.1] per doubling "
+     "of d. The data pick the power law (p_power = 0.90; evidence: positive). T50 at B = 500, 2,000, 8,000, 32,000 "
+     "updates: d 92 [61, 130], d 170 [120, 220], d 310 [160, 520]"),
+]
+
+
+@pytest.mark.slow  # shares the cached summaries above
+@pytest.mark.parametrize("quoted, folder, recomputed", RESULTS_QUOTES, ids=[q[0][:40] for q in RESULTS_QUOTES])
+def test_what_results_quotes_is_what_the_committed_runs_give(quoted, folder, recomputed):
+    results = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
+    assert quoted in results, f"docs/results.md no longer says {quoted!r}"
+    assert recomputed in recomputed_summary(folder), f"docs/{folder}/runs.csv no longer gives {recomputed!r}"
+
+
 def test_fair_budgets_8_of_9_is_its_runs():
     runs = pd.read_csv(ROOT / "docs" / "fair_budget" / "runs.csv")
     at = runs[(runs.cell == "rnn (train.steps=8000)") & (runs.seq_len == 200)]
