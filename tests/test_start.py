@@ -35,3 +35,13 @@ def test_the_sweeper_configs_defaults_are_the_searchs_own():
     assert conf.pop("_target_").endswith("HorizonSweeper") and conf.pop("params") is None
     settings = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(SearchSettings()).items()}
     assert conf == settings
+
+
+@pytest.mark.cli
+def test_a_summary_does_not_load_torch():
+    """`python -m suite.summary` reads the stored gradient profiles by the diagnostics' own definition
+    (suite/training/gradient_ratio.py) without the torch that the diagnostics themselves need."""
+    code = ("import sys; import suite.summary.__main__, suite.summary.from_store, suite.summary.from_csv; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch')[:3])")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stdout + proc.stderr[-2000:]

@@ -15,6 +15,7 @@ from suite.record import Outcome
 from suite.summary.analysis import at_size, gradient_points, size_text
 from suite.summary.frame import cells_in_order
 from suite.summary.lags import lag_names
+from suite.training.gradient_ratio import log10_ratio
 
 VANISHED = -3.0  # log10 ratio below which the gradient reaching t=1 counts as vanished: under 10^-3 of h_T's
 GROUP = ["task", "cell", "seq_len", "hidden"]
@@ -24,9 +25,6 @@ TRAJECTORY_COLUMNS = [*GROUP, "seed", "run_id", "solved", "step", "log10_ratio"]
 def trajectory(profile: pd.DataFrame) -> pd.DataFrame:
     """(step, log10_ratio) at each measured step of one run's profile (columns step, t, grad_norm): the norm
     at t=1 over the one at its last t, by the diagnostics' own definition (the logged grad_log10_ratio's)."""
-    # Imported here: the definition lives with the code that measures it (fingerprinted, and importing torch).
-    from suite.training.diagnostics import log10_ratio
-
     ends = profile.sort_values(["step", "t"]).groupby("step")["grad_norm"].agg(["first", "last"])
     return pd.DataFrame({"step": ends.index.astype(int),
                          "log10_ratio": [log10_ratio(a, b) for a, b in zip(ends["first"], ends["last"])]})

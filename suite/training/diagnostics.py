@@ -26,27 +26,14 @@ from __future__ import annotations
 
 import copy
 import io
-import math
 
 import torch
 
 from suite.record import Metric
+from suite.training.gradient_ratio import log10_norm, log10_ratio
 from tasks.base import Task
 
 SATURATED = 0.99  # |h| above this: a tanh unit whose derivative 1 - h² is below 0.02
-
-
-def log10_norm(value) -> float:
-    """log10 of a gradient norm: on a log10 scale (values ~1e-8 and below read as 0 on a linear chart axis);
-    a tiny floor stands in for a gradient that underflowed to 0 even in float64."""
-    return math.log10(max(float(value), 1e-300))
-
-
-def log10_ratio(first, last) -> float:
-    """log10(‖∂L/∂h_1‖ ÷ ‖∂L/∂h_T‖) from those two norms: the orders of magnitude the learning signal loses
-    across the lag (Metric.GRAD_LOG10_RATIO). The summary reads each run's stored profile with this same
-    function (suite/summary/gradient_trajectories.py), so the two cannot drift apart."""
-    return log10_norm(first) - log10_norm(last)
 
 
 def _parts(state) -> tuple[torch.Tensor, ...]:
