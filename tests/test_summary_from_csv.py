@@ -52,7 +52,7 @@ def test_docs_command_regenerates_in_place_keeping_the_store_figures_and_every_c
 def test_every_committed_sweep_summarises_from_its_runs_csv(folder):
     text = recomputed_summary(folder)  # shared with the README's figures below: one summary a sweep
     runs = pd.read_csv(ROOT / "docs" / folder / "runs.csv")
-    assert f"{len(runs)} runs" in text.splitlines()[0] or f"{len(runs)} runs" in text, folder
+    assert any(line.startswith(f"{len(runs)} runs, ") for line in text.splitlines()), folder
     for task in runs["task"].unique():
         assert f"\n- {task}: " in text or f"\n{task}: " in text, (folder, task)
 

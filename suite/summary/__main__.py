@@ -47,12 +47,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give --parent-run-id or --experiment (a store), or --runs (a runs.csv)")
     try:
         if args.runs:
-            from suite.summary.from_csv import RunsFileError, summarise_csv
+            from suite.summary.from_csv import summarise_csv
 
-            try:
-                _, text = summarise_csv(args.runs, out_dir=args.out)
-            except RunsFileError as exc:
-                raise SummaryError(str(exc)) from None
+            _, text = summarise_csv(args.runs, out_dir=args.out)
         else:
             from suite.tracking.store import tracking_uri
 

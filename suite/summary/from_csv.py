@@ -14,10 +14,11 @@ from pathlib import Path
 import pandas as pd
 
 from suite.summary.analysis import point_table
+from suite.summary.from_store import SummaryError, write_summary
 from suite.summary.render import format_text
 
 
-class RunsFileError(ValueError):
+class RunsFileError(SummaryError):
     """The file is not a summary's runs.csv."""
 
 
@@ -43,7 +44,5 @@ def summarise_csv(path: str | Path, out_dir: str | Path | None = None,
     runs = read_runs(path)
     points = point_table(runs)
     if out_dir is not None:
-        from suite.summary.from_store import write_summary
-
         write_summary(runs, out_dir, points=points, reference=reference, from_store=False)
     return runs, format_text(points, runs, reference)
