@@ -46,7 +46,8 @@ def children_and_parents(runs):
 def pytest_xdist_auto_num_workers(config):
     """`-n auto` (pyproject.toml's addopts): a worker per core, at most 4. The tests start subprocesses and
     services of their own, and more workers than that would mostly contend for the same cores and memory."""
-    return max(1, min(4, len(os.sched_getaffinity(0))))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()  # macOS: no affinity
+    return max(1, min(4, cores or 1))
 
 
 @pytest.hookimpl(trylast=True)  # after -m and -k have deselected
