@@ -155,7 +155,7 @@ def main() -> None:
 
         import mlflow  # noqa: F401  (imported before timing: start-up is measured by the CLI row)
 
-        from suite.summary import analysis, frame, render, from_store
+        from suite.summary import analysis, document, frame, from_store
 
         out = Path(tmp) / "summary"
         rows = []
@@ -173,7 +173,7 @@ def main() -> None:
 
         def tables():
             tidy = frame.runs_frame(found)
-            return render.format_text(analysis.point_table(tidy), tidy)
+            return document.format_text(analysis.point_table(tidy), tidy)
 
         t, _ = timed(tables, args.repeats)
         rows.append({"what": "  pandas: runs_frame + point_table + format_text", "seconds": t})

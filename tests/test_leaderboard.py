@@ -5,7 +5,7 @@ import re
 import pandas as pd
 import pytest
 
-from suite.summary import analysis, frame, leaderboard, learning, render, from_store
+from suite.summary import analysis, document, frame, leaderboard, learning, render, from_store
 from tests.test_summary import outcomes
 
 SOLVES, FAILS = ("solved",) * 8, ("failed",) * 8
@@ -99,13 +99,14 @@ def test_the_summary_writes_the_board_and_its_figure_and_drops_them_when_not_mat
     written = pd.read_csv(tmp_path / "leaderboard.csv")
     assert list(written["cell"][2:]) == ["rnn", "mingru", "s6"]
     assert written["growth"].iloc[-1] == "–" and written["growth"].iloc[2].startswith("×")
-    text = render.format_text(analysis.point_table(runs), runs)
+    text = document.format_text(analysis.point_table(runs), runs)
     assert "-- Leaderboard" in text and "memory: tier 1 " in text
-    assert "| p_beyond_next | growth" in text and "| s6     |" in text and "| –" in text
+    assert "| P beyond next | growth" in text and "| s6     |" in text and "| –" in text
+    assert "| 53 [34, 81] (T) |" in text  # no distance recorded: T50 in T, said so
     plain = frame.runs_frame(pd.DataFrame(cell_rows("rnn", 64, 30) + cell_rows("lstm", 64, 90)))
     paths = from_store.write_summary(plain, tmp_path)  # the same folder: the old board must not pass for this one's
     assert not (tmp_path / "leaderboard.png").exists() and not (tmp_path / "leaderboard.csv").exists()
-    assert "Leaderboard" not in render.format_text(analysis.point_table(plain), plain)
+    assert "Leaderboard" not in document.format_text(analysis.point_table(plain), plain)
 
 
 def test_the_readme_gets_the_board_alone_between_its_markers(tmp_path):
@@ -114,18 +115,19 @@ def test_the_readme_gets_the_board_alone_between_its_markers(tmp_path):
 
     runs = frame.runs_frame(pd.DataFrame(matched_rows()))
     paths = from_store.write_summary(runs, tmp_path / "out")
-    text = render.format_text(analysis.point_table(runs), runs)
-    section = cli.section_of(text, "Leaderboard")
-    assert section.startswith("-- Leaderboard") and "| memory | 1    |" in section
-    assert "-- Verdicts" not in section and "-- Why" not in section and "-- memory" not in section
+    markdown = paths["summary.md"].read_text(encoding="utf-8")
+    section = cli.section_of(markdown, "Leaderboard")
+    assert section.startswith("## Leaderboard\n") and "memory:\n\n| tier | cell " in section
+    assert "## Verdicts" not in section and "## Why" not in section and "## memory" not in section
     page = tmp_path / "README.md"
-    page.write_text("intro\n<!-- leaderboard:start -->\nold\n<!-- leaderboard:end -->\nafter\n", encoding="utf-8")
-    cli.embed_in_page(page, section, paths["leaderboard.png"], "leaderboard")
+    page.write_text("# Title\n\n## The board\n\nintro\n<!-- leaderboard:start -->\nold\n<!-- leaderboard:end -->\n"
+                    "after\n", encoding="utf-8")
+    cli.embed_in_page(page, section, paths["leaderboard.png"].parent, "leaderboard")
     written = page.read_text(encoding="utf-8")
-    assert "old" not in written and "-- Leaderboard" in written and written.endswith("after\n")
-    assert "![horizons ranked at matched weights](out/leaderboard.png)" in written
+    assert "old" not in written and "\n### Leaderboard\n" in written and written.endswith("after\n")
+    assert "![horizons ranked at matched weights](out/leaderboard.png)" in written and "```" not in written
     with pytest.raises(SummaryError, match="no section headed 'Knobs'"):
-        cli.section_of(text, "Knobs")
+        cli.section_of(markdown, "Knobs")
 
 
 def test_a_task_tried_at_one_lag_is_written_in_t_not_a_distance_guessed_from_it():

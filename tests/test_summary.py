@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 
 from suite.summary import __main__ as cli
-from suite.summary import analysis, plots, render, from_store
+from suite.summary import analysis, document, plots, render, from_store
 from suite.summary import frame as frames  # `frame` is the fixture below
+from suite.summary.lags import lags_line
 from tests.conftest import ROOT
 from tests.verdicts import assert_printed_verdicts_are_the_runs
 
@@ -211,16 +212,37 @@ def test_a_no_majority_lag_between_is_reported_not_smoothed():
 
 def test_markdown_and_text(frame, points):
     runs = frames.runs_frame(frame)
-    md = render.render_markdown(points, runs)
+    md = document.render_markdown(points, runs)
     assert "- copy: horizon T50: " in md and "; by lag: every cell fails at every lag tried (T=5..50)" in md
-    assert "## memory (baseline loss 2.079)" in md
+    assert "## memory\n\nBaseline loss 2.079." in md and "\n### memory: horizons\n" in md
     assert "| seq_len | hidden | rnn" in md and "3/3 · 0.01" in md and "≥ 200" in md
+    assert "| cell | hidden | T50 (T) | T50 (d) | runs | bracket |" in md  # the raw evidence is horizons.csv's
+    assert "![" not in md  # no figure drawn, none shown
+    drawn = document.render_markdown(points, runs, drawn={"success.png", "curves.png"})
+    assert "## Verdicts\n\n![success rate against lag](success.png)\n\n- " in drawn
+    assert drawn.rstrip().endswith("## Learning curves\n\nEach run's evaluation loss ÷ baseline over training.\n\n"
+                                   "![learning curves](curves.png)")
     assert "`lstm-adding-T100-h64-s2` (crashed, FAILED): RuntimeError: boom" in md
     assert "`gru-memory-T200-h64-s2` (diverged)" in md
-    text = render.format_text(points, runs)
+    text = document.format_text(points, runs)
     assert text.startswith("== Sweep summary") and "by lag: rnn solves up to T=20 (3/3)" in text
-    assert render.format_text(analysis.point_table(frames.runs_frame(None)),
+    assert "\n-- Verdicts\n\n- " in text and "Learning curves" not in text and ".png" not in text
+    assert "\n-- Verdicts\n\n(success.png)\n\n- " in document.format_text(points, runs, drawn={"success.png"})
+    assert document.format_text(analysis.point_table(frames.runs_frame(None)),
                               frames.runs_frame(None)).strip().endswith("No finished runs.")
+
+
+def test_a_wide_cell_table_is_cut_into_tables_a_page_shows_whole():
+    """Eight cells at their matched sizes, as the leaderboard's: cut into tables of a few cells each, every line at
+    most WIDEST_TABLE characters, each with the lags, every cell in one of them, in order."""
+    cells = [f"cell{i} h={100 + i}" for i in range(8)]
+    table = pd.DataFrame({c: ["3/3 · 0.055 · ∇10^-0.3"] * 3 for c in cells}, index=pd.Index([10, 30, 90], name="seq_len"))
+    tables = document.narrow_tables(table)
+    assert len(tables) > 1 and all(len(line) <= document.WIDEST_TABLE for t in tables for line in t.splitlines())
+    heads = [t.splitlines()[0] for t in tables]
+    assert all(h.startswith("| seq_len |") for h in heads) and all(t.count("\n| 90 ") == 1 for t in tables)
+    assert [c for h in heads for c in cells if f" {c} " in h] == cells
+    assert document.narrow_tables(table[cells[:2]]) == [render.markdown_table(table[cells[:2]])]
 
 
 def test_markdown_table_escapes_pipes():
@@ -405,17 +427,20 @@ def test_a_search_summary_draws_horizon_against_size(tmp_path):
 
 
 def test_embed_in_a_named_block_of_a_page(tmp_path):
-    """The block is rewritten in place, and the plot linked relative to the page (docs/results.md links
-    horizon/horizons.png), as MkDocs and a forge both resolve it."""
+    """The block is rewritten in place with the summary's Markdown, never fenced: its headings one level below the
+    page's heading above the block, its figures linked relative to the page (docs/results.md links
+    horizon/horizons.png), as MkDocs and a forge both resolve them."""
     page = tmp_path / "docs" / "results.md"
     (tmp_path / "docs" / "horizon").mkdir(parents=True)
-    page.write_text("intro\n<!-- horizon:start -->\nold\n<!-- horizon:end -->\nrest\n", encoding="utf-8")
-    cli.embed_in_page(page, "memory: rnn 52–59\n", tmp_path / "docs" / "horizon" / "horizons.png", "horizon")
+    page.write_text("# Results\n\n## The search\n\nintro\n<!-- horizon:start -->\nold\n<!-- horizon:end -->\nrest\n",
+                    encoding="utf-8")
+    summary = "# Sweep summary\n\n2 runs.\n\n## Verdicts\n\n![horizon against hidden size](horizons.png)\n\n- memory: x\n"
+    cli.embed_in_page(page, summary, tmp_path / "docs" / "horizon", "horizon")
     assert page.read_text(encoding="utf-8") == (
-        "intro\n<!-- horizon:start -->\n```text\nmemory: rnn 52–59\n```\n\n"
-        "![horizon against hidden size](horizon/horizons.png)\n<!-- horizon:end -->\nrest\n")
+        "# Results\n\n## The search\n\nintro\n<!-- horizon:start -->\n### Sweep summary\n\n2 runs.\n\n#### Verdicts\n\n"
+        "![horizon against hidden size](horizon/horizons.png)\n\n- memory: x\n<!-- horizon:end -->\nrest\n")
     with pytest.raises(from_store.SummaryError, match="no <!-- summary:start -->"):
-        cli.embed_in_page(page, "x", tmp_path / "success.png")
+        cli.embed_in_page(page, "x", tmp_path)
 
 
 def test_into_and_its_older_name_readme_are_one_flag():
@@ -465,14 +490,14 @@ def test_verdicts_state_lags_as_the_distance_the_information_travels():
         "adding: rnn solves up to d=14.8 (3/3) but fails from d=44.8 (0/3 solved)",
         "memory: rnn solves up to d=19 (3/3) but fails from d=99 (0/3 solved; solved above it: 1/3 at d=199)",
         "mine: rnn solves every lag tried (up to T=20, 3/3)"]
-    line = render.lags_line(points)
+    line = lags_line(points)
     assert "memory d = T−1" in line and "adding d = the mean over sequences, e.g. 40–49.5 (mean 44.8) at T=50" in line
     assert "mine declare no distance: T" in line
     hz = analysis.horizons(points).set_index("task")
     assert (hz.loc["memory", "bracket"], hz.loc["memory", "bracket_d"]) == ("20–100", "19–99")
     assert pd.isna(hz.loc["mine", "horizon_d"])
     assert render.gradient_lines(points) == []  # no gradients measured: no why line
-    md = render.render_markdown(points, frames.runs_frame(pd.DataFrame(rows)))
+    md = document.render_markdown(points, frames.runs_frame(pd.DataFrame(rows)))
     assert line in md and "- memory: horizon T50: rnn d " in md and "; by lag: rnn solves up to d=19" in md
 
 
@@ -495,10 +520,10 @@ def test_code_versions_are_counted_within_a_task_and_cell():
     rows = [{**r, "tags.code_hash": "a"} for r in outcomes("memory", "rnn", 20, *OK3)]
     rows += [{**r, "tags.code_hash": "b"} for r in outcomes("adding", "rnn", 20, *OK3)]
     runs = frames.runs_frame(pd.DataFrame(rows))
-    assert render.code_versions_text(runs) == ""
+    assert document.code_versions_text(runs) == ""
     rows += [{**r, "tags.code_hash": "c", "start_time": r["start_time"] + pd.Timedelta(hours=1)}
              for r in outcomes("memory", "rnn", 50, *OK3)]
-    text = render.code_versions_text(frames.runs_frame(pd.DataFrame(rows)))
+    text = document.code_versions_text(frames.runs_frame(pd.DataFrame(rows)))
     assert "different versions of the code (memory rnn: 2 versions)" in text
 
 

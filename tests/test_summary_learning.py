@@ -8,7 +8,7 @@ import pytest
 
 from suite.learning import Interval
 from suite.record import Metric
-from suite.summary import learning, render, from_store
+from suite.summary import document, learning, from_store
 from suite.summary.analysis import point_table
 from suite.summary.learning_plot import plot_learning_time
 from tests.conftest import ROOT
@@ -86,8 +86,9 @@ def test_crashed_and_diverged_runs_are_no_observation_and_failed_ones_are_censor
 
 
 def test_the_section_is_in_the_summary_and_the_figure_is_written(apart, tmp_path):
-    text = render.format_text(point_table(apart), apart)
-    assert "\n-- Learning time (learning_time.png)" in text and "- memory rnn h=64 (24 runs, " in text
+    text = document.format_text(point_table(apart), apart, drawn={"learning_time.png"})
+    assert "\n-- Learning time\n\nUpdates to solve against the lag" in text and "- memory rnn h=64 (24 runs, " in text
+    assert "record it, else T, the seq_len knob. (learning_time.png)\n" in text
     paths = from_store.write_summary(apart, tmp_path)
     assert paths["learning_time.png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert plot_learning_time([], tmp_path / "empty.png").stat().st_size > 0

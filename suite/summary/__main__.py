@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -28,12 +29,14 @@ def build_parser() -> argparse.ArgumentParser:
     # --readme: the flag's name from when the result blocks lived in the README; kept so older commands still work
     parser.add_argument("--into", "--readme", dest="into", metavar="FILE",
                         help="also replace the block between the markers <!-- BLOCK:start --> and <!-- BLOCK:end --> "
-                             "of this Markdown file (docs/results.md) with the printed summary and a link to the plot")
+                             "of this Markdown file (docs/results.md) with the summary's Markdown (summary.md), its "
+                             "figures inline")
     parser.add_argument("--block", default="summary",
                         help="the block's name: summary (the default sweep's) or horizon (default: summary)")
     parser.add_argument("--section", metavar="HEADING",
                         help="with --into: embed only the summary's section whose heading starts with this "
-                             "(Leaderboard: the README's table), not the whole summary")
+                             "(Verdicts: the verdicts and their figure; Leaderboard: the README's board), not the "
+                             "whole summary")
     parser.add_argument("--allow-partial", action="store_true",
                         help="summarise what can be read when some of the sweep's runs cannot be (the summary's "
                              "first line says what is left out); without it that is an error")
@@ -61,12 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     print(f"files written to {Path(args.out).resolve()}")
     if args.into:
-        # the leaderboard where the sweep matched sizes, the horizon figure where it tried several, else success
-        plot = next(p for p in (Path(args.out) / name for name in ("leaderboard.png", "horizons.png", "success.png"))
-                     if p.exists())
         try:
-            shown = section_of(text, args.section) if args.section else text
-            embed_in_page(Path(args.into), shown, plot, args.block)
+            markdown = (Path(args.out) / "summary.md").read_text(encoding="utf-8")
+            # a section without its own heading: the page's heading above the block introduces it
+            shown = section_of(markdown, args.section).split("\n", 1)[1] if args.section else markdown
+            embed_in_page(Path(args.into), shown, Path(args.out), args.block)
         except SummaryError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -74,34 +76,44 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def section_of(text: str, heading: str) -> str:
-    """The printed summary's section whose heading ('-- Leaderboard (...)') starts with `heading`, up to the next."""
-    lines, kept = text.splitlines(), None
+HEADING = re.compile(r"^(#{1,6}) (.*)$")
+FIGURE = re.compile(r"!\[([^\]]*)\]\(([^)/]+)\)")
+
+
+def section_of(markdown: str, heading: str) -> str:
+    """The summary's section whose heading ('## Leaderboard') starts with `heading`, its subsections included, up
+    to the next heading of its level or above."""
+    lines, kept, level = markdown.splitlines(), None, 0
     for i, line in enumerate(lines):
-        if line.startswith(("-- ", "== ")):
-            if kept is not None:
-                return "\n".join(lines[kept:i]).strip() + "\n"
-            if line[3:].startswith(heading):
-                kept = i
+        found = HEADING.match(line)
+        if not found:
+            continue
+        if kept is not None and len(found[1]) <= level:
+            return "\n".join(lines[kept:i]).strip() + "\n"
+        if kept is None and found[2].startswith(heading):
+            kept, level = i, len(found[1])
     if kept is None:
         raise SummaryError(f"the summary has no section headed {heading!r}")
     return "\n".join(lines[kept:]).strip() + "\n"
 
 
-def embed_in_page(page: Path, text: str, plot: Path, block: str = "summary") -> None:
-    """Put the summary, exactly as printed, between the block's markers, so the docs never show
-    numbers typed by hand. The plot is linked relative to the page, as MkDocs and a forge both resolve it."""
+def embed_in_page(page: Path, markdown: str, folder: Path, block: str = "summary") -> None:
+    """Put the summary's Markdown, as written, between the block's markers, so the docs never show numbers typed by
+    hand: its headings one level below the page's heading above the block, its figures (files of `folder`) linked
+    relative to the page, as MkDocs and a forge both resolve them."""
     start, end = markers(block)
     doc = page.read_text(encoding="utf-8")
     if start not in doc or end not in doc:
         raise SummaryError(f"{page}: no {start} ... {end} block to replace")
     head, rest = doc.split(start, 1)
     _, tail = rest.split(end, 1)
-    link = Path(os.path.relpath(plot.resolve(), page.resolve().parent)).as_posix()
-    what = {"leaderboard.png": "horizons ranked at matched weights",
-            "horizons.png": "horizon against hidden size"}.get(plot.name, "success rate against lag")
-    block = f"{start}\n```text\n{text.rstrip()}\n```\n\n![{what}]({link})\n{end}"
-    page.write_text(head + block + tail, encoding="utf-8")
+    above = [len(m[1]) for m in map(HEADING.match, head.splitlines()) if m]
+    top = [len(m[1]) for m in map(HEADING.match, markdown.splitlines()) if m]
+    shift = (above[-1] + 1 - top[0]) if above and top else 0
+    relink = Path(os.path.relpath(folder.resolve(), page.resolve().parent)).as_posix()
+    lines = [("#" * shift + line) if shift > 0 and HEADING.match(line) else line for line in markdown.splitlines()]
+    body = FIGURE.sub(lambda m: f"![{m[1]}]({relink}/{m[2]})", "\n".join(lines).strip())
+    page.write_text(f"{head}{start}\n{body}\n{end}{tail}", encoding="utf-8")
 
 
 if __name__ == "__main__":

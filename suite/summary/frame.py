@@ -18,7 +18,7 @@ CRASH_STATUS = ("FAILED", "KILLED")
 POINT_KEYS = ["task", "seq_len", "hidden", "cell"]
 LAG_COLUMNS = ["lag_min", "lag_mean", "lag_max"]  # how far the task's information travels (tasks.base.Lag)
 RUN_COLUMNS = ["task", "cell", "seq_len", "hidden", "seed", "outcome", "loss_norm", "metric", "steps_to_solve",
-               "last_unsolved_step", "steps_trained", "budget", "eval_every", "baseline_loss", "weights", *LAG_COLUMNS, "grad_log10_ratio", "run_id", "run_name", "error", "status", "start_time",
+               "last_unsolved_step", "steps_trained", "budget", "eval_every", "lr", "baseline_loss", "weights", *LAG_COLUMNS, "grad_log10_ratio", "run_id", "run_name", "error", "status", "start_time",
                "code_hash"]
 
 # Params that vary from run to run by design: the point's coordinates (config keys) and per-run values.
@@ -98,6 +98,7 @@ def runs_frame(df: pd.DataFrame | None) -> pd.DataFrame:
         "last_unsolved_step": _number(_col(df, metric(Metric.LAST_UNSOLVED_STEP))),
         "steps_trained": _number(_col(df, metric(Metric.STEPS_TRAINED))),
         "budget": _number(_col(df, param("train.steps"))), "eval_every": _number(_col(df, param("train.eval_every"))),
+        "lr": _number(_col(df, param("train.lr"))),  # NaN in runs.csv files written before it was a column
         "baseline_loss": _number(_col(df, param(Param.BASELINE_LOSS))),
         "weights": _number(_col(df, param(Param.RECURRENT_PARAMS))),  # the recurrent module's; NaN in older runs
         # how far the task's information travels (tasks.base.Lag); NaN for a task that does not say
@@ -164,6 +165,26 @@ def split_variant(label: str) -> tuple[str, dict[str, str]]:
     if not open_ or not rest.endswith(")"):
         return label, {}
     return cell, dict(part.partition("=")[::2] for part in rest[:-1].split(_SEP))
+
+
+# knobs that RUN_COLUMNS already holds under a short name
+KNOB_COLUMNS = {"train.lr": "lr", "train.steps": "budget", "train.eval_every": "eval_every"}
+
+
+def with_knob_columns(runs: pd.DataFrame) -> pd.DataFrame:
+    """runs.csv's rows with a column per knob that a variant's label names ('rnn (train.lr=0.001)' -> lr 0.001), so
+    every knob that varies between a sweep's runs is a column of its own (KNOB_COLUMNS' short names where it has
+    one). A column the runs already fill (from their params) is kept as it is."""
+    knobs = runs["cell"].map(lambda label: split_variant(label)[1])
+    added = {}
+    for key in dict.fromkeys(k for found in knobs for k in found):
+        column = KNOB_COLUMNS.get(key, key)
+        if column in runs and runs[column].notna().any():
+            continue
+        values = knobs.map(lambda found: found.get(key))
+        numbers = pd.to_numeric(values, errors="coerce")
+        added[column] = numbers if numbers.notna().sum() == values.notna().sum() else values
+    return runs.assign(**added)
 
 
 def latest_per_seed(runs: pd.DataFrame) -> pd.DataFrame:

@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 from suite.summary.analysis import point_table
-from suite.summary.from_store import SummaryError, write_summary
-from suite.summary.render import format_text
+from suite.summary.from_store import drawn_figures, SummaryError, write_summary
+from suite.summary.document import format_text
 
 
 class RunsFileError(SummaryError):
@@ -43,6 +43,6 @@ def summarise_csv(path: str | Path, out_dir: str | Path | None = None,
     them, except the figures only the store can draw (learning curves, gradient profiles), which are kept."""
     runs = read_runs(path)
     points = point_table(runs)
-    if out_dir is not None:
-        write_summary(runs, out_dir, points=points, reference=reference, from_store=False)
-    return runs, format_text(points, runs, reference)
+    paths = {} if out_dir is None else write_summary(runs, out_dir, points=points, reference=reference,
+                                                     from_store=False)
+    return runs, format_text(points, runs, reference, drawn=drawn_figures(paths))

@@ -10,7 +10,7 @@ import pandas as pd
 
 from suite.record import Artifact, Metric, Outcome
 from suite.summary.analysis import at_size, gradient_points, horizons, point_table, representative_runs, size_verdicts
-from suite.summary.frame import RUN_COLUMNS, runs_frame
+from suite.summary.frame import RUN_COLUMNS, runs_frame, with_knob_columns
 from suite.summary.gradient_trajectories import run_trajectories
 from suite.summary.knob_effects import best_table, knob_curves
 from suite.learning import POWER
@@ -19,7 +19,8 @@ from suite.summary.learning_plot import plot_learning_time
 from suite.summary.leaderboard import leaderboards
 from suite.summary.plots import (plot_curves, plot_gradients, plot_horizons, plot_knob_curves, plot_leaderboard,
                                  plot_success, plot_trajectories)
-from suite.summary.render import format_text, horizons_text, render_markdown, verdicts
+from suite.summary.document import format_text, render_markdown
+from suite.summary.render import horizons_text, verdicts
 from suite.tracking import queries
 
 
@@ -56,10 +57,9 @@ def write_summary(runs_df: pd.DataFrame, out_dir: str | Path,
     points[results_first(points.columns, POINT_RESULTS)].to_csv(paths["summary.csv"], index=False,
                                                                 float_format="%.4g")
     columns = [c for c in RUN_COLUMNS if c in runs] if from_store else list(runs.columns)
-    runs[results_first(columns, RUN_RESULTS)].to_csv(paths["runs.csv"], index=False, float_format="%.4g")
+    with_knob_columns(runs[results_first(columns, RUN_RESULTS)]).to_csv(paths["runs.csv"], index=False,
+                                                                        float_format="%.4g")
     horizons_text(points).to_csv(paths["horizons.csv"], index=False)
-    paths["summary.md"].write_text(render_markdown(points, runs, reference, partial, trajectories),
-                                   encoding="utf-8")
     plot_success(points, paths["success.png"])
     by_size = size_verdicts(points)
     if by_size:
@@ -87,7 +87,18 @@ def write_summary(runs_df: pd.DataFrame, out_dir: str | Path,
     # (python -m suite.summary --into links horizons.png when it is there).
     for name in OPTIONAL_FIGURES - set(paths) - (set() if from_store else STORE_FIGURES):
         (out / name).unlink(missing_ok=True)
+    # last: the Markdown shows each figure drawn beside it, inline in its section
+    if not from_store:  # the figures the store's summary drew, kept
+        paths.update({name: out / name for name in STORE_FIGURES if (out / name).exists()})
+    drawn = drawn_figures(paths)
+    paths["summary.md"].write_text(render_markdown(points, runs, reference, partial, trajectories, drawn),
+                                   encoding="utf-8")
     return paths
+
+
+def drawn_figures(paths: dict[str, Path]) -> set[str]:
+    """The figures among a summary's files (write_summary's paths), which its text shows or names."""
+    return {name for name in paths if name.endswith(".png")}
 
 
 OPTIONAL_FIGURES = {"horizons.png", "curves.png", "gradients.png", "gradient_trajectories.png", "knobs.png",
@@ -210,7 +221,7 @@ def summarise_runs(client, runs: pd.DataFrame, out_dir: str | Path | None = None
         trajectories = run_trajectories(at_points, measured)
         paths = write_summary(runs, out_dir, histories, first_profiles(at_points, measured, points, reference),
                               points, reference, partial, trajectories)
-    return format_text(points, runs, reference, partial, trajectories), paths
+    return format_text(points, runs, reference, partial, trajectories, drawn_figures(paths)), paths
 
 
 def summarise_store(tracking_uri: str, experiment: str | None = None, parent_run_id: str | None = None,

@@ -149,12 +149,12 @@ def median_band(fit: GroupFit, lags) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 # -- text --------------------------------------------------------------------------------
-HEADING = ("Learning time (learning_time.png): updates to solve against the lag, fitted per group (suite/learning: a "
+ABOUT = ("Updates to solve against the lag, fitted per group (suite/learning: a "
            "share of seeds never learns; the others learn in a log-normal time whose median grows with the lag as "
            "a power law or exponentially). Growth: times longer per doubling of the lag, with its 95% interval; "
            "p_power: the probability of the power law over exponential growth. T50(B): the lag at which half the "
            "seeds solve within B updates. Lags are d, the distance the task's information travels, where the runs "
-           "record it, else T, the seq_len knob")
+           "record it, else T, the seq_len knob.")
 
 
 def number(v: float) -> str:
@@ -243,9 +243,3 @@ def learning_lines(runs: pd.DataFrame) -> list[str]:
         mine = [g for g in groups if g.task == task]
         lines += [group_line(g) for g in mine] + comparison_lines(mine, matched)
     return lines
-
-
-def learning_section(runs: pd.DataFrame, h2: str) -> list[str]:
-    """The summary's section (heading, bullets), or [] when there is nothing to fit."""
-    lines = learning_lines(runs)
-    return [f"{h2}{HEADING}", "\n".join(f"- {line}" for line in lines)] if lines else []

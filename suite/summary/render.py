@@ -1,4 +1,4 @@
-"""The summary as text: tables, verdict sentences, the gradient lines, Markdown and terminal sections.
+"""The summary's wording: its tables, verdict sentences and gradient lines (document.py arranges them).
 
 This is where every sentence is worded; the facts come from analysis.
 """
@@ -10,19 +10,12 @@ import numpy as np
 import pandas as pd
 
 from suite.horizon.brackets import Majority
-from suite.record import Outcome
 from suite.summary.analysis import (CellVerdict, GroupVerdict, SizeVerdict, gradient_ratios, horizons, judge,
                                    matched_sizes, size_verdicts)
 from suite.summary.estimates import estimates, order_text, p_order
-from suite.summary.gradient_trajectories import VANISHED, point_heading, power, trajectory_lines
-from suite.summary.knob_effects import best_lines
-from suite.summary.leaderboard import board_section
-from suite.summary.learning import learning_section
-from suite.summary.lags import LagNames, lag_names, lags_line
+from suite.summary.gradient_trajectories import point_heading
+from suite.summary.lags import LagNames, lag_names
 from suite.summary.frame import cells_in_order
-
-BAD_OUTCOMES = [Outcome.CRASHED, Outcome.DIVERGED]
-
 
 # -- numbers and tables ----------------------------------------------------------------
 def fmt_loss(value: float) -> str:
@@ -229,94 +222,3 @@ def gradient_lines(points: pd.DataFrame, reference: str = "rnn") -> list[str]:
     return [f"{point_heading(names, task, lag, hidden)}: " + ", ".join(f"{cell} 10^{ratio:.1f}"
                                                                          for cell, ratio in values)
             for task, lag, hidden, values in gradient_ratios(points, reference)]
-
-
-# -- the whole summary -----------------------------------------------------------------
-def problem_runs(runs: pd.DataFrame) -> list[str]:
-    """Crashed and diverged runs, one line each, with the error a crash left."""
-    bad = runs[runs["outcome"].isin(BAD_OUTCOMES)]
-    return [f"`{r.run_name or r.run_id}` ({r.outcome}" + (f", {r.status}): {r.error or 'no error recorded'}"
-                                                           if r.outcome == Outcome.CRASHED else ")")
-            for r in bad.itertuples()]
-
-
-def _sections(points: pd.DataFrame, runs: pd.DataFrame, h1: str, h2: str, h3: str, reference: str,
-              partial: str | None = None, trajectories: pd.DataFrame | None = None) -> str:
-    lead = f"PARTIAL SUMMARY: {partial}.\n\n" if partial else ""
-    if points.empty:
-        return f"{lead}{h1}Sweep summary\n\nNo finished runs.\n"
-    n_bad = runs["outcome"].isin(BAD_OUTCOMES).sum()
-    parts = [f"{h1}Sweep summary", f"{len(runs)} runs, {len(points)} points, {n_bad} crashed or diverged. "
-             "Cells: solved/seeds · mean eval loss ÷ memoryless baseline (1.00 = learned nothing)." +
-             code_versions_text(runs),
-             f"{h2}Verdicts", "\n".join(f"- {v}" for v in verdicts(points))]
-    lags = lags_line(points)
-    if lags:
-        parts.append(lags)
-    lines, board = board_section(points, runs)
-    if lines:
-        parts += [f"{h2}Leaderboard (leaderboard.csv, leaderboard.png): each task's cells at matched weights (the "
-                  "recurrent module's), ranked by horizon T50 with its 95% interval; a new tier only where the cell "
-                  "above is beyond the next with P ≥ 0.95 (p_beyond_next), so the order within a tier is no claim. "
-                  "growth: times longer the cell's learning time gets per doubling of the lag, with its 95% interval "
-                  "(Learning time below; – where it could not be fitted: runs at one lag, or none solved)",
-                  "\n".join(f"- {line}" for line in lines), markdown_table(board, index=False)]
-    best = best_lines(points, reference)
-    if best:
-        parts += [f"{h2}Horizon against each swept knob (knobs.csv, knobs.png): the value with the longest T50, "
-                  "claimed only where the runs separate it from the runner-up, and each cell at its best "
-                  "against the reference", "\n".join(f"- {b}" for b in best)]
-    gradients = gradient_lines(points, reference)
-    if gradients:
-        parts += [f"{h2}Why: the gradient reaching the first step (‖∂L/∂h_1‖ ÷ ‖∂L/∂h_T‖ of the loss that needs "
-                  "the remembered information, median over seeds, every seed measured at the first evaluation "
-                  "point, step train.eval_every)",
-                  "\n".join(f"- {g}" for g in gradients)]
-    over_training = trajectory_lines(points, trajectories, reference)
-    if over_training:
-        parts += [f"Over training (gradient_trajectories.png): the same ratio, at the same lag and size, at every "
-                  f"diagnostics measurement (diagnostics.every); medians over seeds, the seeds that solve and those "
-                  f"that fail apart; below {power(VANISHED)} counts as vanished",
-                  "\n".join(f"- {line}" for line in over_training)]
-    parts += learning_section(runs, h2)
-    hz = horizons_text(points)
-    for task, table in task_tables(points).items():
-        parts += [f"{h2}{task} ({baseline_text(table.attrs['baseline_loss'])})", markdown_table(table),
-                  f"{h3}{task}: horizons (T50, the lag at which half the seeds solve, with its 95% interval, "
-                  "in T and in d; runs: seeds that finished. Raw evidence: the majority bracket, the longest lag "
-                  "a majority solved – the next lag a majority failed, with the seeds that solved those two lags; "
-                  "unresolved: lags with no majority, ties or crashes)",
-                  markdown_table(hz[hz["task"] == task].drop(columns=HIDDEN_IN_TABLE), index=False)]
-        bad = problem_runs(runs[runs["task"] == task])
-        if bad:
-            parts += [f"{h3}{task}: crashed and diverged runs", "\n".join(f"- {b}" for b in bad)]
-    return lead + "\n\n".join(parts) + "\n"
-
-
-def code_versions_text(runs: pd.DataFrame) -> str:
-    """' Runs of the same task and cell were trained by different versions of the code (memory rnn: 2 versions)…'
-    when they were, else ''. The fingerprint (suite/reuse/fingerprint.py) covers each task's and custom cell's own
-    module, so it differs between tasks by design: versions are counted within each task and cell."""
-    if "code_hash" not in runs.columns or runs.empty:
-        return ""
-    code = runs["code_hash"].replace("", "unknown (before fingerprints)")
-    versions = code.groupby([runs["task"], runs["cell"]]).nunique()
-    mixed = versions[versions > 1]
-    if mixed.empty:
-        return ""
-    each = ", ".join(f"{task} {cell}: {n} versions" for (task, cell), n in mixed.items())
-    return (f" Runs of the same task and cell were trained by different versions of the code ({each}): "
-            "compare them with care, or resume the sweep to retrain the old ones.")
-
-
-def render_markdown(points: pd.DataFrame, runs: pd.DataFrame, reference: str = "rnn",
-                    partial: str | None = None, trajectories: pd.DataFrame | None = None) -> str:
-    """The summary as Markdown; `partial` (what runs could not be read) leads it; `trajectories`
-    (gradient_trajectories.run_trajectories, from the store's profiles) adds the Why section's lines over training."""
-    return _sections(points, runs, "# ", "## ", "### ", reference, partial, trajectories)
-
-
-def format_text(points: pd.DataFrame, runs: pd.DataFrame, reference: str = "rnn", partial: str | None = None,
-                trajectories: pd.DataFrame | None = None) -> str:
-    """The same content for a terminal: plain headings, the tables as pipe tables."""
-    return _sections(points, runs, "== ", "-- ", "", reference, partial, trajectories)
