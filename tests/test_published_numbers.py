@@ -21,6 +21,7 @@ from suite.summary.from_csv import summarise_csv
 from tests.conftest import ROOT
 
 PAGES = {"README.md": ROOT / "README.md", "results.md": ROOT / "docs" / "results.md"}
+COMMITTED = sorted(str(p.parent.relative_to(ROOT / "docs")) for p in (ROOT / "docs").rglob("runs.csv"))
 
 
 @functools.lru_cache(maxsize=None)
@@ -30,6 +31,16 @@ def recomputed_summary(folder: str) -> str:
 
 def runs_of(*folders: str) -> pd.DataFrame:
     return pd.concat([pd.read_csv(ROOT / "docs" / f / "runs.csv") for f in folders], ignore_index=True)
+
+
+@pytest.mark.slow  # a learning-time fit per group of every committed sweep: ~30 s of CPU
+@pytest.mark.parametrize("folder", COMMITTED)
+def test_every_committed_sweep_summarises_from_its_runs_csv(folder):
+    text = recomputed_summary(folder)  # shared with the quotes below: one summary a sweep
+    runs = pd.read_csv(ROOT / "docs" / folder / "runs.csv")
+    assert any(line.startswith(f"{len(runs)} runs, ") for line in text.splitlines()), folder
+    for task in runs["task"].unique():
+        assert f"\n- {task}: " in text or f"\n{task}: " in text, (folder, task)
 
 
 # -- what the summary does not print, computed from the runs -----------------------------------

@@ -1,7 +1,6 @@
 """`python -m suite.summary --runs docs/<sweep>/runs.csv`: a committed sweep's summary from its runs alone."""
 from __future__ import annotations
 
-import functools
 import shlex
 import shutil
 
@@ -9,17 +8,8 @@ import pandas as pd
 import pytest
 
 from suite.summary import __main__ as cli
-from suite.summary.from_csv import summarise_csv
 from tests.conftest import ROOT
 from tests.verdicts import assert_printed_verdicts_are_the_runs
-
-COMMITTED = sorted(p.parent.name for p in (ROOT / "docs").glob("*/runs.csv"))
-
-
-@functools.lru_cache(maxsize=None)
-def recomputed_summary(folder: str) -> str:
-    return summarise_csv(ROOT / "docs" / folder / "runs.csv")[1]
-
 
 def test_the_default_sweeps_summary_from_its_runs_csv_states_its_verdicts(tmp_path, capsys):
     out = tmp_path / "default_sweep"
@@ -45,16 +35,6 @@ def test_docs_command_regenerates_in_place_keeping_the_store_figures_and_every_c
     assert (folder / "curves.png").read_bytes() == b"drawn from the store's metric histories"
     pd.testing.assert_frame_equal(pd.read_csv(folder / "runs.csv"), before)  # its lr column too
     assert "## Learning time" in (folder / "summary.md").read_text(encoding="utf-8")
-
-
-@pytest.mark.slow  # a learning-time fit per group of every committed sweep: ~30 s of CPU
-@pytest.mark.parametrize("folder", COMMITTED)
-def test_every_committed_sweep_summarises_from_its_runs_csv(folder):
-    text = recomputed_summary(folder)  # shared with the README's figures below: one summary a sweep
-    runs = pd.read_csv(ROOT / "docs" / folder / "runs.csv")
-    assert any(line.startswith(f"{len(runs)} runs, ") for line in text.splitlines()), folder
-    for task in runs["task"].unique():
-        assert f"\n- {task}: " in text or f"\n{task}: " in text, (folder, task)
 
 
 def test_a_file_that_is_not_a_runs_csv_is_one_line_and_exit_2(tmp_path, capsys):
