@@ -112,3 +112,28 @@ def test_the_golden_check_command_of_contributing_md_exits_0_when_nothing_moved(
 
 def test_the_golden_file_is_found_beside_its_module():
     assert suite.reuse.golden.GOLDEN_FILE.exists()
+
+
+def test_runs_tagged_with_a_digest_are_read_not_crashed_on(monkeypatch):
+    """Runs stored before the tag held the versions themselves carry a digest of them (12 hex digits of the
+    sha256 of the sorted [name, version] pairs). Reading one crashed every job of a resumed sweep whose code had
+    changed (`int('')`); now the versions it stood for are found among today's golden runs, a run added since
+    included, and a digest that matches none retrains, named, instead of crashing."""
+    import hashlib
+    import json
+
+    import suite.reuse.golden as golden
+
+    def digest(versions: dict[str, int]) -> str:
+        return hashlib.sha256(json.dumps(sorted(versions.items())).encode()).hexdigest()[:12]
+
+    runs = {"gru-memory": {"cell": "gru", "task": "memory", "version": 1},
+            "lstm-adding": {"cell": "lstm", "task": "adding", "version": 1}}
+    monkeypatch.setattr(golden, "committed", lambda: runs)
+    then = digest({"gru-memory": 1, "lstm-adding": 1})
+    assert moved_since(then, "gru", "adding") == []
+    runs["gru-adding"] = {"cell": "gru", "task": "adding", "version": 1}  # added since: the digest still reads
+    assert moved_since(then, "gru", "adding") == []
+    runs["gru-memory"]["version"] = 2  # moved since: named
+    assert moved_since(then, "gru", "adding") == ["gru-memory"]
+    assert moved_since("0123456789ab", "gru", "adding") == ["unknown versions (golden digest 0123456789ab)"]

@@ -13,8 +13,10 @@ only if the golden versions of its cell and its task are the ones it was trained
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from functools import cache
+from itertools import combinations, product
 from pathlib import Path
 
 GOLDEN_FILE = Path(__file__).with_name("numerics.json")
@@ -44,6 +46,35 @@ def moved_since(tagged: str | None, cell: str, task: str) -> list[str]:
     numerics, trained under the first version of each), whose version has moved since. A golden run added or
     removed since says nothing about the code the run was trained by."""
     now = relevant(cell, task)
-    then = (dict((name, int(v)) for name, _, v in (part.partition("=") for part in tagged.split()))
-            if tagged is not None else {name: FIRST_VERSION for name in now})
+    if tagged is None:
+        then = {name: FIRST_VERSION for name in now}
+    elif "=" in tagged or not tagged.strip():
+        then = {name: int(v) for name, _, v in (part.partition("=") for part in tagged.split())}
+    else:  # a digest, as runs stored before the versions themselves were recorded are tagged
+        then = versions_of_digest(tagged.strip(), tuple(now.items()))
+        if then is None:
+            return [f"unknown versions (golden digest {tagged.strip()})"]
     return sorted(name for name, version in then.items() if name in now and now[name] != version)
+
+
+DIGEST_CANDIDATES = 500_000  # sets of versions tried against an old digest (~1 s) before giving up and retraining
+
+
+@cache  # every job of a cell and task asks the same
+def versions_of_digest(digest: str, now: tuple[tuple[str, int], ...]) -> dict[str, int] | None:
+    """The golden versions an old run's digest stood for (12 hex digits of the sha256 of its sorted
+    [name, version] pairs): the golden runs of its cell and task at the time, a subset of today's (runs were
+    added since, none removed), each at a version up to today's; None when none matches within
+    DIGEST_CANDIDATES tries. The largest sets are tried first: nothing added since is the usual case."""
+    now, tried = dict(now), 0
+    names = sorted(now)
+    for size in range(len(names), -1, -1):
+        for subset in combinations(names, size):
+            for versions in product(*(range(FIRST_VERSION, now[n] + 1) for n in subset)):
+                candidate = dict(zip(subset, versions))
+                if hashlib.sha256(json.dumps(sorted(candidate.items())).encode()).hexdigest()[:12] == digest:
+                    return candidate
+                tried += 1
+                if tried >= DIGEST_CANDIDATES:
+                    return None
+    return None
