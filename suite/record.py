@@ -154,7 +154,7 @@ NOT_TRAINED_KEYS = ("sweep", "tracking", "threads", "run_name", "resume", "hydra
 
 # Knobs added after runs were stored, each at the value that trains as the code did before it existed: at that
 # value the knob is left out of the hash, so adding it keeps every stored run (a knob's other values hash as usual).
-NEUTRAL_WHEN_ADDED = {("train", "eval_growth"): None}
+NEUTRAL_WHEN_ADDED = {("train", "eval_growth"): None, ("cell", "gate_bias"): None}
 
 
 def config_hash(resolved: dict, device_type: str) -> str:

@@ -8,10 +8,13 @@ initialisation recipe.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Optional
 
 from suite.errors import ConfigError
+
+CHRONO = "chrono"  # as suite.model.cells.CHRONO (not imported: that module imports this one)
+AUTO = "auto"
 
 
 @dataclass
@@ -31,6 +34,15 @@ class FamilyKnobs:
 
     def check(self) -> None:
         """A family's own knob checks (ConfigError naming `cell.<key>=<value>`)."""
+
+    def at_length(self, t_max: int) -> "FamilyKnobs":
+        """These knobs for a task of input length t_max, any that follow the length (`auto`) resolved; the
+        module is built from what this returns (suite.model.recurrent.build_model). Default: as they are."""
+        return self
+
+    def initialise(self, module, t_max: int) -> None:
+        """What the family's constructor leaves to the task's length t_max, set on the built module (as the
+        classic cells' recipes in suite/model/cells.py), after the whole model is built. Default: nothing."""
 
 
 def _integer(knobs, key: str, low: int) -> None:
@@ -52,31 +64,53 @@ def _flag(knobs, key: str) -> None:
         raise ConfigError(f"cell.{key}={value!r}: expected true or false")
 
 
+def _gate_bias(knobs) -> None:
+    value = knobs.gate_bias
+    if value is None or value == CHRONO:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"cell.gate_bias={value!r}: expected a number, 'chrono' or null (torch's default)")
+
+
 @dataclass
-class MinGRUKnobs(FamilyKnobs):
+class MinimalKnobs(FamilyKnobs):
+    """What minGRU and minLSTM share: the form that trains, and the gates' bias at init."""
+
+    # false: a loop over time | true: Heinsen's log-space scan over the sequence (the paper's training mode: on a
+    # GPU). The same function; on CPU the loop is faster (minGRU 3.5-4.3x, minLSTM 2.4-3.2x at T = 50 to 1,000,
+    # batch 64, hidden 64, 1 thread: benchmarks/family_scan.py), the scan's exp and logcumsumexp over every
+    # element costing more than T small steps
+    scan: bool = False
+    # The bias b of the gates' keep side: at zero input a step keeps σ(b) of h_{t-1} (minGRU: b_z = -b;
+    # minLSTM: b_f = b, b_i = -b, so f' = σ(b)). null: torch's default Linear init, as the paper's code (b ~ 0:
+    # half of h_{t-1} kept a step, a memory of ~1.4 steps) | a number | chrono: b = log U(1, T - 1) per unit,
+    # T the task's input length (Tallec & Ollivier 2018, as the LSTM's and GRU's recipes), time scales 2 to T.
+    # null stays the default: the paper prescribes none and the leaderboard measures the families as published
+    gate_bias: Any = None
+
+    def check(self) -> None:
+        _flag(self, "scan")
+        _gate_bias(self)
+
+    def initialise(self, module, t_max: int) -> None:
+        if self.gate_bias is not None:
+            module.init_keep_bias(self.gate_bias, t_max)
+
+
+@dataclass
+class MinGRUKnobs(MinimalKnobs):
     """minGRU (Feng et al. 2024): gates from x_t only, so it can be trained with a log-space parallel scan."""
 
     name: str = "mingru"
-    # false: a loop over time | true: Heinsen's log-space scan over the sequence (the paper's training mode: on a
-    # GPU). The same function; on CPU the loop is 3.5-4.3x faster at T = 50 to 1,000 (batch 64, hidden 64, 1 thread:
-    # benchmarks/family_scan.py), the scan's exp and logcumsumexp over every element costing more than T small steps
-    scan: bool = False
     module: ClassVar[str] = "suite.families.mingru:MinGRU"
-
-    def check(self) -> None:
-        _flag(self, "scan")
 
 
 @dataclass
-class MinLSTMKnobs(FamilyKnobs):
+class MinLSTMKnobs(MinimalKnobs):
     """minLSTM (Feng et al. 2024): normalised forget and input gates from x_t only, same scan as minGRU."""
 
     name: str = "minlstm"
-    scan: bool = False  # as minGRU's (the loop: 2.4-3.2x faster on CPU)
     module: ClassVar[str] = "suite.families.minlstm:MinLSTM"
-
-    def check(self) -> None:
-        _flag(self, "scan")
 
 
 @dataclass
@@ -91,7 +125,10 @@ class LRUKnobs(FamilyKnobs):
     # [0.9, 0.999] (sCIFAR) and [0.999, 0.9999] (PathX). Ours is [0.9, 0.999]: a time scale 1/(1 - |λ|) of
     # 10 to 1,000 steps, the suite's lags; on [0, 1] half the units forget within ~3 steps.
     r_min: float = 0.9
-    r_max: float = 0.999
+    # a number | auto: 1 - 1/T, T the task's input length: the paper sets the ring per task, r_max 0.999 on
+    # sCIFAR's 1,024 steps and 0.9999 on PathX's 16,384 (as recalled: docs/cells.md), 1 - 1/T to a power of
+    # ten. 0.999 stays the default: its time scales reach 1,000 steps, beyond the leaderboard's lags (<= 810)
+    r_max: Any = 0.999
     # arg λ uniform on [0, max_phase]: the paper's default 2π (6.28); π/10 on PathX
     max_phase: float = 6.283185307179586
     # true: the paper's block, y -> GELU -> GLU plus a skip from the layer's input (a nonlinearity: one
@@ -105,17 +142,28 @@ class LRUKnobs(FamilyKnobs):
     def check(self) -> None:
         if self.state is not None:
             _integer(self, "state", 1)
-        r_min, r_max = _number(self, "r_min"), _number(self, "r_max")
+        r_min = _number(self, "r_min")
         if not 0 <= r_min < 1:
             raise ConfigError(f"cell.r_min={self.r_min!r}: expected a number in [0, 1)")
-        if not 0 < r_max <= 1:
-            raise ConfigError(f"cell.r_max={self.r_max!r}: expected a number in (0, 1]")
-        if r_min >= r_max:
-            raise ConfigError(f"cell.r_min={self.r_min!r}: must be below cell.r_max={self.r_max!r}")
+        if self.r_max != AUTO:
+            r_max = self.r_max
+            if isinstance(r_max, bool) or not isinstance(r_max, (int, float)) or not 0 < r_max <= 1:
+                raise ConfigError(f"cell.r_max={self.r_max!r}: expected a number in (0, 1] or 'auto'")
+            if r_min >= r_max:
+                raise ConfigError(f"cell.r_min={self.r_min!r}: must be below cell.r_max={self.r_max!r}")
         if not 0 < _number(self, "max_phase") <= 2 * math.pi:
             raise ConfigError(f"cell.max_phase={self.max_phase!r}: expected a number in (0, 2π]")
         _flag(self, "glu")
         _flag(self, "scan")
+
+    def at_length(self, t_max: int) -> "LRUKnobs":
+        if self.r_max != AUTO:
+            return self
+        r_max = 1 - 1 / t_max
+        if r_max <= self.r_min:
+            raise ConfigError(f"cell.r_max='auto': 1 - 1/T = {r_max:.4g} at the task's length T={t_max}, not above "
+                              f"cell.r_min={self.r_min!r}; lower cell.r_min")
+        return replace(self, r_max=r_max)
 
 
 @dataclass
@@ -126,7 +174,9 @@ class S6Knobs(FamilyKnobs):
     state_size: int = 16  # N, the SSM state per channel (mamba's d_state)
     expand: int = 2  # E: the block works at E x hidden channels inside (mamba's expand)
     conv_kernel: int = 4  # K, the depthwise causal convolution's width (mamba's d_conv)
-    dt_min: float = 1e-3  # Δ at init, log-uniform in [dt_min, dt_max]: memory time scales 1/Δ up to ~1,000 steps
+    # Δ at init, log-uniform in [dt_min, dt_max]: memory time scales 1/Δ up to ~1,000 steps. No `auto`: Mamba
+    # keeps this range at every length (docs/cells.md, "Δ and the sequence length")
+    dt_min: float = 1e-3
     dt_max: float = 0.1
     dt_rank: Any = "auto"  # rank of Δ's projection: "auto" = ceil(hidden / 16), or an integer
     module: ClassVar[str] = "suite.families.s6:S6"

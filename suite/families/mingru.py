@@ -13,7 +13,10 @@ h (as torch's num_layers); the gates see no h_{t−1}, so expressiveness over ti
 
 Initialisation: torch's default Linear (uniform ±1/√fan_in), as the paper's code (it prescribes
 none). Its update gate then sits near σ(0) = ½ at init: h_{t−1} is halved every step, a time scale
-of ~1.4 steps until training moves the gate's bias.
+of ~1.4 steps until training moves the gate's bias. `cell.gate_bias` (suite/families/knobs.py) sets the
+keep side's bias b instead, b_z = −b so that 1 − z = σ(b) at zero input: a number, or `chrono`,
+b = log U(1, T − 1) with T the task's length, so z = 1/(1 + u) and the units' time scales 1/z spread over
+2..T (Tallec & Ollivier 2018's recipe for the LSTM's forget gate, on minGRU's keep side).
 
 Weights per layer: 2H(I + 1) (I its input size). The scan and loop: suite/families/scan.py, whose
 scan is adapted from lucidrains/minGRU-pytorch (MIT License; its notice in NOTICE).
@@ -28,6 +31,7 @@ from suite.families.scan import DiagonalStack, g, log_g
 
 class MinGRU(DiagonalStack):
     gates = 2
+    keep_blocks = ((0, -1),)  # keeping is z small: b_z = −gate_bias
 
     def coefficients(self, projected: torch.Tensor):
         k, candidate = projected.chunk(2, dim=-1)

@@ -11,6 +11,9 @@ softplus(−k_i) = log(i_t / f_t): log f'_t = −softplus(d), log i'_t = −soft
 (`cell.scan=true`) and the loop (`cell.scan=false`, the default: faster on CPU) compute the same function.
 
 Initialisation: torch's default Linear, as the paper's code (it prescribes none): f' ≈ i' ≈ ½ at init.
+`cell.gate_bias` sets b_f = b and b_i = −b instead: since σ(b) + σ(−b) = 1, f' = σ(b) at zero input, the
+keep fraction minGRU gets from the same b (setting b_f alone would cap f' at σ(b)/(σ(b) + ½) < ⅔). `chrono`:
+b = log U(1, T − 1), as minGRU's (suite/families/mingru.py).
 
 Weights per layer: 3H(I + 1).
 """
@@ -24,6 +27,7 @@ from suite.families.scan import DiagonalStack, g, log_g
 
 class MinLSTM(DiagonalStack):
     gates = 3
+    keep_blocks = ((0, 1), (1, -1))  # keeping is f large against i: b_f = gate_bias, b_i = −gate_bias
 
     def coefficients(self, projected: torch.Tensor):
         k_f, k_i, candidate = projected.chunk(3, dim=-1)

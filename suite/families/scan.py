@@ -70,6 +70,9 @@ class DiagonalStack(nn.Module):
 
     gates = 2
     output_is_state = True
+    #: the gate blocks of the projection (index, sign) whose bias sets how much of h_{t-1} a step keeps at init,
+    #: the sign making a positive `cell.gate_bias` keep more (init_keep_bias)
+    keep_blocks: tuple[tuple[int, int], ...] = ()
 
     def __init__(self, input_size: int, hidden: int, knobs):
         super().__init__()
@@ -78,6 +81,20 @@ class DiagonalStack(nn.Module):
         # torch's default Linear initialisation: the paper prescribes none
         self.projections = nn.ModuleList(nn.Linear(input_size if layer == 0 else hidden, self.gates * hidden)
                                          for layer in range(knobs.layers))
+
+    def init_keep_bias(self, value, t_max: int) -> None:
+        """`cell.gate_bias` (suite/families/knobs.py): the keep side's bias b in every layer, a number or
+        "chrono", b = log U(1, t_max − 1) per unit (Tallec & Ollivier 2018, as suite.model.cells.gate_bias_init
+        for the LSTM and the GRU), written into each block of `keep_blocks` with its sign."""
+        hidden = self.hidden_size
+        with torch.no_grad():
+            for projection in self.projections:
+                if value == "chrono":
+                    bias = torch.log(torch.empty(hidden).uniform_(1.0, max(t_max - 1.0, 1.0 + 1e-6)))
+                else:
+                    bias = torch.full((hidden,), float(value))
+                for block, sign in self.keep_blocks:
+                    projection.bias[block * hidden:(block + 1) * hidden] = sign * bias
 
     def coefficients(self, projected: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError

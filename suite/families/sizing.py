@@ -30,7 +30,8 @@ def recurrent_parameters(cell_cfg: dict, hidden: int, input_size: int) -> int:
     from suite.model.recurrent import build_model
 
     # what build_model reads of a task; the output size and length change the head and the init, not the count
-    task = SimpleNamespace(input_size=input_size, output_size=1, loss_at="last", length=2)
+    # (a length long enough that every knob that follows it resolves: cell.r_max=auto needs 1 - 1/T > r_min)
+    task = SimpleNamespace(input_size=input_size, output_size=1, loss_at="last", length=1_000_000)
     try:
         with torch.device("meta"):
             model = build_model(dict(cell_cfg), hidden, task)

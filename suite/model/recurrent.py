@@ -90,11 +90,12 @@ def build_model(cell_cfg: dict, hidden: int, task) -> RecurrentModel:
         raise ConfigError(f"cell.name={name!r}: unknown cell; known cells: {', '.join([*CELLS, *FAMILY_KNOBS])} "
                           "(or give a custom cell with cell._target_)")
     spec = cell_config(name.removesuffix("_explicit"), cell_cfg)
-    if isinstance(spec, FamilyKnobs):  # a modern family (suite/families): its module initialises itself
-        family = _import(spec.module)
-        return RecurrentModel(name, layers=spec.layers, **sizes, rnn=family(task.input_size, hidden, spec))
-    model = RecurrentModel(name, layers=spec.layers, **sizes)
-    spec.initialise(model.rnn, t_max=task.length)
+    rnn = None
+    if isinstance(spec, FamilyKnobs):  # a modern family (suite/families): its module initialises itself, from
+        spec = spec.at_length(task.length)  # its knobs, those that follow the task's length resolved (auto)
+        rnn = _import(spec.module)(task.input_size, hidden, spec)
+    model = RecurrentModel(name, layers=spec.layers, **sizes, rnn=rnn)
+    spec.initialise(model.rnn, t_max=task.length)  # a family: what its constructor leaves to the length (chrono)
     return model
 
 
