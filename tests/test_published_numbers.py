@@ -130,41 +130,11 @@ QUOTES = [
     Quote("README.md", "to d=74.5; T50 > 37): both outlast the RNN (P = 1.00)", "default_sweep",
           "lstm beyond rnn (P = 1.00), gru beyond rnn (P = 1.00); by lag: rnn solves up to d=7 (3/3) but fails from "
           "d=18.5 (0/3 solved), lstm solves every lag tried (up to d=74.5, 3/3)"),
-    Quote("README.md", "lie above d=25, the gated cells' above 99", "default_sweep",
-          "memory: horizon T50: rnn d > 25, lstm d > 99, gru d > 99"),
-    Quote("README.md", "separate the LSTM from the RNN (P = 0.88)", "default_sweep",
-          "the data do not separate lstm from rnn (P(lstm beyond) = 0.88)"),
-    Quote("README.md", "the RNN's grows ×11 [2.2, 110]", "default_sweep",
-          "memory rnn h=64 (12 runs, 5 not solved within their budget): ×11 [2.2, 110] per doubling of d"),
-    Quote("README.md", "the LSTM's ×1.7 [1.5, 2.0]", "default_sweep",
-          "memory lstm h=64 (12 runs, 0 not solved within their budget): ×1.7 [1.5, 2.0] per doubling of d"),
-    Quote("README.md", "the GRU's ×1.8 [1.4, 3.0]", "default_sweep",
-          "memory gru h=64 (12 runs, 0 not solved within their budget): ×1.8 [1.4, 3.0] per doubling of d"),
-    Quote("README.md", "faster than the LSTM's (P = 0.99) and the GRU's\n  (P = 0.98)", "default_sweep",
-          "memory h=64: rnn's learning time grows faster with the lag than that of lstm (P = 0.99), gru (P = 0.98)"),
     # README: the horizon search
-    Quote("README.md", "the RNN's T50\n  is d 63 [38, 106]", "horizon", "d 63 [38, 106] at h=64"),
     Quote("README.md", "(62 [34, 168] on disjoint seeds)", "horizon_rnn_h64/seeds_30-59",
           "memory: horizon T50: rnn d 62 [34, 168]"),
-    Quote("README.md", "the LSTM's and the GRU's beyond 199", "horizon", "lstm T50 d > 199 at every size"),
     Quote("README.md", "beyond RNN: P = 0.996", "horizon", LSTM_BEYOND),
-    Quote("README.md", "×3.8 [1.9, 11], inside that interval", "horizon",
-          "memory rnn h=64 (60 runs, 30 not solved within their budget): ×3.8 [1.9, 11] per doubling of d"),
-    Quote("README.md", "again faster than the LSTM's (P = 0.98)", "horizon",
-          "memory h=64: rnn's learning time grows faster with the lag than that of lstm (P = 0.98)"),
     # README: the rate, size and budget screens
-    Quote("README.md", "the RNN solves d=199 on\n  8 of 9 seeds", "fair_budget",
-          lambda runs: solved_of(runs, "rnn (train.steps=8000)", 200)),
-    Quote("README.md", "(T50 > 199, beyond its 500-update T50 of 118 [44, 174], P = 0.99)", "fair_budget",
-          "beyond train.steps=500's d 118 [44, 174] (P = 0.99)"),
-    Quote("README.md", "(T50 > 199, beyond", "fair_budget", "rnn (train.steps=8000) d > 199"),
-    Quote("README.md", "at its own best rate (1e-3) and 8,000 updates", "fair_budget", rnn_rate),
-    Quote("README.md", "best rate the runs do not separate the LSTM from the RNN (P = 0.81 at 2,000 updates)", "fair_lr",
-          "each cell at its best train.lr: the data do not separate lstm from rnn (P(lstm beyond) = 0.81)"),
-    Quote("README.md", "the GRU solves in 200–300 updates, the LSTM in 200–700, the RNN\n  in 600–3,200", "fair_budget",
-          updates_to_solve),
-    Quote("README.md", '"The RNN\'s horizon shrinks with size" (38 [25, 50] at h=128 against 99 [64, 184] at\n  h=32, '
-          'at 5e-3)', "horizon", "rnn T50 d 99 [64, 184] at h=32, d 63 [38, 106] at h=64, d 38 [25, 50] at h=128"),
     Quote("README.md", "h=128 reaches furthest (> 199, beyond h=32's\n  129 [74, 199], P = 0.99)", "fair_lr_sizes",
           "T50 h=32 d 129 [74, 199] (at train.lr=0.002), h=64 d > 18 (at train.lr=0.001), h=128 d > 199 (at "
           "train.lr=0.0005); the data do not separate h=64 from h=32 (P(h=64 beyond) = 0.69); the data do not "
@@ -186,26 +156,56 @@ QUOTES = [
           "leaderboard_small_seeds30", "selective_copy: tier 1 gru d > 22, s6 d > 16; tier 2 (P = 0.99 that the one "
                                        "above is beyond)"),
 
+    # README: where the tanh RNN gives out at its best (rnn_limit: both RNN seed pools and the gated cells)
+    Quote("README.md", "half its\nseeds solve within 8,000 updates up to d 420 [150, 670], and its learning time grows\n"
+          "×2.4 [1.7, 3.9] per doubling of the lag", "rnn_limit_all",
+          "memory rnn h=64 (48 runs, 26 not solved within their budget): ×2.4 [1.7, 3.9] per doubling of d. The data "
+          "pick the power law (p_power = 0.98; evidence: strong). T50 at B = 500, 2,000, 8,000, 32,000 updates: "
+          "d < 130, d < 290, d 420 [150, 670], d 550 [170, 2,000]"),
+    Quote("README.md", "(×2.2 [1.4, 4.4] and ×2.9 [1.7, 5.4] on the two pools\nalone)", "rnn_limit",
+          "memory rnn h=64 (24 runs, 13 not solved within their budget): ×2.2 [1.4, 4.4] per doubling of d"),
+    Quote("README.md", "(×2.2 [1.4, 4.4] and ×2.9 [1.7, 5.4] on the two pools\nalone)", "rnn_limit_seeds30",
+          "memory rnn h=64 (24 runs, 13 not solved within their budget): ×2.9 [1.7, 5.4] per doubling of d"),
+    Quote("README.md", "The LSTM and the GRU solve every lag up to d=799 (T50 > 799, beyond the RNN with P = 0.98),\n"
+          "their learning time growing ×1.1 [1.0, 1.3] and ×1.3 [1.2, 1.5]: the RNN's grows faster than\neither "
+          "(P = 1.00)", "rnn_limit_all",
+          "memory: horizon T50: rnn d 308 [66, 1909], lstm d > 799, gru d > 799; lstm beyond rnn (P = 0.98), gru beyond "
+          "rnn (P = 0.98)"),
+    Quote("README.md", "their learning time growing ×1.1 [1.0, 1.3] and ×1.3 [1.2, 1.5]: the RNN's grows faster than\n"
+          "either (P = 1.00)", "rnn_limit_all",
+          "memory h=64: rnn's learning time grows faster with the lag than that of lstm (P = 1.00), gru (P = 1.00)"),
+    Quote("README.md", "their learning time growing ×1.1 [1.0, 1.3] and ×1.3 [1.2, 1.5]", "rnn_limit_all",
+          "memory lstm h=64 (15 runs, 0 not solved within their budget): ×1.1 [1.0, 1.3]"),
+    Quote("README.md", "their learning time growing ×1.1 [1.0, 1.3] and ×1.3 [1.2, 1.5]", "rnn_limit_all",
+          "memory gru h=64 (15 runs, 0 not solved within their budget): ×1.3 [1.2, 1.5]"),
+    Quote("README.md", "At 32,000 updates the model places the RNN's T50 at d 550 [170, 2,000]", "rnn_limit_all",
+          "d 420 [150, 670], d 550 [170, 2,000]"),
+    # README: the default sweep's memory (the geometric schedule)
+    Quote("README.md", "lie above d=18, the gated cells' above 99 (P = 0.94\n  that the LSTM's is the longer: not "
+          "separated)", "default_sweep",
+          "memory: horizon T50: rnn d > 18, lstm d > 99, gru d > 99; the data do not separate lstm from rnn "
+          "(P(lstm beyond) = 0.94)"),
+    Quote("README.md", "per doubling of d, the RNN's ×4.8 [2.9, 15], the LSTM's ×1.6 [1.4, 1.8],\n  the GRU's "
+          "×1.5 [1.3, 1.6]; the RNN's faster than each (P = 1.00)", "default_sweep",
+          "memory h=64: rnn's learning time grows faster with the lag than that of lstm (P = 1.00), gru (P = 1.00)"),
+    Quote("README.md", "the RNN's ×4.8 [2.9, 15]", "default_sweep",
+          "memory rnn h=64 (12 runs, 6 not solved within their budget): ×4.8 [2.9, 15] per doubling of d"),
+    Quote("README.md", "the LSTM's ×1.6 [1.4, 1.8]", "default_sweep",
+          "memory lstm h=64 (12 runs, 0 not solved within their budget): ×1.6 [1.4, 1.8] per doubling of d"),
+    Quote("README.md", "the GRU's ×1.5 [1.3, 1.6]", "default_sweep",
+          "memory gru h=64 (12 runs, 0 not solved within their budget): ×1.5 [1.3, 1.6] per doubling of d"),
+    # README: at the shared rate, and the rate, budget and size screens
+    Quote("README.md", "at h=64 the RNN's T50 is d 63 [38, 106]", "horizon", "d 63 [38, 106] at h=64"),
+    Quote("README.md", "the LSTM's and the\n  GRU's beyond 199", "horizon", "lstm T50 d > 199 at every size"),
+    Quote("README.md", "At each cell's best rate and 2,000 updates the runs\n  do not separate the LSTM from the RNN "
+          "(P = 0.81)", "fair_lr",
+          "each cell at its best train.lr: the data do not separate lstm from rnn (P(lstm beyond) = 0.81)"),
+    Quote("README.md", "with 8,000 updates the RNN solves\n  d=199 on 8 of 9 seeds", "fair_budget",
+          lambda runs: solved_of(runs, "rnn (train.steps=8000)", 200)),
+    Quote("README.md", '"The RNN\'s horizon shrinks with size" (38 [25, 50] at h=128 against 99 [64, 184] at h=32,\n'
+          '  at 5e-3)', "horizon", "rnn T50 d 99 [64, 184] at h=32, d 63 [38, 106] at h=64, d 38 [25, 50] at h=128"),
     # Results: the default sweep
     Quote("results.md", "the tanh RNN gives out at d 11 [4.4, 19]", "default_sweep", "adding: horizon T50: rnn d 11 [4.4, 19]"),
-    Quote("results.md", "d=25 (P = 0.88 that the LSTM's is the longer", "default_sweep",
-          "memory: horizon T50: rnn d > 25, lstm d > 99, gru d > 99; the data do not separate lstm from rnn "
-          "(P(lstm beyond) = 0.88)"),
-    Quote("results.md", "per doubling of d, the RNN's ×11 [2.2, 110],\n  the LSTM's ×1.7 [1.5, 2.0], the GRU's "
-          "×1.8 [1.4, 3.0]", "default_sweep",
-          "memory gru h=64 (12 runs, 0 not solved within their budget): ×1.8 [1.4, 3.0]"),
-    Quote("results.md", "the RNN's ×11 [2.2, 110]", "default_sweep", "memory rnn h=64 (12 runs, 5 not solved within "
-                                                                     "their budget): ×11 [2.2, 110]"),
-    Quote("results.md", "the LSTM's ×1.7 [1.5, 2.0]", "default_sweep", "memory lstm h=64 (12 runs, 0 not solved "
-                                                                       "within their budget): ×1.7 [1.5, 2.0]"),
-    Quote("results.md", "faster than the LSTM's with\n  P = 0.99 and than the GRU's with P = 0.98", "default_sweep",
-          "memory h=64: rnn's learning time grows faster with the lag than that of lstm (P = 0.99), gru (P = 0.98)"),
-    Quote("results.md", "runs at h=64 (below) give ×3.8 [1.9, 11]", "horizon",
-          "memory rnn h=64 (60 runs, 30 not solved within their budget): ×3.8 [1.9, 11]"),
-    Quote("results.md", "at d=49 and d=99 it solves 2 of 3 seeds", "default_sweep",
-          "memory: horizon T50: rnn d > 25, lstm d > 99, gru d > 99"),
-    Quote("results.md", "at d=49 and d=99 it solves 2 of 3 seeds", "default_sweep",
-          lambda runs: same_count(runs[runs["task"] == "memory"], "rnn", 50, 100)),
     # Results: the horizon search
     Quote("results.md", "(6/6 at T=200)", "horizon", "lstm T50 d > 199 at every size (h=32,64,128); gru T50 d > 199 at "
                                                      "every size"),
@@ -269,18 +269,64 @@ QUOTES = [
           "of d. The data pick the power law (p_power = 0.90; evidence: positive). T50 at B = 500, 2,000, 8,000, 32,000 "
           "updates: d 92 [61, 130], d 170 [120, 220], d 310 [160, 520]"),
     # Results: where the RNN gives out at its best rate
-    Quote("results.md", "Solved of tried,\nby d: 99 2/3, 199 2/3, 239 2/3, 332 1/3, 399 1/3, 575 1/3, 799 2/6", "rnn_limit",
-          "rnn solves up to d=239 (2/3) but fails from d=332 (1/3 solved; solved above it: 1/3 at d=399, 1/3 at d=575, "
-          "2/6 at d=799)"),
-    Quote("results.md", "Solved of tried,\nby d: 99 2/3, 199 2/3", "rnn_limit",
-          lambda runs: f"99 {solved_of(runs, 'rnn', 100)}, 199 {solved_of(runs, 'rnn', 200)}".replace(" of ", "/")),
-    Quote("results.md", "estimate stays open (d > 38)", "rnn_limit", "memory: horizon T50: rnn d > 38"),
-    Quote("results.md", "T50(8,000) = d 310 [160, 520]\n  (above)", "fair_budget", "d 310 [160, 520]"),
-    Quote("results.md", "Learning time grows ×2.2 [1.4, 4.4] per doubling of d. T50(8,000)\n  comes out as d < 1,100 and "
-          "T50(32,000) as d < 6,100", "rnn_limit",
-          "×2.2 [1.4, 4.4] per doubling of d. The data pick the power law (p_power = 0.88; evidence: positive). "
-          "T50 at B = 500, 2,000, 8,000, 32,000 updates: d < 130, d < 330, d < 1,100, d < 6,100"),
+    Quote("results.md", "predicted T50(8,000) = d 310 [160, 520]\n  (above)", "fair_budget", "d 310 [160, 520]"),
+    # Results: the default sweep (the geometric schedule)
+    Quote("results.md", "d=18 (P = 0.94 that the LSTM's is the longer: not a claim)", "default_sweep",
+          "memory: horizon T50: rnn d > 18, lstm d > 99, gru d > 99; the data do not separate lstm from rnn "
+          "(P(lstm beyond) = 0.94)"),
+    Quote("results.md", "per doubling of d, the RNN's ×4.8 [2.9, 15],\n  the LSTM's ×1.6 [1.4, 1.8], the GRU's "
+          "×1.5 [1.3, 1.6]; the RNN's faster than each gated cell's\n  with P = 1.00", "default_sweep",
+          "memory h=64: rnn's learning time grows faster with the lag than that of lstm (P = 1.00), gru (P = 1.00)"),
+    Quote("results.md", "the RNN's ×4.8 [2.9, 15]", "default_sweep",
+          "memory rnn h=64 (12 runs, 6 not solved within their budget): ×4.8 [2.9, 15]"),
+    Quote("results.md", "the LSTM's ×1.6 [1.4, 1.8]", "default_sweep",
+          "memory lstm h=64 (12 runs, 0 not solved within their budget): ×1.6 [1.4, 1.8]"),
+    Quote("results.md", "the GRU's ×1.5 [1.3, 1.6]", "default_sweep",
+          "memory gru h=64 (12 runs, 0 not solved within their budget): ×1.5 [1.3, 1.6]"),
+    Quote("results.md", "runs at h=64 (below) give\n  ×3.8 [1.9, 11]", "horizon",
+          "memory rnn h=64 (60 runs, 30 not solved within their budget): ×3.8 [1.9, 11]"),
+    Quote("results.md", "the RNN at its best rate to d=799 (further below) ×2.4 [1.7, 3.9]", "rnn_limit_all",
+          "memory rnn h=64 (48 runs, 26 not solved within their budget): ×2.4 [1.7, 3.9]"),
+    Quote("results.md", "it solves 2/3 seeds at d=49 and 1/3 at d=99", "default_sweep",
+          lambda runs: "it solves " + solved_of(runs[runs["task"] == "memory"], "rnn", 50).replace(" of ", "/")
+          + " seeds at d=49 and " + solved_of(runs[runs["task"] == "memory"], "rnn", 100).split(" of ")[0] + "/3 at d=99"),
+    # Results: where the tanh RNN gives out at its best rate
+    Quote("results.md", "seeds 0–29: 99 2/3, 199 2/3,\n  239 2/3, 332 1/3, 399 1/3, 575 1/3, 799 2/6", "rnn_limit",
+          lambda runs: "seeds 0–29: " + ", ".join(f"{t - 1} {solved_of(runs, 'rnn', t)}".replace(" of ", "/")
+                                                for t in (100, 200)) + ",\n  " +
+          ", ".join(f"{t - 1} {solved_of(runs, 'rnn', t)}".replace(" of ", "/") for t in (240, 333, 400, 576, 800))),
+    Quote("results.md", "seeds 30–59: 99 2/3, 199 3/3, 399 2/3, 462 1/3,\n  642 1/3, 799 2/9", "rnn_limit_seeds30",
+          lambda runs: "seeds 30–59: " + ", ".join(f"{t - 1} {solved_of(runs, 'rnn', t)}".replace(" of ", "/")
+                                                 for t in (100, 200, 400, 463)) + ",\n  " +
+          ", ".join(f"{t - 1} {solved_of(runs, 'rnn', t)}".replace(" of ", "/") for t in (643, 800))),
+    Quote("results.md", "the threshold\n  fit to all 48 runs puts T50 at d 308 [66, 1909], one pool alone leaves it open "
+          "(d > 38; d > 58)", "rnn_limit_all", "memory: horizon T50: rnn d 308 [66, 1909]"),
+    Quote("results.md", "one pool alone leaves it open (d > 38; d > 58)", "rnn_limit", "memory: horizon T50: rnn d > 38"),
+    Quote("results.md", "one pool alone leaves it open (d > 38; d > 58)", "rnn_limit_seeds30",
+          "memory: horizon T50: rnn d > 58"),
+    Quote("results.md", "the RNN's learning time grows ×2.4 [1.7, 3.9] per doubling of d, and half the\n  seeds solve "
+          "within 8,000 updates up to d 420 [150, 670] (T50(8,000))", "rnn_limit_all",
+          "×2.4 [1.7, 3.9] per doubling of d. The data pick the power law (p_power = 0.98; evidence: strong). T50 at "
+          "B = 500, 2,000, 8,000, 32,000 updates: d < 130, d < 290, d 420 [150, 670], d 550 [170, 2,000]"),
+    Quote("results.md", "seeds 0–29 alone\n  give ×2.2 [1.4, 4.4]", "rnn_limit",
+          "memory rnn h=64 (24 runs, 13 not solved within their budget): ×2.2 [1.4, 4.4]"),
+    Quote("results.md", "seeds 30–59 ×2.9 [1.7, 5.4] and T50(8,000) = d 500 [240, 740]", "rnn_limit_seeds30",
+          "×2.9 [1.7, 5.4] per doubling of d. The data pick the power law (p_power = 0.83; evidence: positive). T50 at "
+          "B = 500, 2,000, 8,000, 32,000 updates: d < 150, d < 340, d 500 [240, 740]"),
+    Quote("results.md", "the model places it at d 550 [170, 2,000]", "rnn_limit_all", "d 420 [150, 670], d 550 [170, 2,000]"),
+    Quote("results.md", "(6/6 seeds at T=800 each; T50 > 799),\n  beyond the RNN with P = 0.98 each", "rnn_limit_all",
+          "lstm d > 799, gru d > 799; lstm beyond rnn (P = 0.98), gru beyond rnn (P = 0.98); by lag: rnn mixed (solves "
+          "d=99,199,239; fails d=332,462,575,642,799; no majority at d=399), lstm solves every lag tried (up to d=799, "
+          "6/6), gru solves every lag tried (up to d=799, 6/6)"),
+    Quote("results.md", "their learning time grows ×1.1 [1.0, 1.3] (LSTM) and ×1.3 [1.2, 1.5]\n  (GRU) per doubling, and "
+          "the RNN's grows faster than either with P = 1.00", "rnn_limit_all",
+          "memory h=64: rnn's learning time grows faster with the lag than that of lstm (P = 1.00), gru (P = 1.00)"),
+    Quote("results.md", "×1.1 [1.0, 1.3] (LSTM) and ×1.3 [1.2, 1.5]", "rnn_limit_all",
+          "memory lstm h=64 (15 runs, 0 not solved within their budget): ×1.1 [1.0, 1.3]"),
+    Quote("results.md", "×1.1 [1.0, 1.3] (LSTM) and ×1.3 [1.2, 1.5]", "rnn_limit_all",
+          "memory gru h=64 (15 runs, 0 not solved within their budget): ×1.3 [1.2, 1.5]"),
 ]
+
 
 # what the coverage test looks for: the figures a reader would cite
 FIGURES = re.compile(r"\d[\d.,]* \[[\d.,]+, [\d.,]+\]"  # an interval

@@ -544,3 +544,16 @@ def test_the_parent_run_gets_each_groups_t50_as_metrics_the_runs_table_can_show(
 
     for name in metrics:
         _validate_metric_name(name)
+
+
+def test_an_order_not_claimed_never_reads_as_claimed():
+    """P(lstm beyond) = 0.9497 is short of the 0.95 a claim needs: printed 0.95 beside 'the data do not separate'
+    (as the default sweep's memory verdict once was) it reads as a contradiction, so it prints 0.94; a claimed
+    order prints as rounded."""
+    from suite.summary.estimates import order_text, p_shown
+
+    assert order_text("lstm", "rnn", 0.9497) == "the data do not separate lstm from rnn (P(lstm beyond) = 0.94)"
+    assert order_text("lstm", "rnn", 0.0503) == "the data do not separate lstm from rnn (P(lstm beyond) = 0.06)"
+    assert order_text("lstm", "rnn", 0.9501) == "lstm beyond rnn (P = 0.95)"
+    assert order_text("lstm", "rnn", 0.04) == "lstm short of rnn (P = 0.96)"
+    assert [p_shown(p) for p in (0.5, 0.881, 0.996)] == [0.5, 0.88, 1.0]

@@ -94,6 +94,19 @@ def ranked(found: list[Estimate | None]) -> list[int]:
     return sorted(range(len(found)), key=lambda i: (-wins(i), -score(found[i])))
 
 
+def p_shown(p: float) -> float:
+    """p to 2 decimals, as printed; an order not claimed (p and 1 - p both below CLAIM_AT) never reads as claimed:
+    0.9497 reads 0.94, not 0.95, and 0.0503 reads 0.06."""
+    shown = round(p, 2)
+    if p < CLAIM_AT and 1 - p < CLAIM_AT:
+        shown = min(max(shown, round(1 - CLAIM_AT + 0.01, 2)), round(CLAIM_AT - 0.01, 2))
+    return shown
+
+
+def p_text(p: float) -> str:
+    return f"{p_shown(p):.2f}"
+
+
 def order_text(cell: str, reference: str, p: float) -> str:
     """'lstm beyond rnn (P = 0.99)', 'lstm short of rnn (P = 0.97)' or 'the data do not separate lstm from rnn
     (P(lstm beyond) = 0.71)', from p = P(cell's T50 > reference's): an order is claimed only at ≥ CLAIM_AT."""
@@ -101,4 +114,4 @@ def order_text(cell: str, reference: str, p: float) -> str:
         return f"{cell} beyond {reference} (P = {p:.2f})"
     if 1 - p >= CLAIM_AT:
         return f"{cell} short of {reference} (P = {1 - p:.2f})"
-    return f"the data do not separate {cell} from {reference} (P({cell} beyond) = {p:.2f})"
+    return f"the data do not separate {cell} from {reference} (P({cell} beyond) = {p_text(p)})"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from suite.summary.estimates import CLAIM_AT, Group, estimates, order_text, p_order, ranked
+from suite.summary.estimates import CLAIM_AT, Group, estimates, order_text, p_order, p_text, ranked
 from suite.summary.frame import split_variant
 from suite.summary.lags import LagNames, lag_names
 from suite.horizon.threshold import ABOVE, Estimate
@@ -101,7 +101,7 @@ def best_sentence(curve: KnobCurve, names: LagNames = LagNames()) -> str:
     if p >= CLAIM_AT:
         return f"{head}: longest at {at(best)}, T50 {mine}, beyond {at(second)}'s {theirs} (P = {p:.2f}){rest}"
     return (f"{head}: the data do not separate {at(best)} (T50 {mine}) from {at(second)} ({theirs}) "
-            f"(P(the first is longer) = {p:.2f}){rest}")
+            f"(P(the first is longer) = {p_text(p)}){rest}")
 
 
 def best_table(points: pd.DataFrame, curves: list[KnobCurve] | None = None) -> pd.DataFrame:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import pandas as pd
 
 from suite.summary.analysis import lag_distances, matched_sizes, shortest_distances
-from suite.summary.estimates import CLAIM_AT, distance_in, estimates, p_order, ranked
+from suite.summary.estimates import CLAIM_AT, distance_in, estimates, p_order, p_shown, ranked
 from suite.summary.learning import growth_text, learning_groups
 
 COLUMNS = ["task", "tier", "cell", "hidden", "weights", "horizon", "horizon_d", "runs", "p_beyond_next", "growth"]
@@ -44,7 +44,7 @@ def leaderboards(points: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
                          "hidden": sizes[cells[i]], "weights": int(weights) if weights == weights else pd.NA,
                          "horizon": e.text() if e else "no finished runs",
                          "horizon_d": e.text(to_d) if e and task in distances else pd.NA,
-                         "runs": e.runs if e else 0, "p_beyond_next": round(beyond_next, 2),
+                         "runs": e.runs if e else 0, "p_beyond_next": p_shown(beyond_next),
                          "growth": growth_text(groups.get((task, cells[i], int(sizes[cells[i]]))))})
             above = beyond_next
     return pd.DataFrame(rows, columns=COLUMNS).astype({"tier": "Int64", "weights": "Int64"})

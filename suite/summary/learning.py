@@ -24,7 +24,7 @@ from suite.learning.fit import weighted_quantile
 from suite.learning.model import covariate
 from suite.record import Outcome
 from suite.summary.analysis import matched_sizes, point_table
-from suite.summary.estimates import CLAIM_AT
+from suite.summary.estimates import CLAIM_AT, p_text
 from suite.summary.frame import cells_in_order, latest_per_seed, split_variant
 
 BUDGETS = (500, 2000, 8000, 32000)  # the B of T50(B): 4x apart, around the suite's budgets
@@ -214,7 +214,7 @@ def pair_orders(found: list[GroupLearning]) -> tuple[dict[str, list[str]], list[
                 first, second = (a, b) if p >= CLAIM_AT else (b, a)
                 faster.setdefault(first.cell, []).append(f"{second.cell} (P = {max(p, 1 - p):.2f})")
             else:
-                open_.append(f"{a.cell} vs {b.cell}: the data do not separate them (P({a.cell}'s faster) = {p:.2f})")
+                open_.append(f"{a.cell} vs {b.cell}: the data do not separate them (P({a.cell}'s faster) = {p_text(p)})")
     return faster, open_
 
 

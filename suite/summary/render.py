@@ -12,7 +12,7 @@ import pandas as pd
 from suite.horizon.brackets import Majority
 from suite.summary.analysis import (CellVerdict, GroupVerdict, SizeVerdict, gradient_ratios, horizons, judge,
                                    matched_sizes, size_verdicts)
-from suite.summary.estimates import estimates, order_text, p_order
+from suite.summary.estimates import estimates, order_text, p_order, p_text
 from suite.summary.gradient_trajectories import point_heading
 from suite.summary.lags import LagNames, lag_names
 from suite.summary.frame import cells_in_order
@@ -136,7 +136,7 @@ def verdict_line(group: GroupVerdict, names: LagNames = LagNames()) -> str:
 def size_sentence(v: SizeVerdict, names: LagNames = LagNames()) -> str:
     """One cell's horizon (T50 with its 95% interval) across hidden sizes, and what the runs say of its trend."""
     each = ", ".join(f"{names.t50(e)} at h={h}" for h, e in zip(v.sizes, v.estimates))
-    probabilities = ", ".join(f"{p:.2f}" for p in v.p_up)
+    probabilities = ", ".join(p_text(p) for p in v.p_up)
     if all(e is None for e in v.estimates):
         return f"{v.cell}: no seed finished at any lag tried (h={','.join(map(str, v.sizes))}; see crashed runs)"
     if v.trend == "same":
