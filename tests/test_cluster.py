@@ -387,8 +387,8 @@ def test_a_server_restarted_mid_sweep_on_postgresql_loses_no_run_and_doubles_non
            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
     env.pop("HYDRA_FULL_ERROR", None)
     cmd = [sys.executable, str(ROOT / "run.py"), "-m", "experiment=smoke", "task=memory", "cell=rnn,lstm",
-           "sweep.rung=0", f"train.steps={steps}", f"train.eval_every={every}", "train.early_stop=false",
-           "hydra/launcher=parallel", "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={sweep_dir}"]
+           "sweep.rung=0", f"train.steps={steps}", f"train.eval_every={every}", "train.eval_growth=null",
+           "train.early_stop=false", "hydra/launcher=parallel", "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={sweep_dir}"]
     sweep = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         slurm_cluster.wait_until("both jobs training", lambda: len(list(sweep_dir.glob("*/config.yaml"))) == 2,

@@ -112,7 +112,8 @@ def test_a_server_lost_mid_run_loses_nothing_and_the_result_is_reimported(tmp_pa
     out = tmp_path / "outputs"
     job = subprocess.Popen([sys.executable, str(ROOT / "run.py"), f"hydra.run.dir={out}", "task=memory",
                             "cell=lstm", "seq_len=20", "hidden=32", "threads=1", "train.steps=1200",
-                            "train.eval_every=50", "train.early_stop=false", "diagnostics.every=0"],
+                            "train.eval_every=50", "train.eval_growth=null",  # every 50 steps: counted below
+                            "train.early_stop=false", "diagnostics.every=0"],
                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         client = client_for(mlflow_server.uri)
