@@ -445,6 +445,17 @@ def test_each_family_config_composes_to_its_dataclass(name):
     ({"name": "exprnn", "layers": 0}, "cell.layers=0: expected an integer >= 1"),
     ({"name": "s6", "state_sise": 4}, "cell.state_sise=4: unknown key for a s6 cell"),
     ({"name": "exprnn", "inti": "cayley"}, "cell.inti='cayley': unknown key for a exprnn cell"),
+    # the initialisation knobs that follow the task's length (tests/test_family_init.py)
+    ({"name": "mingru", "gate_bias": "chorno"}, "cell.gate_bias='chorno': expected a number, 'chrono' or null"),
+    ({"name": "minlstm", "gate_bias": True}, "cell.gate_bias=True: expected a number, 'chrono' or null"),
+    ({"name": "mingru", "gate_bias": math.inf}, "cell.gate_bias=inf: expected a number, 'chrono' or null"),
+    ({"name": "lru", "r_max": "autp"}, "cell.r_max='autp': expected a number in (0, 1] or 'auto'"),
+    ({"name": "lru", "r_max": math.nan}, "cell.r_max=nan: expected a number in (0, 1] or 'auto'"),
+    ({"name": "lru", "r_max": "auto", "r_min": 1.0}, "cell.r_min=1.0: expected a number in [0, 1)"),
+    # auto at the task's length (5): 1 - 1/5 = 0.8, not above the default r_min
+    ({"name": "lru", "r_max": "auto"}, "cell.r_max='auto': 1 - 1/T = 0.8 at the task's length T=5, not above "
+                                       "cell.r_min=0.9; lower cell.r_min"),
+    ({"name": "lru", "r_max": "auto", "r_min": 0.8}, "cell.r_max='auto': 1 - 1/T = 0.8 at the task's length T=5"),
 ])
 def test_a_bad_knob_is_one_line_naming_key_and_value(cfg, message):
     with pytest.raises(ConfigError) as caught:
@@ -458,6 +469,8 @@ def test_a_bad_knob_on_the_command_line_is_caught_before_training():
 
     with pytest.raises(ConfigError, match=r"^cell\.r_min=0\.99: must be below cell\.r_max=0\.9$"):
         prepare(compose_config("cell=lru", "cell.r_min=0.99", "cell.r_max=0.9", "device=cpu"))
+    with pytest.raises(ConfigError, match=r"^cell\.gate_bias='slow': expected a number, 'chrono' or null"):
+        prepare(compose_config("cell=mingru", "cell.gate_bias=slow", "device=cpu"))
 
 
 @pytest.mark.parametrize("override, message", [

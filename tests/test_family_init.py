@@ -1,13 +1,13 @@
 """The modern families' initialisation knobs that follow the task's length (suite/families/knobs.py):
-minGRU's and minLSTM's `cell.gate_bias` (null | a number | chrono) and the LRU's `cell.r_max=auto`. Each
-bad value is one line naming the key; chrono gives the gate statistics it promises; and the defaults
+minGRU's and minLSTM's `cell.gate_bias` (null | a number | chrono) and the LRU's `cell.r_max=auto`. Their bad
+values are one line naming the key (with every family knob's, in tests/test_families.py); chrono gives the gate
+statistics it promises; and the defaults
 build the very module the suite built before these knobs existed, weight for weight and draw for draw."""
 import math
 
 import pytest
 import torch
 
-from suite.errors import ConfigError
 from suite.families.knobs import FAMILY_KNOBS
 from suite.model.cells import cell_config
 from suite.model.recurrent import RecurrentModel, _import, build_model
@@ -33,33 +33,6 @@ def keep_fraction(model, x: torch.Tensor) -> torch.Tensor:
 def memory_inputs(seq_len: int, batch: int = 64) -> torch.Tensor:
     x, _ = MemoryTask(seq_len=seq_len).sample(batch, torch.Generator().manual_seed(1))
     return x
-
-
-# --- a bad value is one line naming the key -------------------------------------------------------------
-
-@pytest.mark.parametrize("cfg, message", [
-    ({"name": "mingru", "gate_bias": "chorno"}, "cell.gate_bias='chorno': expected a number, 'chrono' or null"),
-    ({"name": "minlstm", "gate_bias": True}, "cell.gate_bias=True: expected a number, 'chrono' or null"),
-    ({"name": "mingru", "gate_bias": math.inf}, "cell.gate_bias=inf: expected a number, 'chrono' or null"),
-    ({"name": "lru", "r_max": "autp"}, "cell.r_max='autp': expected a number in (0, 1] or 'auto'"),
-    ({"name": "lru", "r_max": math.nan}, "cell.r_max=nan: expected a number in (0, 1] or 'auto'"),
-    ({"name": "lru", "r_max": "auto", "r_min": 1.0}, "cell.r_min=1.0: expected a number in [0, 1)"),
-    # auto at the task's length (5): 1 - 1/5 = 0.8, not above the default r_min
-    ({"name": "lru", "r_max": "auto"}, "cell.r_max='auto': 1 - 1/T = 0.8 at the task's length T=5, not above "
-                                       "cell.r_min=0.9; lower cell.r_min"),
-    ({"name": "lru", "r_max": "auto", "r_min": 0.8}, "cell.r_max='auto': 1 - 1/T = 0.8 at the task's length T=5"),
-])
-def test_a_bad_value_is_one_line_naming_key_and_value(cfg, message):
-    with pytest.raises(ConfigError) as caught:
-        build_model(cfg, 8, MemoryTask(seq_len=5))
-    assert str(caught.value).startswith(message) and "\n" not in str(caught.value), str(caught.value)
-
-
-def test_a_bad_value_on_the_command_line_is_caught_before_training():
-    from suite.job import prepare
-
-    with pytest.raises(ConfigError, match=r"^cell\.gate_bias='slow': expected a number, 'chrono' or null"):
-        prepare(compose_config("cell=mingru", "cell.gate_bias=slow", "device=cpu"))
 
 
 @pytest.mark.parametrize("name", MINIMAL)
