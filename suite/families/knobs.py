@@ -12,8 +12,8 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Optional
 
 from suite.errors import ConfigError
+from suite.model.chrono import check_bias
 
-CHRONO = "chrono"  # as suite.model.cells.CHRONO (not imported: that module imports this one)
 AUTO = "auto"
 
 
@@ -64,14 +64,6 @@ def _flag(knobs, key: str) -> None:
         raise ConfigError(f"cell.{key}={value!r}: expected true or false")
 
 
-def _gate_bias(knobs) -> None:
-    value = knobs.gate_bias
-    if value is None or value == CHRONO:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"cell.gate_bias={value!r}: expected a number, 'chrono' or null (torch's default)")
-
-
 @dataclass
 class MinimalKnobs(FamilyKnobs):
     """What minGRU and minLSTM share: the form that trains, and the gates' bias at init."""
@@ -90,7 +82,7 @@ class MinimalKnobs(FamilyKnobs):
 
     def check(self) -> None:
         _flag(self, "scan")
-        _gate_bias(self)
+        check_bias("gate_bias", self.gate_bias)
 
     def initialise(self, module, t_max: int) -> None:
         if self.gate_bias is not None:

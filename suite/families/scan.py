@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from suite.model.chrono import bias_values
+
 LOW_PRECISION = (torch.bfloat16, torch.float16)
 
 
@@ -84,15 +86,12 @@ class DiagonalStack(nn.Module):
 
     def init_keep_bias(self, value, t_max: int) -> None:
         """`cell.gate_bias` (suite/families/knobs.py): the keep side's bias b in every layer, a number or
-        "chrono", b = log U(1, t_max − 1) per unit (Tallec & Ollivier 2018, as suite.model.cells.gate_bias_init
-        for the LSTM and the GRU), written into each block of `keep_blocks` with its sign."""
+        "chrono", b = log U(1, t_max − 1) per unit (suite.model.chrono, as the LSTM's and the GRU's gate biases),
+        written into each block of `keep_blocks` with its sign."""
         hidden = self.hidden_size
         with torch.no_grad():
             for projection in self.projections:
-                if value == "chrono":
-                    bias = torch.log(torch.empty(hidden).uniform_(1.0, max(t_max - 1.0, 1.0 + 1e-6)))
-                else:
-                    bias = torch.full((hidden,), float(value))
+                bias = bias_values(value, hidden, t_max)
                 for block, sign in self.keep_blocks:
                     projection.bias[block * hidden:(block + 1) * hidden] = sign * bias
 

@@ -8,7 +8,6 @@ T≈50 on the memory task, and the tanh RNN fails T=50 with a uniform recurrent 
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +15,7 @@ from hydra.core.config_store import ConfigStore
 
 from suite.errors import ConfigError
 from suite.families.knobs import FAMILY_KNOBS
+from suite.model.chrono import CHRONO, bias_values, check_bias
 
 if TYPE_CHECKING:  # torch is imported where weights are set: composing a config must not wait for it
     from torch import nn
@@ -23,7 +23,6 @@ if TYPE_CHECKING:  # torch is imported where weights are set: composing a config
 # Gate blocks in torch's stacked weights and biases, in torch's order.
 LSTM_GATES = ("input", "forget", "cell", "output")
 GRU_GATES = ("reset", "update", "new")
-CHRONO = "chrono"
 
 
 @dataclass
@@ -57,7 +56,7 @@ class LSTMCell:
     forget_bias: Any = CHRONO
 
     def initialise(self, rnn: "nn.Module", t_max: int) -> None:
-        _check_bias("forget_bias", self.forget_bias)
+        check_bias("forget_bias", self.forget_bias)
         if self.forget_bias is not None:
             negate = LSTM_GATES.index("input") if self.forget_bias == CHRONO else None
             gate_bias_init(rnn, LSTM_GATES.index("forget"), self.forget_bias, t_max, negate)
@@ -72,7 +71,7 @@ class GRUCell:
     update_bias: Any = CHRONO  # null: torch's default (~0) | a number | chrono
 
     def initialise(self, rnn: "nn.Module", t_max: int) -> None:
-        _check_bias("update_bias", self.update_bias)
+        check_bias("update_bias", self.update_bias)
         if self.update_bias is not None:
             gate_bias_init(rnn, GRU_GATES.index("update"), self.update_bias, t_max)
 
@@ -97,13 +96,6 @@ def cell_config(kind: str, cell_cfg: dict):
     return schema(**cell_cfg)
 
 
-def _check_bias(key: str, value) -> None:
-    if value is None or value == CHRONO:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"cell.{key}={value!r}: expected a number, 'chrono' or null (torch's default)")
-
-
 def gate_bias_init(rnn: "nn.Module", gate: int, value, t_max: int, negate: int | None = None) -> None:
     """Set one gate's bias in every layer: a constant, or chrono initialisation.
 
@@ -121,10 +113,7 @@ def gate_bias_init(rnn: "nn.Module", gate: int, value, t_max: int, negate: int |
         for layer in range(rnn.num_layers):
             b_ih = getattr(rnn, f"bias_ih_l{layer}")
             b_hh = getattr(rnn, f"bias_hh_l{layer}")
-            if value == CHRONO:
-                bias = torch.log(torch.empty(hidden).uniform_(1.0, max(t_max - 1.0, 1.0 + 1e-6)))
-            else:
-                bias = torch.full((hidden,), float(value))
+            bias = bias_values(value, hidden, t_max)
             b_ih[block] = bias
             b_hh[block] = 0.0
             if negate is not None:

@@ -26,8 +26,9 @@ import json
 from functools import cache
 
 # What decides every run's result, besides its task's and its cell's own modules.
-CORE_MODULES = ("suite.training.configured", "suite.model.components", "suite.model.recurrent", "suite.model.cells", "suite.training.loop",
-                "suite.training.diagnostics", "suite.training.gradient_ratio", "tasks.base")
+CORE_MODULES = ("suite.training.configured", "suite.model.components", "suite.model.recurrent", "suite.model.cells",
+                "suite.model.chrono", "suite.training.loop", "suite.training.diagnostics", "suite.training.gradient_ratio",
+                "tasks.base")
 FAMILY_KNOBS_MODULE = "suite.families.knobs"  # a family's knobs and their defaults, read when its cell is built
 
 
