@@ -32,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "of this Markdown file (docs/results.md) with the summary's Markdown (summary.md), its "
                              "figures inline")
     parser.add_argument("--block", default="summary",
-                        help="the block's name: summary (the default sweep's) or horizon (default: summary)")
+                        help="the block's name: summary (the default sweep's) or horizon in docs/results.md, leaderboard in "
+                             "the README (default: summary)")
     parser.add_argument("--section", metavar="HEADING",
                         help="with --into: embed only the summary's section whose heading starts with this "
                              "(Verdicts: the verdicts and their figure; Leaderboard: the README's board), not the "
