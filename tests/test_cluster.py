@@ -381,14 +381,16 @@ def test_eight_parallel_writers_through_a_server_on_postgresql(cli, tmp_path, po
 def test_a_server_restarted_mid_sweep_on_postgresql_loses_no_run_and_doubles_none(tmp_path, postgres_server):
     # As tests/test_reliability.py's single run that loses its server, for a sweep: 2 jobs training when
     # the server stops; no HTTP retries, so they notice at their next flush (within 5 s) and go on.
-    steps, every = 20_000, 200  # long enough to be training still when the server is back
+    # fault.kind=stall (each step sleeps 0.05 s, the numbers unchanged): ~60 s of training, long enough to be
+    # training still when the server is back (~20 s), without taking a core from the tests beside it.
+    steps, every = 1_100, 55
     sweep_dir = tmp_path / "multirun"
     env = {**os.environ, **QUIET, "MLFLOW_TRACKING_URI": postgres_server.uri, "PYTHONUNBUFFERED": "1",
            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
     env.pop("HYDRA_FULL_ERROR", None)
     cmd = [sys.executable, str(ROOT / "run.py"), "-m", "experiment=smoke", "task=memory", "cell=rnn,lstm",
            "sweep.rung=0", f"train.steps={steps}", f"train.eval_every={every}", "train.eval_growth=null",
-           "train.early_stop=false", "hydra/launcher=parallel", "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={sweep_dir}"]
+           "train.early_stop=false", "fault.kind=stall", "hydra/launcher=parallel", "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={sweep_dir}"]
     sweep = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         slurm_cluster.wait_until("both jobs training", lambda: len(list(sweep_dir.glob("*/config.yaml"))) == 2,

@@ -192,13 +192,13 @@ def test_calibration_smoke():
 def test_calibration():
     """Over 200 fake groups the 95% intervals of the growth and of T50(B) contain the truth in at least 90%;
     treating censored runs as solved at the budget, or leaving out the never-learns share, falls short of that
-    on 100 groups each (the check has teeth). Run with -s for the figures."""
+    on 60 groups each (the check has teeth). Run with -s for the figures."""
     c = calibrate(200, seed=2026)
     print("\n" + _report("model", c))
     assert c["groups"] >= 200 and c["growth"] >= 0.90 and min(c["t50"]) >= 0.90
-    # 100 groups each show the broken variants fall short on the growth alone (its coverage: 0.61 and 0.80), so
-    # their T50s, half the cost of a fit, are not computed
+    # 60 groups each show the broken variants fall short on the growth alone (its coverage: 0.72 and 0.77, more
+    # than 3 standard errors below 0.90), so their T50s, half the cost of a fit, are not computed
     for name in ("censored as solved", "no never-learns share"):
-        b = calibrate(100, seed=2026, variant=name, with_t50=False)
+        b = calibrate(60, seed=2026, variant=name, with_t50=False)
         print(_report(name, b))
         assert b["growth"] < 0.90, name
