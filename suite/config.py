@@ -91,6 +91,8 @@ class SweepConfig:
     rung: Optional[int] = None
     hidden_by_cell: Dict[str, int] = field(default_factory=dict)  # param-matched sweeps: hidden per cell
     lr_by_cell: Dict[str, float] = field(default_factory=dict)  # each cell at its own rate (experiment=fair_budget)
+    # each task's cells at their own rates (experiment=leaderboard: the rates.yaml of experiment=rate_screen's summary)
+    lr_by_task: Dict[str, Dict[str, float]] = field(default_factory=dict)
     # horizon searches: round 0's lags by the kind of device that trains (${device_kind:${device}})
     ladder_by_device: Dict[str, List[int]] = field(default_factory=dict)
     cap_by_device: Dict[str, int] = field(default_factory=dict)  # and the longest lag they may extend to
@@ -242,8 +244,11 @@ def validate(cfg) -> None:
     _require(cfg.fault.at_step >= 1, "fault.at_step", cfg.fault.at_step, "expected an integer >= 1")
     for cell, size in cfg.sweep.hidden_by_cell.items():
         _int_in(size, f"sweep.hidden_by_cell.{cell}", 1, MAX_HIDDEN)
-    for cell, lr in cfg.sweep.lr_by_cell.items():
-        _require(math.isfinite(lr) and lr > 0, f"sweep.lr_by_cell.{cell}", lr, "expected a positive number")
+    rates = [(f"sweep.lr_by_cell.{cell}", lr) for cell, lr in cfg.sweep.lr_by_cell.items()]
+    rates += [(f"sweep.lr_by_task.{task}.{cell}", lr) for task, cells in cfg.sweep.lr_by_task.items()
+              for cell, lr in cells.items()]
+    for key, lr in rates:
+        _require(math.isfinite(lr) and lr > 0, key, lr, "expected a positive number")
     _require("name" in cfg.cell, "cell.name", None, "every cell config needs it (see conf/cell/)")
     _require(cfg.device == "auto" or cfg.device.split(":")[0] in ("cpu", "cuda"), "device", cfg.device,
              "expected auto, cpu, cuda or cuda:N")

@@ -167,7 +167,7 @@ PRESET_JOBS = {"default": 108, "lr_tune": 48, "paper": 480, "param_matched": 108
 # jobs of round 0: cells x sizes (x rates) x 4 lags x the pool's first 3 seeds (batch)
 ADAPTIVE = {"horizon": 3 * 3 * 4 * 3, "fair_lr": 3 * 5 * 4 * 3, "fair_budget": 3 * 3 * 4 * 3,
             "leaderboard": 5 * 8 * 4 * 3, "leaderboard_small": 2 * 8 * 3 * 3,  # tasks x cells x lags x seeds
-            "rnn_limit": 1 * 4 * 3}
+            "rnn_limit": 1 * 4 * 3, "rate_screen": 5 * 8 * 3 * 4 * 3}  # (x 3 rates)
 
 
 def test_every_preset_is_listed_here():
@@ -288,6 +288,30 @@ def test_the_leaderboard_matches_every_cells_weights_to_the_lstms_on_each_task(p
             lags.setdefault(chosen["task"], set()).add(int(chosen["seq_len"]))
         assert lags["memory"] == {10, 30, 90, 270, 810} and lags["assoc_recall"] == {8, 12, 20, 50}
         assert cuda_config.hydra.sweeper.cap_hi == 810
+
+
+def test_the_rate_screen_composes_every_family_at_each_rate_and_the_board_takes_its_rates():
+    """experiment=rate_screen: the board's round 0 at three rates, every family on every task, nothing after;
+    experiment=leaderboard: each (task, cell) at its rate from sweep.lr_by_task, else the shared 5e-3."""
+    planned, config = horizon_round_0(preset="rate_screen")
+    assert len(planned.jobs) == ADAPTIVE["rate_screen"] and config.hydra.sweeper.max_rounds == 0
+    board, _ = horizon_round_0(preset="leaderboard")
+    job = lambda overrides: tuple(o for o in overrides if not o.startswith(("train.lr=", "experiment=")))  # noqa: E731
+    assert {job(o) for o in planned.jobs} == {job(o) for o in board.jobs}  # the board's round 0, at 3 rates
+    cells = sorted({o for job in planned.jobs for o in job if o.startswith("cell=")})
+    assert len(cells) == 8
+    for cell in cells:
+        for lr in ("0.001", "0.003", "0.01"):
+            cfg = compose_cfg("experiment=rate_screen", cell, "task=adding", f"train.lr={lr}", "seq_len=30")
+            validate(cfg)
+            assert cfg.train.lr == float(lr)
+    rates = "+sweep.lr_by_task={memory: {mingru: 0.01, rnn: 0.001}}"
+    at = lambda *o: compose_cfg("experiment=leaderboard", rates, *o).train.lr  # noqa: E731
+    assert (at("cell=mingru"), at("cell=rnn"), at("cell=lstm"), at("cell=mingru", "task=adding")) == (
+        0.01, 0.001, 5e-3, 5e-3)
+    assert compose_cfg("experiment=leaderboard_small", rates, "cell=mingru").train.lr == 5e-3  # one shared rate
+    with pytest.raises(ConfigError, match=r"sweep.lr_by_task.memory.rnn=-0.001: expected a positive number"):
+        validate(compose_cfg("experiment=leaderboard", "+sweep.lr_by_task={memory: {rnn: -0.001}}"))
 
 
 def test_the_horizon_preset_searches_every_group_from_one_ladder():

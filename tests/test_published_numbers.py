@@ -113,6 +113,16 @@ class Quote:
                 f"{self.page}: {self.quoted!r}: docs/{self.folder}/runs.csv no longer gives {self.recomputed!r}"
 
 
+def round_0_rates(runs: pd.DataFrame) -> str:
+    """The rate screen's sentence for fair_lr's RNN from its search's round 0 alone: the first 3 runs by start at
+    each of the ladder's lags (conf/experiment/horizon.yaml)."""
+    from suite.summary.rates import rate_lines
+
+    runs = runs.assign(start=pd.to_datetime(runs["start_time"])).sort_values("start")
+    first = runs[runs["seq_len"].isin([10, 30, 90, 200])].groupby(["cell", "seq_len"]).head(3)
+    return next(line for line in rate_lines(first) if line.startswith("memory rnn "))
+
+
 def LSTM_BEYOND(runs: pd.DataFrame) -> str:
     return p_beyond("horizon", "memory", "lstm", "rnn", 64)
 
@@ -325,6 +335,21 @@ QUOTES = [
           "memory lstm h=64 (15 runs, 0 not solved within their budget): ×1.1 [1.0, 1.3]"),
     Quote("results.md", "×1.1 [1.0, 1.3] (LSTM) and ×1.3 [1.2, 1.5]", "rnn_limit_all",
           "memory gru h=64 (15 runs, 0 not solved within their budget): ×1.3 [1.2, 1.5]"),
+    # Results: the rate screen checked on fair_lr's runs
+    Quote("results.md", "the RNN's T50(2,000) at 1e-3 is d 170 [120, 220], not separated from 2e-3's\n  d 150 [78, 230] "
+          "(P = 0.71)", "fair_lr", "memory rnn h=64: the data do not separate train.lr=0.001 (T50(2,000) d 170 [120, 220]) "
+          "from train.lr=0.002 (d 150 [78, 230]) (P(the first is longer) = 0.71)"),
+    Quote("results.md", "it is d 230 [99, 670] at 2e-3 and\n  d 160 [87, 280] at 1e-3 (P = 0.78)", "fair_lr",
+          lambda runs: "d 230 [99, 670] at 2e-3 and\n  d 160 [87, 280] at 1e-3 (P = 0.78)"
+          if round_0_rates(runs) == ("memory rnn h=64: the data do not separate train.lr=0.002 (T50(2,000) d 230 [99, 670]) "
+                                     "from train.lr=0.001 (d 160 [87, 280]) (P(the first is longer) = 0.78): the screen "
+                                     "takes train.lr=0.002") else round_0_rates(runs)),
+    Quote("results.md", "(P = 0.53\n  and 0.54 from all runs)", "fair_lr",
+          "memory lstm h=64: the data do not separate train.lr=0.01 (T50(2,000) d > 400) from train.lr=0.002 (d > 390) "
+          "(P(the first is longer) = 0.53)"),
+    Quote("results.md", "(P = 0.53\n  and 0.54 from all runs)", "fair_lr",
+          "memory gru h=64: the data do not separate train.lr=0.002 (T50(2,000) d > 480) from train.lr=0.01 (d > 390) "
+          "(P(the first is longer) = 0.54)"),
 ]
 
 

@@ -15,6 +15,7 @@ from suite.summary.knob_effects import best_lines
 from suite.summary.lags import lags_line
 from suite.summary.leaderboard import board_section
 from suite.summary.learning import ABOUT as LEARNING_ABOUT, learning_lines
+from suite.summary.rates import rate_lines
 from suite.summary.render import (baseline_text, gradient_lines, horizons_text, markdown_table, task_tables,
                                   verdicts)
 
@@ -26,7 +27,7 @@ WIDEST_TABLE = 100
 HORIZON_COLUMNS = {"cell": "cell", "hidden": "hidden", "horizon": "T50 (T)", "horizon_d": "T50 (d)", "runs": "runs",
                    "bracket": "bracket"}
 # the leaderboard table's columns and their headings; leaderboard.csv keeps the weights and the run counts
-BOARD_COLUMNS = {"tier": "tier", "cell": "cell", "hidden": "hidden", "horizon_d": "T50 (d)",
+BOARD_COLUMNS = {"tier": "tier", "cell": "cell", "hidden": "hidden", "lr": "rate", "horizon_d": "T50 (d)",
                  "p_beyond_next": "P beyond next", "growth": "growth"}
 
 
@@ -60,9 +61,10 @@ class Section:
 
 def board_tables(board: pd.DataFrame) -> list[str]:
     """The leaderboard as the page shows it, a table per task: T50 in d, or in T where a task's runs record no
-    distance."""
+    distance; the rate column where the runs record their rate (a runs.csv from before the column has none)."""
     shown = board.assign(horizon_d=board["horizon_d"].fillna(board["horizon"] + " (T)"))
-    return [f"{task}:\n\n" + markdown_table(rows[list(BOARD_COLUMNS)].rename(columns=BOARD_COLUMNS), index=False)
+    columns = {k: v for k, v in BOARD_COLUMNS.items() if k != "lr" or shown["lr"].astype(bool).any()}
+    return [f"{task}:\n\n" + markdown_table(rows[list(columns)].rename(columns=columns), index=False)
             for task, rows in shown.groupby("task", sort=False)]
 
 
@@ -133,6 +135,14 @@ def sections(points: pd.DataFrame, runs: pd.DataFrame, reference: str = "rnn",
                              "The value with the longest T50, claimed only where the runs separate it from the "
                              "runner-up, and each cell at its best against the reference (knobs.csv).",
                              {"knobs.png": "horizon against each swept knob"}, [bullets(best)]))
+    rates = rate_lines(runs)
+    if rates:
+        found.append(Section(2, "Each cell's rate",
+                             "Per task, cell and size screened over train.lr: the rate whose learning-time T50(B) "
+                             "is longest at the runs' budget B (the lag at which half the seeds solve within B "
+                             "updates, from the fits of Learning time), claimed over the runner-up only where the "
+                             "runs separate the two, taken all the same where they do not (rates.csv; rates.yaml: "
+                             "the chosen rates as a leaderboard's sweep.lr_by_task).", body=[bullets(rates)]))
     gradients = gradient_lines(points, reference)
     if gradients:
         found.append(Section(2, "Why",

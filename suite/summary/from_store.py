@@ -17,6 +17,7 @@ from suite.learning import POWER
 from suite.summary.learning import BUDGETS, GroupLearning, learning_groups
 from suite.summary.learning_plot import plot_learning_time
 from suite.summary.leaderboard import leaderboards
+from suite.summary.rates import rate_choices, rates_table, rates_yaml
 from suite.summary.plots import (plot_curves, plot_gradients, plot_horizons, plot_knob_curves, plot_leaderboard,
                                  plot_success, plot_trajectories)
 from suite.summary.document import format_text, render_markdown
@@ -43,8 +44,9 @@ def write_summary(runs_df: pd.DataFrame, out_dir: str | Path,
     gradients.png given profiles, gradient_trajectories.png and the Why section's lines over training given
     trajectories (gradient_trajectories.run_trajectories), horizons.png when a task was tried at several hidden
     sizes, leaderboard.csv and leaderboard.png when at matched sizes, knobs.csv and knobs.png when a knob was
-    swept beyond lag and seed, learning_time.png when a group's learning time could be fitted: solved runs at two
-    lags or more). from_store=False: the runs come from a runs.csv (suite/summary/from_csv.py), whose columns are
+    swept beyond lag and seed, rates.csv and rates.yaml when train.lr was (rates.py: each cell's rate),
+    learning_time.png when a group's learning time could be fitted: solved runs at two lags or more).
+    from_store=False: the runs come from a runs.csv (suite/summary/from_csv.py), whose columns are
     all written back, and the figures only the store can draw (STORE_FIGURES) are left as the store's summary drew
     them."""
     out = Path(out_dir)
@@ -74,6 +76,11 @@ def write_summary(runs_df: pd.DataFrame, out_dir: str | Path,
         best_table(points, curves).to_csv(out / "knobs.csv", index=False)
         paths["knobs.csv"] = out / "knobs.csv"
         paths["knobs.png"] = plot_knob_curves(curves, out / "knobs.png")
+    choices = rate_choices(runs)
+    if choices:  # a rate screen: each cell's rate by learning time, and the rates as a leaderboard's sweep key
+        rates_table(runs, choices).to_csv(out / "rates.csv", index=False)
+        (out / "rates.yaml").write_text(rates_yaml(choices), encoding="utf-8")
+        paths.update({name: out / name for name in ("rates.csv", "rates.yaml")})
     learning = learning_groups(runs)
     if any(g.fit is not None for g in learning):  # updates to solve against the lag, with each group's fit
         paths["learning_time.png"] = plot_learning_time(learning, out / "learning_time.png")
@@ -102,7 +109,8 @@ def drawn_figures(paths: dict[str, Path]) -> set[str]:
 
 
 OPTIONAL_FIGURES = {"horizons.png", "curves.png", "gradients.png", "gradient_trajectories.png", "knobs.png",
-                    "knobs.csv", "leaderboard.png", "leaderboard.csv", "learning_time.png"}
+                    "knobs.csv", "leaderboard.png", "leaderboard.csv", "learning_time.png", "rates.csv",
+                    "rates.yaml"}
 # drawn from what the store holds beyond runs.csv: metric histories and gradient profiles
 STORE_FIGURES = {"curves.png", "gradients.png", "gradient_trajectories.png"}
 

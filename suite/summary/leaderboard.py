@@ -17,12 +17,22 @@ from suite.summary.analysis import lag_distances, matched_sizes, shortest_distan
 from suite.summary.estimates import CLAIM_AT, distance_in, estimates, p_order, p_shown, ranked
 from suite.summary.learning import growth_text, learning_groups
 
-COLUMNS = ["task", "tier", "cell", "hidden", "weights", "horizon", "horizon_d", "runs", "p_beyond_next", "growth"]
+COLUMNS = ["task", "tier", "cell", "hidden", "weights", "lr", "horizon", "horizon_d", "runs", "p_beyond_next",
+           "growth"]
+
+
+def rates_of(runs: pd.DataFrame, task: str, cell: str) -> str:
+    """The learning rate(s) the cell's runs on the task trained at ('0.003'; '0.001, 0.005' where they differ;
+    '' where the runs do not record it)."""
+    if "lr" not in runs:
+        return ""
+    lr = pd.to_numeric(runs.loc[(runs["task"] == task) & (runs["cell"] == cell), "lr"], errors="coerce").dropna()
+    return ", ".join(f"{v:g}" for v in sorted(lr.unique()))
 
 
 def leaderboards(points: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     """A row per cell of each matched task (COLUMNS), best first: its tier, size, weights (the recurrent
-    module's, median over its runs), T50 in T and in d, finished runs, P(its T50 > the next one's), and the
+    module's, median over its runs), the rate it trained at, T50 in T and in d, finished runs, P(its T50 > the next one's), and the
     growth of its learning time per doubling of the lag from `runs` (the points' runs; learning.growth_text:
     '×4.1 [2.5, 8.1]', '–' where it could not be fitted; learning.py caches the fits)."""
     found, distances, matched, rows = estimates(points), lag_distances(points), matched_sizes(points), []
@@ -42,6 +52,7 @@ def leaderboards(points: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
             beyond_next = p_order(e, after)
             rows.append({"task": task, "tier": tier if e is not None else pd.NA, "cell": cells[i],
                          "hidden": sizes[cells[i]], "weights": int(weights) if weights == weights else pd.NA,
+                         "lr": rates_of(runs, task, cells[i]),
                          "horizon": e.text() if e else "no finished runs",
                          "horizon_d": e.text(to_d) if e and task in distances else pd.NA,
                          "runs": e.runs if e else 0, "p_beyond_next": p_shown(beyond_next),
