@@ -44,17 +44,21 @@ def children_and_parents(runs):
 
 
 def pytest_xdist_auto_num_workers(config):
-    """`-n auto` (pyproject.toml's addopts): a worker per core, at most 4. The tests start subprocesses and
-    services of their own, and more workers than that would mostly contend for the same cores and memory."""
+    """`-n auto` (pyproject.toml's addopts): a worker per core and one more, at most 4. The slow tier spends
+    minutes waiting, not computing (a SLURM job's minute-long time limit, a tracking server stopped and started,
+    stalled jobs), and the extra worker runs other files meanwhile (docs/getting-started.md has the figures with
+    2 and 3 workers on 2 cores). More than 4 would mostly contend for cores and memory."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()  # macOS: no affinity
-    return max(1, min(4, cores or 1))
+    return max(1, min(4, (cores or 1) + 1))
 
 
 @pytest.hookimpl(trylast=True)  # after -m and -k have deselected
 def pytest_collection_modifyitems(items):
     """Files with slow tests first, then files with CLI tests, then the rest, each file's tests in their own
-    order. pytest-xdist (--dist loadfile) hands each file whole to a worker in this order, so the long files
-    start first and the short ones fill the end, instead of one long file running alone at the end."""
+    order. pytest-xdist (--dist loadfile --no-loadscope-reorder: by default it reorders files by their number
+    of tests, which put the one-test browser file last) hands each file whole to a worker in this order, so
+    the long files start first and the short ones fill the end, instead of one long file running alone at
+    the end."""
     weight: dict = {}
     for item in items:
         w = 2 if item.get_closest_marker("slow") else 1 if item.get_closest_marker("cli") else 0

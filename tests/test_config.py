@@ -167,7 +167,8 @@ PRESET_JOBS = {"default": 108, "lr_tune": 48, "paper": 480, "param_matched": 108
 # jobs of round 0: cells x sizes (x rates) x 4 lags x the pool's first 3 seeds (batch)
 ADAPTIVE = {"horizon": 3 * 3 * 4 * 3, "fair_lr": 3 * 5 * 4 * 3, "fair_budget": 3 * 3 * 4 * 3,
             "leaderboard": 5 * 8 * 4 * 3, "leaderboard_small": 2 * 8 * 3 * 3,  # tasks x cells x lags x seeds
-            "rnn_limit": 1 * 4 * 3, "rate_screen": 5 * 8 * 3 * 4 * 3}  # (x 3 rates)
+            "rnn_limit": 1 * 4 * 3, "rate_screen": 5 * 8 * 3 * 4 * 3,  # (x 3 rates)
+            "rate_screen_small": 2 * 8 * 3 * 3 * 3}
 
 
 def test_every_preset_is_listed_here():
@@ -310,6 +311,10 @@ def test_the_rate_screen_composes_every_family_at_each_rate_and_the_board_takes_
     assert (at("cell=mingru"), at("cell=rnn"), at("cell=lstm"), at("cell=mingru", "task=adding")) == (
         0.01, 0.001, 5e-3, 5e-3)
     assert compose_cfg("experiment=leaderboard_small", rates, "cell=mingru").train.lr == 5e-3  # one shared rate
+    small, _ = horizon_round_0(preset="rate_screen_small")
+    board_small, _ = horizon_round_0(preset="leaderboard_small")
+    assert len(small.jobs) == ADAPTIVE["rate_screen_small"]
+    assert {job(o) for o in small.jobs} == {job(o) for o in board_small.jobs}
     with pytest.raises(ConfigError, match=r"sweep.lr_by_task.memory.rnn=-0.001: expected a positive number"):
         validate(compose_cfg("experiment=leaderboard", "+sweep.lr_by_task={memory: {rnn: -0.001}}"))
 
