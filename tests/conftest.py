@@ -44,12 +44,13 @@ def children_and_parents(runs):
 
 
 def pytest_xdist_auto_num_workers(config):
-    """`-n auto` (pyproject.toml's addopts): a worker per core and one more, at most 4. The slow tier spends
-    minutes waiting, not computing (a SLURM job's minute-long time limit, a tracking server stopped and started,
-    stalled jobs), and the extra worker runs other files meanwhile (docs/getting-started.md has the figures with
-    2 and 3 workers on 2 cores). More than 4 would mostly contend for cores and memory."""
+    """`-n auto` (pyproject.toml's addopts): a worker per core, at most 4. The tests start subprocesses and
+    services of their own. One worker more than the cores (the slow tier waits on SLURM's time limit and a
+    restarted server for minutes) was tried on 2 cores: 612 s and 632 s against 2 workers' 607 s, and in the
+    second run the SLURM stop test lost a cancelled job's last write to "database is locked" (SQLite's 5-s busy
+    wait, under that load), so no."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()  # macOS: no affinity
-    return max(1, min(4, (cores or 1) + 1))
+    return max(1, min(4, cores or 1))
 
 
 @pytest.hookimpl(trylast=True)  # after -m and -k have deselected

@@ -114,7 +114,8 @@ def test_the_docs_run_py_commands_compose(monkeypatch):
 
 @pytest.mark.slow
 def test_the_docs_pytest_commands_collect():
-    """Each `pytest ...` of the docs selects tests (`--collect-only`): its marker expression and paths are good."""
+    """Each `pytest ...` of the docs selects tests (`--collect-only`, in one process: -n0): its marker expression
+    and paths are good."""
     seen = set()
     for block in dc.shell_blocks():
         if dc.NOT_RUN.match(block.marker):
@@ -124,7 +125,7 @@ def test_the_docs_pytest_commands_collect():
                 if words[:1] != ["pytest"] or (tuple(words), tuple(env.items())) in seen:
                     continue
                 seen.add((tuple(words), tuple(env.items())))
-                proc = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", *words[1:]],
+                proc = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-n0", *words[1:]],
                                       cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=300)
                 assert proc.returncode == 0 and re.search(r"\d+(/\d+)? tests? collected", proc.stdout), \
                     (block.where(), command.line, proc.stdout[-2000:], proc.stderr[-2000:])
