@@ -123,6 +123,12 @@ def round_0_rates(runs: pd.DataFrame) -> str:
     return next(line for line in rate_lines(first) if line.startswith("memory rnn "))
 
 
+def both_minimal(runs: pd.DataFrame, lr: str, seq_len: int) -> str:
+    """'3/3' where minGRU and minLSTM solve as many of their seeds at the rate and lag, else both counts."""
+    counts = {solved_of(runs, f"{cell} (train.lr={lr})", seq_len).replace(" of ", "/") for cell in ("mingru", "minlstm")}
+    return counts.pop() if len(counts) == 1 else " and ".join(sorted(counts))
+
+
 def LSTM_BEYOND(runs: pd.DataFrame) -> str:
     return p_beyond("horizon", "memory", "lstm", "rnn", 64)
 
@@ -344,6 +350,21 @@ QUOTES = [
           if round_0_rates(runs) == ("memory rnn h=64: the data do not separate train.lr=0.002 (T50(2,000) d 230 [99, 670]) "
                                      "from train.lr=0.001 (d 160 [87, 280]) (P(the first is longer) = 0.78): the screen "
                                      "takes train.lr=0.002") else round_0_rates(runs)),
+    Quote("results.md", "Both solve T=30 on 3/3 seeds at 1e-2 and on 0/3 at 3e-3\n  and at 1e-3", "rate_screen_small",
+          lambda runs: both_minimal(runs, "0.01", 30) + " seeds at 1e-2 and on " + both_minimal(runs, "0.003", 30)
+          + " at 3e-3\n  and at " + both_minimal(runs, "0.001", 30).replace("0/3", "1e-3")),
+    Quote("results.md", "d 49 [37, 65] (minGRU) and d 45 [35, 60] (minLSTM), beyond\n  3e-3's d 20 [13, 35] "
+          "(P = 0.99 each)", "rate_screen_small",
+          "memory mingru h=188: train.lr=0.01 (T50(2,000) d 49 [37, 65]) beyond train.lr=0.003's d 20 [13, 35] (P = 0.99)"),
+    Quote("results.md", "d 49 [37, 65] (minGRU) and d 45 [35, 60] (minLSTM), beyond\n  3e-3's d 20 [13, 35] "
+          "(P = 0.99 each)", "rate_screen_small",
+          "memory minlstm h=125: train.lr=0.01 (T50(2,000) d 45 [35, 60]) beyond train.lr=0.003's d 20 [13, 35] (P = 0.99)"),
+    Quote("results.md", "d 54 [39, 67] and d 48 [36, 62] at 1e-2, beyond\n  d 20 [13, 35] (P = 0.99 each)",
+          "rate_screen_small_seeds30",
+          "memory minlstm h=125: train.lr=0.01 (T50(2,000) d 48 [36, 62]) beyond train.lr=0.003's d 20 [13, 35] (P = 0.99)"),
+    Quote("results.md", "d 54 [39, 67] and d 48 [36, 62] at 1e-2, beyond\n  d 20 [13, 35] (P = 0.99 each)",
+          "rate_screen_small_seeds30",
+          "memory mingru h=188: train.lr=0.01 (T50(2,000) d 54 [39, 67]) beyond train.lr=0.003's d 20 [13, 35] (P = 0.99)"),
     Quote("results.md", "(P = 0.53\n  and 0.54 from all runs)", "fair_lr",
           "memory lstm h=64: the data do not separate train.lr=0.01 (T50(2,000) d > 400) from train.lr=0.002 (d > 390) "
           "(P(the first is longer) = 0.53)"),
