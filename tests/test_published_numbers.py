@@ -19,6 +19,7 @@ import pytest
 
 from suite.summary.from_csv import summarise_csv
 from tests.conftest import ROOT
+from tests.test_rate_choice import round_0
 
 PAGES = {"README.md": ROOT / "README.md", "results.md": ROOT / "docs" / "results.md"}
 COMMITTED = sorted(str(p.parent.relative_to(ROOT / "docs")) for p in (ROOT / "docs").rglob("runs.csv"))
@@ -113,20 +114,26 @@ class Quote:
                 f"{self.page}: {self.quoted!r}: docs/{self.folder}/runs.csv no longer gives {self.recomputed!r}"
 
 
-def round_0_rates(runs: pd.DataFrame) -> str:
-    """The rate screen's sentence for fair_lr's RNN from its search's round 0 alone: the first 3 runs by start at
-    each of the ladder's lags (conf/experiment/horizon.yaml)."""
-    from suite.summary.rates import rate_lines
+def round_0_rnn_rates(runs: pd.DataFrame) -> str:
+    """fair_lr's RNN as the rate screen reads its search's round 0 alone: 'd 230 [99, 670] at 2e-3 and\n  d 160 [...]
+    at 1e-3 (P = 0.78)', the chosen rate, the runner-up and P (suite/summary/rates.py)."""
+    from suite.summary.rates import rate_choices
 
-    runs = runs.assign(start=pd.to_datetime(runs["start_time"])).sort_values("start")
-    first = runs[runs["seq_len"].isin([10, 30, 90, 200])].groupby(["cell", "seq_len"]).head(3)
-    return next(line for line in rate_lines(first) if line.startswith("memory rnn "))
+    c = next(c for c in rate_choices(round_0(runs)) if c.cell == "rnn")
+    at = lambda i: f"{c.t50_text(i)} at {c.rates[i]:.0e}".replace("e-0", "e-")  # noqa: E731
+    return f"{at(c.best)} and\n  {at(c.runner_up)} (P = {c.p:.2f})"
 
 
 def both_minimal(runs: pd.DataFrame, lr: str, seq_len: int) -> str:
     """'3/3' where minGRU and minLSTM solve as many of their seeds at the rate and lag, else both counts."""
     counts = {solved_of(runs, f"{cell} (train.lr={lr})", seq_len).replace(" of ", "/") for cell in ("mingru", "minlstm")}
     return counts.pop() if len(counts) == 1 else " and ".join(sorted(counts))
+
+
+# summary lines that README and Results both quote (the first in the default sweep's and rnn_limit_all's summaries)
+RNN_GROWS_FASTER = "memory h=64: rnn's learning time grows faster with the lag than that of lstm (P = 1.00), gru (P = 1.00)"
+LSTM_GROWTH_800, GRU_GROWTH_800 = ("memory lstm h=64 (15 runs, 0 not solved within their budget): ×1.1 [1.0, 1.3]",
+                                   "memory gru h=64 (15 runs, 0 not solved within their budget): ×1.3 [1.2, 1.5]")  # rnn_limit_all
 
 
 def LSTM_BEYOND(runs: pd.DataFrame) -> str:
@@ -189,11 +196,11 @@ QUOTES = [
           "rnn (P = 0.98)"),
     Quote("README.md", "their learning time growing ×1.1 [1.0, 1.3] and ×1.3 [1.2, 1.5]: the RNN's grows faster than\n"
           "either (P = 1.00)", "rnn_limit_all",
-          "memory h=64: rnn's learning time grows faster with the lag than that of lstm (P = 1.00), gru (P = 1.00)"),
+          RNN_GROWS_FASTER),
     Quote("README.md", "their learning time growing ×1.1 [1.0, 1.3] and ×1.3 [1.2, 1.5]", "rnn_limit_all",
-          "memory lstm h=64 (15 runs, 0 not solved within their budget): ×1.1 [1.0, 1.3]"),
+          LSTM_GROWTH_800),
     Quote("README.md", "their learning time growing ×1.1 [1.0, 1.3] and ×1.3 [1.2, 1.5]", "rnn_limit_all",
-          "memory gru h=64 (15 runs, 0 not solved within their budget): ×1.3 [1.2, 1.5]"),
+          GRU_GROWTH_800),
     Quote("README.md", "At 32,000 updates the model places the RNN's T50 at d 550 [170, 2,000]", "rnn_limit_all",
           "d 420 [150, 670], d 550 [170, 2,000]"),
     # README: the default sweep's memory (the geometric schedule)
@@ -203,7 +210,7 @@ QUOTES = [
           "(P(lstm beyond) = 0.94)"),
     Quote("README.md", "per doubling of d, the RNN's ×4.8 [2.9, 15], the LSTM's ×1.6 [1.4, 1.8],\n  the GRU's "
           "×1.5 [1.3, 1.6]; the RNN's faster than each (P = 1.00)", "default_sweep",
-          "memory h=64: rnn's learning time grows faster with the lag than that of lstm (P = 1.00), gru (P = 1.00)"),
+          RNN_GROWS_FASTER),
     Quote("README.md", "the RNN's ×4.8 [2.9, 15]", "default_sweep",
           "memory rnn h=64 (12 runs, 6 not solved within their budget): ×4.8 [2.9, 15] per doubling of d"),
     Quote("README.md", "the LSTM's ×1.6 [1.4, 1.8]", "default_sweep",
@@ -292,7 +299,7 @@ QUOTES = [
           "(P(lstm beyond) = 0.94)"),
     Quote("results.md", "per doubling of d, the RNN's ×4.8 [2.9, 15],\n  the LSTM's ×1.6 [1.4, 1.8], the GRU's "
           "×1.5 [1.3, 1.6]; the RNN's faster than each gated cell's\n  with P = 1.00", "default_sweep",
-          "memory h=64: rnn's learning time grows faster with the lag than that of lstm (P = 1.00), gru (P = 1.00)"),
+          RNN_GROWS_FASTER),
     Quote("results.md", "the RNN's ×4.8 [2.9, 15]", "default_sweep",
           "memory rnn h=64 (12 runs, 6 not solved within their budget): ×4.8 [2.9, 15]"),
     Quote("results.md", "the LSTM's ×1.6 [1.4, 1.8]", "default_sweep",
@@ -336,20 +343,17 @@ QUOTES = [
           "6/6), gru solves every lag tried (up to d=799, 6/6)"),
     Quote("results.md", "their learning time grows ×1.1 [1.0, 1.3] (LSTM) and ×1.3 [1.2, 1.5]\n  (GRU) per doubling, and "
           "the RNN's grows faster than either with P = 1.00", "rnn_limit_all",
-          "memory h=64: rnn's learning time grows faster with the lag than that of lstm (P = 1.00), gru (P = 1.00)"),
+          RNN_GROWS_FASTER),
     Quote("results.md", "×1.1 [1.0, 1.3] (LSTM) and ×1.3 [1.2, 1.5]", "rnn_limit_all",
-          "memory lstm h=64 (15 runs, 0 not solved within their budget): ×1.1 [1.0, 1.3]"),
+          LSTM_GROWTH_800),
     Quote("results.md", "×1.1 [1.0, 1.3] (LSTM) and ×1.3 [1.2, 1.5]", "rnn_limit_all",
-          "memory gru h=64 (15 runs, 0 not solved within their budget): ×1.3 [1.2, 1.5]"),
+          GRU_GROWTH_800),
     # Results: the rate screen checked on fair_lr's runs
     Quote("results.md", "the RNN's T50(2,000) at 1e-3 is d 170 [120, 220], not separated from 2e-3's\n  d 150 [78, 230] "
           "(P = 0.71)", "fair_lr", "memory rnn h=64: the data do not separate train.lr=0.001 (T50(2,000) d 170 [120, 220]) "
           "from train.lr=0.002 (d 150 [78, 230]) (P(the first is longer) = 0.71)"),
     Quote("results.md", "it is d 230 [99, 670] at 2e-3 and\n  d 160 [87, 280] at 1e-3 (P = 0.78)", "fair_lr",
-          lambda runs: "d 230 [99, 670] at 2e-3 and\n  d 160 [87, 280] at 1e-3 (P = 0.78)"
-          if round_0_rates(runs) == ("memory rnn h=64: the data do not separate train.lr=0.002 (T50(2,000) d 230 [99, 670]) "
-                                     "from train.lr=0.001 (d 160 [87, 280]) (P(the first is longer) = 0.78): the screen "
-                                     "takes train.lr=0.002") else round_0_rates(runs)),
+          round_0_rnn_rates),
     Quote("results.md", "Both solve T=30 on 3/3 seeds at 1e-2 and on 0/3 at 3e-3\n  and at 1e-3", "rate_screen_small",
           lambda runs: both_minimal(runs, "0.01", 30) + " seeds at 1e-2 and on " + both_minimal(runs, "0.003", 30)
           + " at 3e-3\n  and at " + both_minimal(runs, "0.001", 30).replace("0/3", "1e-3")),

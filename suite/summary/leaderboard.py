@@ -32,9 +32,9 @@ def rates_of(runs: pd.DataFrame, task: str, cell: str) -> str:
 
 def leaderboards(points: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     """A row per cell of each matched task (COLUMNS), best first: its tier, size, weights (the recurrent
-    module's, median over its runs), the rate it trained at, T50 in T and in d, finished runs, P(its T50 > the next one's), and the
-    growth of its learning time per doubling of the lag from `runs` (the points' runs; learning.growth_text:
-    '×4.1 [2.5, 8.1]', '–' where it could not be fitted; learning.py caches the fits)."""
+    module's, median over its runs), the rate it trained at, T50 in T and in d, finished runs, P(its T50 > the
+    next one's), and the growth of its learning time per doubling of the lag from `runs` (the points' runs;
+    learning.growth_text: '×4.1 [2.5, 8.1]', '–' where it could not be fitted; learning.py caches the fits)."""
     found, distances, matched, rows = estimates(points), lag_distances(points), matched_sizes(points), []
     shortest = shortest_distances(points)
     groups = {(g.task, g.cell, g.hidden): g for g in learning_groups(runs)} if matched else {}
