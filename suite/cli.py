@@ -25,7 +25,7 @@ from omegaconf.errors import OmegaConfBaseException
 # so a typo is reported in under half a second.
 from suite.config import CONF_DIR, validate
 from suite.errors import (EXIT_CONFIG_ERROR, EXIT_INTERRUPTED, EXIT_JOBS_FAILED, EXIT_TRACKING_LOST, ConfigError,
-                          JobStopped, SweepRefused, one_line)
+                          JobStopped, SweepRefused, one_line, stop_now)
 from suite.record import Artifact, Metric, Outcome, Result
 from suite.sweeping.folder import SweepReport, parent_run_id, progress_text, write_result
 from suite.tracking.links import browse_lines
@@ -114,8 +114,10 @@ def end_run_when_slurm_stops_the_job() -> None:
     def time_limit_warning(signum, frame) -> None:
         try:
             submitits(signum, frame)
+            return  # requeued
         except UncompletedJobError as exc:
-            raise JobStopped(f"SLURM's time-limit warning (SIGUSR2, signal_delay_s before --time): {exc}") from None
+            reason = f"SLURM's time-limit warning (SIGUSR2, signal_delay_s before --time): {exc}"
+        stop_now(JobStopped(reason))
 
     signal.signal(signal.SIGUSR2, time_limit_warning)
 
@@ -124,12 +126,12 @@ def _stopped_by_slurm(signum, frame) -> None:
     # SLURM sends SIGTERM more than once (to the step's tasks, and again through srun): a second
     # one raised while the run is being ended would cut that short and lose the reason.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise JobStopped("SLURM stopped the job (SIGTERM: scancel, its time limit, or preemption); "
-                     "the next sweep trains it again")
+    stop_now(JobStopped("SLURM stopped the job (SIGTERM: scancel, its time limit, or preemption); "
+                        "the next sweep trains it again"))
 
 
 def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+    stop_now(KeyboardInterrupt(f"signal {signal.Signals(signum).name}"))
 
 
 def main() -> None:
@@ -142,6 +144,8 @@ def main() -> None:
     os.environ[REPORT_ENV] = report_file
     # A scheduler stops a job with SIGTERM (SLURM at its time limit): end the runs as for Ctrl-C.
     signal.signal(signal.SIGTERM, _interrupt)
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # ignored: a background job of a shell
+        signal.signal(signal.SIGINT, _interrupt)  # Python's own handler can lose its KeyboardInterrupt (stop_now)
     try:
         launch(user_wants_trace, report_file)
     finally:

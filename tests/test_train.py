@@ -72,3 +72,35 @@ def test_a_knob_at_its_neutral_value_leaves_the_config_hash_of_the_runs_stored_b
     before = {"seed": 0, "train": {"steps": 2000, "eval_every": 100}}
     assert config_hash({**before, "train": {**before["train"], "eval_growth": None}}, "cpu") == config_hash(before, "cpu")
     assert config_hash({**before, "train": {**before["train"], "eval_growth": 1.15}}, "cpu") != config_hash(before, "cpu")
+
+
+def test_a_stop_that_garbage_collection_swallowed_still_stops_the_loop(monkeypatch):
+    """SLURM's SIGTERM met while a finalizer runs (SQLAlchemy's registries have weakref callbacks):
+    Python drops the JobStopped its handler raises there, so the loop raises it at its next step."""
+    import signal
+    import sys
+
+    from suite import cli, errors
+
+    monkeypatch.setattr(errors, "_stop_asked", None)  # and back to None after the test
+    swallowed = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda unraisable: swallowed.append(unraisable.exc_value))
+    handler = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, cli._stopped_by_slurm)
+    try:
+        class Finalised:
+            def __del__(self):
+                signal.raise_signal(signal.SIGTERM)  # its handler runs here, inside the finalizer
+
+        Finalised()
+        assert [type(e) for e in swallowed] == [errors.JobStopped]  # lost where it was raised
+        try:
+            tiny_run()
+        except errors.JobStopped as exc:
+            stopped = exc
+        else:
+            stopped = None
+    finally:
+        signal.signal(signal.SIGTERM, handler)
+    assert stopped is not None and str(stopped).startswith("SLURM stopped the job (SIGTERM")
+    assert str(stopped) == str(swallowed[0])

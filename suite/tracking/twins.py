@@ -67,6 +67,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from suite.errors import raise_stop_if_asked
 from suite.record import CLAIM_CHOOSING, Metric, Tag
 from suite.tracking.owners import HOST_TAG, PID_TAG, reap_if_dead
 from suite.tracking.queries import twin_runs
@@ -192,6 +193,7 @@ def await_end(client, run_id: str, name: str) -> str:
             log.info("%s: still waiting for run %s (%s): %.0f s so far%s", name, run_id, _owner(run),
                      reported - started, "" if latest is None else f", its latest loss/baseline {latest:.3g}")
         time.sleep(WAIT_POLL_SECONDS)
+        raise_stop_if_asked()
     if announced:
         log.info("%s: run %s ended %s after %.0f s of waiting", name, run_id, ended, time.monotonic() - started)
     return ended

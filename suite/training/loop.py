@@ -14,6 +14,7 @@ from typing import Callable, Optional
 
 import torch
 
+from suite.errors import raise_stop_if_asked
 from suite.record import Outcome
 from tasks.base import Task
 
@@ -90,6 +91,7 @@ def train(
     start = time.perf_counter()
 
     for step in range(1, cfg.steps + 1):
+        raise_stop_if_asked()  # a stop that garbage collection swallowed (suite/errors.py)
         x, y = task.sample(cfg.batch, train_data)
         with autocast(device, cfg.precision):
             loss = task.loss(full_precision(model(x)), y)
