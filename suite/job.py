@@ -221,7 +221,10 @@ def log_profile(run: RunLogger, diagnostics: GradientDiagnostics, title: str, ou
     csv = diagnostics.profile_csv()
     run.log_text(csv, f"{Artifact.DIAGNOSTICS_DIR}/{Artifact.PROFILE_CSV}")
     figure = profile_figure(diagnostics.profiles, f"{title}: gradient reaching each time step")
-    run.log_figure(figure, f"{Artifact.DIAGNOSTICS_DIR}/{Artifact.PROFILE_PNG}")
-    if output_dir is not None:
-        (Path(output_dir) / Artifact.PROFILE_CSV).write_text(csv)
-        figure.savefig(Path(output_dir) / Artifact.PROFILE_PNG, dpi=100)
+    if output_dir is None:
+        run.log_figure(figure, f"{Artifact.DIAGNOSTICS_DIR}/{Artifact.PROFILE_PNG}")
+        return
+    (Path(output_dir) / Artifact.PROFILE_CSV).write_text(csv)
+    png = Path(output_dir) / Artifact.PROFILE_PNG
+    figure.savefig(png, dpi=100)  # drawn once (a quarter of a second), the same file on the run
+    run.log_artifact(png, Artifact.DIAGNOSTICS_DIR)

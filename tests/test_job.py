@@ -40,6 +40,9 @@ def test_metrics_history_and_artifacts(job, tmp_path):
     # the default schedule from train.eval_every=2: each evaluation at most 1.15x the last, and one at the budget
     assert [m.step for m in client.get_metric_history(run.run_id, "eval_loss")] == [2, 3, 4]
     assert {"config.yaml", "result.json"} <= {a.path for a in client.list_artifacts(run.run_id)}
+    profile = {"diagnostics/grad_profile.csv", "diagnostics/grad_profile.png"}  # the gradient reaching each step
+    assert profile <= {a.path for a in client.list_artifacts(run.run_id, "diagnostics")}
+    assert all((tmp_path / "outputs" / path.split("/")[1]).stat().st_size > 0 for path in profile)
     local = json.loads((tmp_path / "outputs" / "result.json").read_text())
     assert local == result and local["run_id"] == run.run_id and local["steps_trained"] == 4
     assert "hidden: 8" in (tmp_path / "outputs" / "config.yaml").read_text()
