@@ -46,9 +46,9 @@ def children_and_parents(runs):
 def pytest_xdist_auto_num_workers(config):
     """`-n auto` (pyproject.toml's addopts): a worker per core, at most 4. The tests start subprocesses and
     services of their own. One worker more than the cores (the slow tier waits on SLURM's time limit and a
-    restarted server for minutes) was tried on 2 cores: 612 s and 632 s against 2 workers' 607 s, and in the
-    second run the SLURM stop test lost a cancelled job's last write to "database is locked" (SQLite's 5-s busy
-    wait, under that load), so no."""
+    restarted server for minutes) was tried on 2 cores, idle, 2026-12-07: 612, 632 and 617 s against 2 workers'
+    607, 628 and 601 s; the third worker fills those waits but spends more CPU in all (1,061 s of user time
+    against 911), so no."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()  # macOS: no affinity
     return max(1, min(4, cores or 1))
 

@@ -156,12 +156,21 @@ def test_jobs_slurm_stops_end_killed_with_the_reason_and_the_next_sweep_retrains
         slurm_cluster.wait_until(f"job #{number} training", lambda: list(sweep_dir.glob(f"{number}_*/config.yaml")),
                                  180, sweep)
 
+    def ended(number: int):  # result.json is written once the job's run has ended
+        slurm_cluster.wait_until(f"job #{number} ended", lambda: list(sweep_dir.glob(f"{number}_*/result.json")),
+                                 180, sweep)
+
     try:
         training(0)
         array = next((sweep_dir / ".submitit").glob("*/*_submission.sh")).parent.name
         slurm.run("scancel", f"{array}_0")
         training(2)  # the node has 2 CPUs: job #2 starts once #0 has gone
         slurm.run("scancel", "--signal=USR2", f"{array}_2")
+        ended(0), ended(2)
+        # The next sweep, on the CPU #2 has freed while #1 waits for its time limit, reuses none of them: it
+        # trains the cancelled job again (the timed-out one would take hours).
+        again, _, _ = slurm_sweep(tmp_path, slurm, *STOPPED, f"train.steps={CANCELLED}",
+                                  "hydra.launcher.timeout_min=5", sweep="second")
         output, _ = sweep.communicate(timeout=300)
     finally:
         if sweep.poll() is None:
@@ -174,27 +183,21 @@ def test_jobs_slurm_stops_end_killed_with_the_reason_and_the_next_sweep_retrains
     runs = store_runs(tmp_path)
     assert "RUNNING" not in set(runs.status)
     children, parents = children_and_parents(runs)
-    assert list(parents.status) == ["FINISHED"]  # the sweep went on to its summary
-    assert list(children.status) == ["KILLED"] * 3, children[["tags.mlflow.runName", "status"]]
-    runs_by_id = children.set_index("run_id")
+    assert list(parents.status) == ["FINISHED"] * 2  # both sweeps went on to their summaries
+    results = [json.loads(next(sweep_dir.glob(f"{number}_*/result.json")).read_text()) for number in range(3)]
+    first = children.set_index("run_id").loc[[result["run_id"] for result in results]]
+    assert list(first.status) == ["KILLED"] * 3 and first["tags.mlflow.parentRunId"].nunique() == 1, first
     killed = {}  # train.steps: the config hash of its killed run, found through the job's result.json
     reasons = {CANCELLED: "SLURM stopped the job (SIGTERM: scancel, its time limit, or preemption)",
                TIMED_OUT: "SLURM stopped the job (SIGTERM: scancel, its time limit, or preemption)",
                WARNED: "SLURM's time-limit warning (SIGUSR2, signal_delay_s before --time): Job not requeued"}
-    for number, steps in enumerate((CANCELLED, TIMED_OUT, WARNED)):
-        result = json.loads(next(sweep_dir.glob(f"{number}_*/result.json")).read_text())
-        run = runs_by_id.loc[result["run_id"]]
+    for steps, result, (_, run) in zip((CANCELLED, TIMED_OUT, WARNED), results, first.iterrows()):
         assert run["tags.error"].startswith(reasons[steps])
         assert result["outcome"] == "crashed" and result["error"] == f"JobStopped: {run['tags.error']}"
         killed[steps] = run["tags.config_hash"]
 
-    # The next sweep reuses none of them: it trains the cancelled job again (the timed-out one would take hours).
-    again, _, _ = slurm_sweep(tmp_path, slurm, *STOPPED, f"train.steps={CANCELLED}", "hydra.launcher.timeout_min=5",
-                              sweep="second")
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-3000:]
     assert "reusing finished run" not in again.stdout + again.stderr
-    runs = store_runs(tmp_path)
-    assert "RUNNING" not in set(runs.status)
     retrained = runs[runs["tags.config_hash"] == killed[CANCELLED]]
     assert sorted(retrained.status) == ["FINISHED", "KILLED"]
     from suite.record import Tag
