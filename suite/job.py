@@ -226,5 +226,5 @@ def log_profile(run: RunLogger, diagnostics: GradientDiagnostics, title: str, ou
         return
     (Path(output_dir) / Artifact.PROFILE_CSV).write_text(csv)
     png = Path(output_dir) / Artifact.PROFILE_PNG
-    figure.savefig(png, dpi=100)  # drawn once (a quarter of a second), the same file on the run
+    figure.savefig(png, dpi=100)  # drawn once: log_figure would draw it again for the run
     run.log_artifact(png, Artifact.DIAGNOSTICS_DIR)
