@@ -1,5 +1,6 @@
-"""Errors the suite reports to the user, their exit statuses, and folding any config error to
-the one line the user sees (`key=value: what is allowed`). Only suite/cli.py prints and exits.
+"""Errors the suite reports to the user, their exit statuses, folding any config error to the one
+line the user sees (`key=value: what is allowed`), and the stop a signal asked for (stop_now).
+Only suite/cli.py prints and exits.
 """
 from __future__ import annotations
 
