@@ -369,6 +369,18 @@ QUOTES = [
     Quote("results.md", "d 54 [39, 67] and d 48 [36, 62] at 1e-2, beyond\n  d 20 [13, 35] (P = 0.99 each)",
           "rate_screen_small_seeds30",
           "memory mingru h=188: train.lr=0.01 (T50(2,000) d 54 [39, 67]) beyond train.lr=0.003's d 20 [13, 35] (P = 0.99)"),
+    Quote("results.md", "At 1e-2 the LSTM solves every lag tried\n  (up to d=47, 3/3)", "rate_screen_small_selective_copy",
+          "lstm (train.lr=0.01) solves every lag tried (up to d=47, 3/3)"),
+    Quote("results.md", "at 3e-3 it fails at every lag tried (from d=7, 0/3\n  solved)", "rate_screen_small_selective_copy",
+          "lstm (train.lr=0.003) fails at every lag tried (from d=7, 0/3 solved)"),
+    Quote("results.md", "At 1e-2 the LSTM solves every lag tried (up to d=47, 3/3), at 3e-3 it fails at\n  every lag tried "
+          "(from d=7, 0/3 solved)", "rate_screen_small_selective_copy_seeds30",
+          "lstm (train.lr=0.003) fails at every lag tried (from d=7, 0/3 solved), lstm (train.lr=0.01) solves every lag "
+          "tried (up to d=47, 3/3)"),
+    Quote("results.md", "the GRU's 1e-2 is beyond its 3e-3 (P = 1.00)", "rate_screen_small_selective_copy_seeds30",
+          "selective_copy gru h=38: train.lr=0.01 (T50(2,000) d > 52) beyond train.lr=0.003's d < 12 (P = 1.00)"),
+    Quote("results.md", "it solves up to d=6 (2/3) but fails from d=7 (1/3\n  solved)", "leaderboard_small",
+          "lstm solves up to d=6 (2/3) but fails from d=7 (1/3 solved)"),
     Quote("results.md", "(P = 0.53\n  and 0.54 from all runs)", "fair_lr",
           "memory lstm h=64: the data do not separate train.lr=0.01 (T50(2,000) d > 400) from train.lr=0.002 (d > 390) "
           "(P(the first is longer) = 0.53)"),
