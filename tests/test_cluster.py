@@ -152,21 +152,18 @@ def test_jobs_slurm_stops_end_killed_with_the_reason_and_the_next_sweep_retrains
            f"train.steps={CANCELLED},{TIMED_OUT},{WARNED}", "hydra.launcher.timeout_min=1"]
     sweep = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
-    def training(number: int):  # config.yaml is written once the job's run exists and training begins
-        slurm_cluster.wait_until(f"job #{number} training", lambda: list(sweep_dir.glob(f"{number}_*/config.yaml")),
-                                 180, sweep)
-
-    def ended(number: int):  # result.json is written once the job's run has ended
-        slurm_cluster.wait_until(f"job #{number} ended", lambda: list(sweep_dir.glob(f"{number}_*/result.json")),
+    def job_wrote(number: int, file: str):  # config.yaml: its run exists, training begins; result.json: it ended
+        slurm_cluster.wait_until(f"job #{number}'s {file}", lambda: list(sweep_dir.glob(f"{number}_*/{file}")),
                                  180, sweep)
 
     try:
-        training(0)
+        job_wrote(0, "config.yaml")
         array = next((sweep_dir / ".submitit").glob("*/*_submission.sh")).parent.name
         slurm.run("scancel", f"{array}_0")
-        training(2)  # the node has 2 CPUs: job #2 starts once #0 has gone
+        job_wrote(2, "config.yaml")  # the node has 2 CPUs: job #2 starts once #0 has gone
         slurm.run("scancel", "--signal=USR2", f"{array}_2")
-        ended(0), ended(2)
+        for number in (0, 2):
+            job_wrote(number, "result.json")
         # The next sweep, on the CPU #2 has freed while #1 waits for its time limit, reuses none of them: it
         # trains the cancelled job again (the timed-out one would take hours).
         again, _, _ = slurm_sweep(tmp_path, slurm, *STOPPED, f"train.steps={CANCELLED}",

@@ -1,4 +1,5 @@
 """The training loop's optional stops and precisions, in process (a few steps each)."""
+import pytest
 import torch
 
 from suite.config import TrainConfig
@@ -94,13 +95,8 @@ def test_a_stop_that_garbage_collection_swallowed_still_stops_the_loop(monkeypat
 
         Finalised()
         assert [type(e) for e in swallowed] == [errors.JobStopped]  # lost where it was raised
-        try:
+        with pytest.raises(errors.JobStopped, match=r"^SLURM stopped the job \(SIGTERM") as stopped:
             tiny_run()
-        except errors.JobStopped as exc:
-            stopped = exc
-        else:
-            stopped = None
     finally:
         signal.signal(signal.SIGTERM, handler)
-    assert stopped is not None and str(stopped).startswith("SLURM stopped the job (SIGTERM")
-    assert str(stopped) == str(swallowed[0])
+    assert str(stopped.value) == str(swallowed[0])
