@@ -7,7 +7,9 @@ def profile_figure(profiles: list[tuple[int, list[float]]], title: str):
     """‖∂L/∂h_t‖ against t, one curve per measurement (a matplotlib Figure, no pyplot state)."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(6, 4), layout="constrained")
+    fig = Figure(figsize=(6, 4))
+    # Fixed margins, as the summary's figures: constrained layout cost ~0.1 s of every job's ~0.2 s drawing.
+    fig.subplots_adjust(left=0.13, right=0.97, bottom=0.12, top=0.92)
     ax = fig.subplots()
     for i, (step, norms) in enumerate(profiles):
         shade = 0.25 + 0.75 * (i + 1) / len(profiles)
