@@ -1,7 +1,7 @@
 """Scale out: sweeps through Hydra's submitit launcher (conf/hydra/launcher/) and a shared tracking server.
 
-- `hydra/launcher=local`: every job pickled, run in a process of its own and attached to the
-  parent run that the launching process opened;
+- `hydra/launcher=local` (every job pickled, run in a process of its own and attached to the parent run that
+  the launching process opened): a sweep to a tracking server below, and tests/test_sweep.py's horizon search;
 - `hydra/launcher=slurm`: the same through a real single-node SLURM cluster started on this
   machine (tests/slurm_cluster.py): the sweep as one job array, array_parallelism, jobs that
   SLURM cancels or stops at their time limit;
@@ -27,18 +27,11 @@ import pytest
 
 from tests import slurm_cluster
 from tests.conftest import ROOT, MlflowServer, children_and_parents, free_port, run_cli, store_runs
-from tests.verdicts import assert_printed_verdicts_are_the_runs
 
 pytestmark = pytest.mark.slow
 
 # No usage telemetry from test runs; the server does not need MLflow's job runner processes.
 QUIET = {"MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-LOCAL_SWEEP = ("-m", "experiment=smoke", "task=memory", "cell=rnn,lstm", "hydra/launcher=local")  # 4 jobs
-
-
-def submitit_jobs(sweep_dir: Path) -> dict[str, Path]:
-    """submitit's folder of each job that ran, by job id (its pickles and its stdout/stderr)."""
-    return {p.name: p for p in (sweep_dir / ".submitit").iterdir() if list(p.glob("*_result.pkl"))}
 
 
 def assert_one_parent_with_children(runs, n_children: int):
@@ -55,25 +48,6 @@ def assert_one_parent_with_children(runs, n_children: int):
 def assert_summary_written(sweep_dir: Path):
     for name in ("summary.csv", "summary.md", "success.png", "horizons.csv", "runs.csv"):
         assert (sweep_dir / "summary" / name).stat().st_size > 0, name
-
-
-def test_local_launcher_runs_each_job_in_its_own_process_under_one_parent(cli, tmp_path):
-    proc = cli(*LOCAL_SWEEP, env=QUIET)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    assert "Submitit 'local' sweep output dir" in proc.stdout + proc.stderr
-    parent, children = assert_one_parent_with_children(store_runs(tmp_path), 4)
-    sweep_dir = tmp_path / "multirun"
-    # One submitit job (a controller process and its task process) per Hydra job, all inside the sweep folder.
-    jobs = submitit_jobs(sweep_dir)
-    assert len(jobs) == 4, sorted(p.name for p in (sweep_dir / ".submitit").iterdir())
-    for job_id, folder in jobs.items():
-        log = "".join(f.read_text() for f in folder.glob(f"{job_id}_0_log.*"))  # .out and .err
-        assert f"Starting with JobEnvironment(job_id={job_id}" in log and "Loading pickle" in log
-    pids = set(children["tags.owner_pid"])  # the process that created each run
-    assert len(pids) == 4 and parent["tags.owner_pid"] not in pids
-    assert len(list(sweep_dir.glob("*/result.json"))) == 4
-    assert_summary_written(sweep_dir)
-    assert_printed_verdicts_are_the_runs(proc.stdout, sweep_dir / "summary" / "runs.csv")
 
 
 # -- SLURM, for real ------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """Sweeps end to end: the smoke preset in a subprocess against a temporary store (one memory sweep, trained once,
 for the tests that read it: `memory_sweep`)."""
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -106,6 +108,25 @@ def horizon_lags(runs) -> list[int]:
     return sorted(int(t) for t in runs["tags.seq_len"])
 
 
+def submitit_jobs(sweep_dir: Path) -> dict[str, Path]:
+    """submitit's folder of each job that ran, by job id (its pickles and its stdout/stderr)."""
+    return {p.name: p for p in (sweep_dir / ".submitit").iterdir() if list(p.glob("*_result.pkl"))}
+
+
+def assert_each_job_ran_in_its_own_submitit_process(output: str, sweep_dir: Path, children, parent) -> None:
+    """hydra/launcher=local: one submitit job (a controller process and its task process) per Hydra job, all
+    inside the sweep folder, each run created by its own process, none by the sweep's."""
+    assert "Submitit 'local' sweep output dir" in output
+    jobs = submitit_jobs(sweep_dir)
+    assert len(jobs) == len(children), sorted(p.name for p in (sweep_dir / ".submitit").iterdir())
+    for job_id, folder in jobs.items():
+        log = "".join(f.read_text() for f in folder.glob(f"{job_id}_0_log.*"))  # .out and .err
+        assert f"Starting with JobEnvironment(job_id={job_id}" in log and "Loading pickle" in log
+    pids = set(children["tags.owner_pid"])  # the process that created each run
+    assert len(pids) == len(children) and parent["tags.owner_pid"] not in pids
+    assert len(list(sweep_dir.glob("*/result.json"))) == len(children)
+
+
 @pytest.mark.parametrize("launcher", ["parallel", "local"])  # joblib; submitit's local executor
 def test_a_horizon_search_places_rounds_through_the_launcher_and_resumes(cli, tmp_path, launcher):
     first = cli("-m", *HORIZON, f"hydra/launcher={launcher}", "hydra.sweep.dir=" + str(tmp_path / "first"))
@@ -113,6 +134,12 @@ def test_a_horizon_search_places_rounds_through_the_launcher_and_resumes(cli, tm
     children, parents = children_and_parents(store_runs(tmp_path))
     assert len(parents) == 1 and parents.iloc[0]["status"] == "FINISHED"
     assert (children["tags.mlflow.parentRunId"] == parents.iloc[0].run_id).all()
+    assert (children["status"] == "FINISHED").all(), children[["tags.mlflow.runName", "status"]]
+    for name in ("summary.csv", "summary.md", "success.png", "horizons.csv", "runs.csv"):
+        assert (tmp_path / "first" / "summary" / name).stat().st_size > 0, name
+    if launcher == "local":
+        assert_each_job_ran_in_its_own_submitit_process(first.stdout + first.stderr, tmp_path / "first", children,
+                                                        parents.iloc[0])
     # round 0: the ladder; then a lag a round, chosen from the outcomes returned, until the round limit or a lag
     # whose one seed (the pool) is spent: no (lag, seed) twice
     lags = horizon_lags(children)
