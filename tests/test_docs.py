@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -112,24 +113,50 @@ def test_the_docs_run_py_commands_compose(monkeypatch):
     assert len(results) > len(commands)  # the sweeps' lists were composed value by value
 
 
+# One process collects for every command (pytest.main again and again: the test modules are imported once).
+COLLECT = """
+import json, os, sys
+import pytest
+
+class Collected:
+    items = None
+
+    def pytest_collection_finish(self, session):
+        self.items = len(session.items)
+
+found = []
+for env, args in json.loads(sys.argv[1]):
+    before = dict(os.environ)
+    os.environ.update(env)
+    collected = Collected()
+    status = pytest.main(["--collect-only", "-q", "-n0", *args], plugins=[collected])
+    os.environ.clear()
+    os.environ.update(before)
+    found.append([int(status), collected.items])
+print("COLLECTED " + json.dumps(found))
+"""
+
+
 @pytest.mark.slow
 def test_the_docs_pytest_commands_collect():
-    """Each `pytest ...` of the docs selects tests (`--collect-only`, in one process: -n0): its marker expression
-    and paths are good."""
-    seen = set()
+    """Each `pytest ...` of the docs selects tests (`--collect-only`, -n0): its marker expression and paths are
+    good."""
+    commands = {}
     for block in dc.shell_blocks():
         if dc.NOT_RUN.match(block.marker):
             continue
         for command in dc.commands(block):
             for env, words in map(dc.split_env, command.parts):
-                if words[:1] != ["pytest"] or (tuple(words), tuple(env.items())) in seen:
-                    continue
-                seen.add((tuple(words), tuple(env.items())))
-                proc = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-n0", *words[1:]],
-                                      cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=300)
-                assert proc.returncode == 0 and re.search(r"\d+(/\d+)? tests? collected", proc.stdout), \
-                    (block.where(), command.line, proc.stdout[-2000:], proc.stderr[-2000:])
-    assert len(seen) >= 4
+                if words[:1] == ["pytest"]:
+                    commands.setdefault(json.dumps([env, words[1:]]), f"{block.where()}: {command.line}")
+    assert len(commands) >= 4
+    proc = subprocess.run([sys.executable, "-c", COLLECT, f"[{', '.join(commands)}]"], cwd=ROOT, env=os.environ,
+                          capture_output=True, text=True, timeout=300)
+    found = json.loads(proc.stdout.rsplit("COLLECTED ", 1)[-1]) if "COLLECTED " in proc.stdout else []
+    assert len(found) == len(commands), (proc.stdout[-2000:], proc.stderr[-2000:])
+    bad = [f"{where}: status {status}, {items} tests" for where, (status, items) in zip(commands.values(), found)
+           if status != 0 or not items]
+    assert not bad, "\n".join(bad)
 
 
 @pytest.mark.slow
