@@ -134,6 +134,38 @@ def test_t50_solves_one_half():
     assert true_t50(POWER, flat, 2000) == math.inf
 
 
+def scanned_t50(budget, form, params, lag_range, reach=8.0, points=256):
+    """The reference: P(solved within B) at every lag of the scan for every draw, the whole (draws, lags) array at
+    once, as suite.learning.model.t50 did before it scanned down from the longest lag and stopped early."""
+    grid = np.geomspace(lag_range[0] / reach, lag_range[1] * reach, points)
+    p = p_solved_within(budget, grid[None, :], form, *(np.asarray(params[k], dtype=float)[:, None]
+                                                      for k in ("b0", "b1", "sigma", "c0", "c1")))
+    above = p >= 0.5
+    last = points - 1 - np.argmax(above[:, ::-1], axis=1)
+    i = np.minimum(last, points - 2)
+    rows = np.arange(len(p))
+    p0, p1 = p[rows, i], p[rows, i + 1]
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        frac = np.nan_to_num(np.clip((p0 - 0.5) / np.where(p0 > p1, p0 - p1, 1.0), 0.0, 1.0), nan=0.0)
+    ln_t = np.log(grid[i]) + frac * (np.log(grid[i + 1]) - np.log(grid[i]))
+    return np.where(~above.any(axis=1), 0.0, np.where(last == points - 1, np.inf, np.exp(ln_t)))
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_t50_equals_the_full_scan_bit_for_bit(form):
+    """Draws of every kind (growth either way, a never-learns share that falls or rises or is absent, P above one
+    half at some lags but not others, at none, at all): the same floats as the full scan, so no T50 moves."""
+    rng = np.random.default_rng(5)
+    n, unit = 20_000, (1.0 if form == POWER else 0.01)
+    params = {"b0": rng.normal(6, 2, n), "b1": rng.normal(0.5, 1.5, n) * unit,
+              "sigma": np.exp(rng.normal(-0.5, 0.8, n)), "c0": rng.normal(-1.5, 2, n), "c1": rng.normal(0, 1.5, n) * unit}
+    params["c0"][:500], params["c1"][:500] = -np.inf, 0.0  # no never-learns share (cure=False)
+    for budget in (200.0, 2000.0, 20000.0):
+        fast, reference = t50(budget, form, params, (10.0, 200.0)), scanned_t50(budget, form, params, (10.0, 200.0))
+        assert np.array_equal(fast, reference), np.flatnonzero(fast != reference)[:5]
+        assert (fast == 0).any() and np.isinf(fast).any() and (np.isfinite(fast) & (fast > 0)).mean() > 0.1
+
+
 def test_recovers_known_parameters_from_a_large_group():
     rng = np.random.default_rng(7)
     params = truth_params(POWER, t10=80, ratio=15, sigma=0.5, never10=0.03, never200=0.35)

@@ -129,26 +129,42 @@ def growth(b1, form: str) -> np.ndarray:
     return np.exp(b1 * (math.log(2) if form == POWER else 100.0))
 
 
-def p_solved_within(budget: float, lag, form: str, b0, b1, sigma, c0, c1) -> np.ndarray:
-    """(1 − π(T)) F0(B | T), numpy-broadcast over the lags and the parameters."""
-    x = covariate(lag, form)
+def _p_solved(budget: float, x, b0, b1, sigma, c0, c1) -> np.ndarray:
+    """(1 − π) F0(B) at covariate x, element for element (numpy-broadcast)."""
     with np.errstate(over="ignore"):
         return expit(-(c0 + c1 * x)) * ndtr((math.log(budget) - b0 - b1 * x) / sigma)
 
 
+def p_solved_within(budget: float, lag, form: str, b0, b1, sigma, c0, c1) -> np.ndarray:
+    """(1 − π(T)) F0(B | T), numpy-broadcast over the lags and the parameters."""
+    return _p_solved(budget, covariate(lag, form), b0, b1, sigma, c0, c1)
+
+
 def t50(budget: float, form: str, params: dict[str, np.ndarray], lag_range: tuple[float, float],
-        reach: float = REACH, points: int = SCAN) -> np.ndarray:
+        reach: float = REACH, points: int = SCAN, block: int = 32) -> np.ndarray:
     """T50(B) per parameter set: the largest lag at which P(solved within B) ≥ 1/2, interpolated in ln T between
-    the scan's lags over [T_min/reach, T_max·reach]; 0 where no lag there reaches 1/2, inf where all do."""
+    the scan's lags over [T_min/reach, T_max·reach]; 0 where no lag there reaches 1/2, inf where all do.
+
+    The scan runs from the longest lag down, `block` lags at a time, and a draw leaves it at the first block
+    where P reaches one half: what is left below that lag cannot change its T50, and the draws' T50 lies mostly
+    within the lags tried, well inside the scan. The same floats as evaluating every lag (tests/test_learning_time.py)."""
     grid = np.geomspace(lag_range[0] / reach, lag_range[1] * reach, points)
-    p = p_solved_within(budget, grid[None, :], form, *(np.asarray(params[k], dtype=float)[:, None]
-                                                      for k in ("b0", "b1", "sigma", "c0", "c1")))
-    above = p >= 0.5
-    last = points - 1 - np.argmax(above[:, ::-1], axis=1)  # the last lag still at or above one half
-    i = np.minimum(last, points - 2)
-    rows = np.arange(len(p))
-    p0, p1 = p[rows, i], p[rows, i + 1]
+    x = covariate(grid, form)
+    draws = [np.asarray(params[k], dtype=float) for k in ("b0", "b1", "sigma", "c0", "c1")]
+    last = np.full(len(draws[0]), -1)  # the last lag still at or above one half; -1: none
+    pending = np.arange(len(last))
+    for stop in range(points, 0, -block):
+        start = max(0, stop - block)
+        above = _p_solved(budget, x[None, start:stop], *(d[pending, None] for d in draws)) >= 0.5
+        found = above.any(axis=1)
+        last[pending[found]] = stop - 1 - np.argmax(above[found, ::-1], axis=1)
+        pending = pending[~found]
+        if not pending.size:
+            break
+    reached = last >= 0
+    i = np.minimum(np.where(reached, last, points - 1), points - 2)
+    p0, p1 = (_p_solved(budget, x[j], *draws) for j in (i, i + 1))
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         frac = np.nan_to_num(np.clip((p0 - 0.5) / np.where(p0 > p1, p0 - p1, 1.0), 0.0, 1.0), nan=0.0)
     ln_t = np.log(grid[i]) + frac * (np.log(grid[i + 1]) - np.log(grid[i]))
-    return np.where(~above.any(axis=1), 0.0, np.where(last == points - 1, np.inf, np.exp(ln_t)))
+    return np.where(~reached, 0.0, np.where(last == points - 1, np.inf, np.exp(ln_t)))
