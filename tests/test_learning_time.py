@@ -157,8 +157,8 @@ def test_t50_equals_the_full_scan_bit_for_bit(form):
     half at some lags but not others, at none, at all): the same floats as the full scan, so no T50 moves."""
     rng = np.random.default_rng(5)
     n, unit = 20_000, (1.0 if form == POWER else 0.01)
-    params = {"b0": rng.normal(6, 2, n), "b1": rng.normal(0.5, 1.5, n) * unit,
-              "sigma": np.exp(rng.normal(-0.5, 0.8, n)), "c0": rng.normal(-1.5, 2, n), "c1": rng.normal(0, 1.5, n) * unit}
+    params = {"b0": rng.normal(6, 2, n), "b1": rng.normal(0.5, 1.5, n) * unit, "sigma": np.exp(rng.normal(-0.5, 0.8, n)),
+              "c0": rng.normal(-1.5, 2, n), "c1": rng.normal(0, 1.5, n) * unit}
     params["c0"][:500], params["c1"][:500] = -np.inf, 0.0  # no never-learns share (cure=False)
     for budget in (200.0, 2000.0, 20000.0):
         fast, reference = t50(budget, form, params, (10.0, 200.0)), scanned_t50(budget, form, params, (10.0, 200.0))

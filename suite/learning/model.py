@@ -147,7 +147,8 @@ def t50(budget: float, form: str, params: dict[str, np.ndarray], lag_range: tupl
 
     The scan runs from the longest lag down, `block` lags at a time, and a draw leaves it at the first block
     where P reaches one half: what is left below that lag cannot change its T50, and the draws' T50 lies mostly
-    within the lags tried, well inside the scan. The same floats as evaluating every lag (tests/test_learning_time.py)."""
+    within the lags tried, well inside the scan. The same floats as evaluating every lag
+    (tests/test_learning_time.py checks the two bit for bit)."""
     grid = np.geomspace(lag_range[0] / reach, lag_range[1] * reach, points)
     x = covariate(grid, form)
     draws = [np.asarray(params[k], dtype=float) for k in ("b0", "b1", "sigma", "c0", "c1")]
