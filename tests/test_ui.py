@@ -29,12 +29,13 @@ class MlflowUI(MlflowServer):
 
 
 def render(url: str, screenshot: Path | None = None, height: int = 1200) -> str:
-    """The page's DOM after its scripts ran (and a screenshot of it, when asked)."""
-    base = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            f"--window-size=1600,{height}", "--virtual-time-budget=25000", "--hide-scrollbars"]
-    if screenshot is not None:
-        subprocess.run([*base, f"--screenshot={screenshot}", url], capture_output=True, timeout=120, check=True)
-    return subprocess.run([*base, "--dump-dom", url], capture_output=True, text=True, timeout=120, check=True).stdout
+    """The page's DOM after its scripts ran (and a screenshot of it, when asked: the same browser run)."""
+    shot = [] if screenshot is None else [f"--screenshot={screenshot}"]
+    dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                          f"--window-size=1600,{height}", "--virtual-time-budget=25000", "--hide-scrollbars", *shot,
+                          "--dump-dom", url], capture_output=True, text=True, timeout=120, check=True).stdout
+    assert screenshot is None or screenshot.stat().st_size > 0, screenshot
+    return dom
 
 
 def visible_text(dom: str) -> str:
