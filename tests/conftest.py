@@ -43,6 +43,25 @@ def children_and_parents(runs):
     return runs[~is_parent], runs[is_parent]
 
 
+def assert_one_parent_with_children(runs, n_children: int | None = None):
+    """One FINISHED sweep parent, its children all FINISHED under it (n_children of them, when given):
+    (the parent's row, the children's frame)."""
+    children, parents = children_and_parents(runs)
+    assert len(parents) == 1, parents[["run_id", "status"]]
+    parent = parents.iloc[0]
+    assert parent["status"] == "FINISHED"
+    assert n_children is None or len(children) == n_children
+    assert (children["status"] == "FINISHED").all(), children[["tags.mlflow.runName", "status"]]
+    assert (children["tags.mlflow.parentRunId"] == parent.run_id).all()
+    return parent, children
+
+
+def assert_summary_written(sweep_dir: Path):
+    """The sweep's summary files, on disk and not empty."""
+    for name in ("summary.csv", "summary.md", "success.png", "horizons.csv", "runs.csv"):
+        assert (sweep_dir / "summary" / name).stat().st_size > 0, name
+
+
 def pytest_xdist_auto_num_workers(config):
     """`-n auto` (pyproject.toml's addopts): a worker per core, at most 4. The tests start subprocesses and
     services of their own. One worker more than the cores (the slow tier waits on SLURM's time limit and a

@@ -26,28 +26,13 @@ from pathlib import Path
 import pytest
 
 from tests import slurm_cluster
-from tests.conftest import ROOT, MlflowServer, children_and_parents, free_port, run_cli, store_runs
+from tests.conftest import (ROOT, MlflowServer, assert_one_parent_with_children, assert_summary_written,
+                            children_and_parents, free_port, run_cli, store_runs)
 
 pytestmark = pytest.mark.slow
 
 # No usage telemetry from test runs; the server does not need MLflow's job runner processes.
 QUIET = {"MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-
-
-def assert_one_parent_with_children(runs, n_children: int):
-    children, parents = children_and_parents(runs)
-    assert len(parents) == 1, parents[["run_id", "status"]]
-    parent = parents.iloc[0]
-    assert parent["status"] == "FINISHED"
-    assert len(children) == n_children
-    assert (children["status"] == "FINISHED").all(), children[["tags.mlflow.runName", "status"]]
-    assert (children["tags.mlflow.parentRunId"] == parent.run_id).all()
-    return parent, children
-
-
-def assert_summary_written(sweep_dir: Path):
-    for name in ("summary.csv", "summary.md", "success.png", "horizons.csv", "runs.csv"):
-        assert (sweep_dir / "summary" / name).stat().st_size > 0, name
 
 
 # -- SLURM, for real ------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import children_and_parents, store_runs
+from tests.conftest import (assert_one_parent_with_children, assert_summary_written, children_and_parents,
+                            store_runs)
 from tests.verdicts import assert_printed_verdicts_are_the_runs
 
 pytestmark = pytest.mark.slow
@@ -16,16 +17,10 @@ SMOKE_JOBS = 18  # 3 tasks x 3 cells x 2 lags x 1 seed
 def test_smoke_sweep_logs_children_under_one_parent_and_summarises(cli, tmp_path):
     proc = cli("-m", "experiment=smoke")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    children, parents = children_and_parents(store_runs(tmp_path))
-    assert len(parents) == 1 and len(children) == SMOKE_JOBS
-    parent = parents.iloc[0]
-    assert parent["status"] == "FINISHED"
-    assert (children["tags.mlflow.parentRunId"] == parent.run_id).all()
-    assert (children["status"] == "FINISHED").all()
+    parent, _ = assert_one_parent_with_children(store_runs(tmp_path), SMOKE_JOBS)
     # the summary, on disk, printed (the verdicts the summary's functions conclude from its runs) and on the parent run
+    assert_summary_written(tmp_path / "multirun")
     out = tmp_path / "multirun" / "summary"
-    for name in ("summary.csv", "summary.md", "success.png", "horizons.csv", "runs.csv"):
-        assert (out / name).stat().st_size > 0, name
     assert len(pd.read_csv(out / "runs.csv")) == SMOKE_JOBS
     assert_printed_verdicts_are_the_runs(proc.stdout, out / "runs.csv")
     import mlflow
@@ -131,15 +126,11 @@ def assert_each_job_ran_in_its_own_submitit_process(output: str, sweep_dir: Path
 def test_a_horizon_search_places_rounds_through_the_launcher_and_resumes(cli, tmp_path, launcher):
     first = cli("-m", *HORIZON, f"hydra/launcher={launcher}", "hydra.sweep.dir=" + str(tmp_path / "first"))
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-3000:]
-    children, parents = children_and_parents(store_runs(tmp_path))
-    assert len(parents) == 1 and parents.iloc[0]["status"] == "FINISHED"
-    assert (children["tags.mlflow.parentRunId"] == parents.iloc[0].run_id).all()
-    assert (children["status"] == "FINISHED").all(), children[["tags.mlflow.runName", "status"]]
-    for name in ("summary.csv", "summary.md", "success.png", "horizons.csv", "runs.csv"):
-        assert (tmp_path / "first" / "summary" / name).stat().st_size > 0, name
+    parent, children = assert_one_parent_with_children(store_runs(tmp_path))
+    assert_summary_written(tmp_path / "first")
     if launcher == "local":
         assert_each_job_ran_in_its_own_submitit_process(first.stdout + first.stderr, tmp_path / "first", children,
-                                                        parents.iloc[0])
+                                                        parent)
     # round 0: the ladder; then a lag a round, chosen from the outcomes returned, until the round limit or a lag
     # whose one seed (the pool) is spent: no (lag, seed) twice
     lags = horizon_lags(children)

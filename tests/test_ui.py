@@ -31,6 +31,8 @@ class MlflowUI(MlflowServer):
 def render(url: str, screenshot: Path | None = None, height: int = 1200) -> str:
     """The page's DOM after its scripts ran (and a screenshot of it, when asked: the same browser run)."""
     shot = [] if screenshot is None else [f"--screenshot={screenshot}"]
+    if screenshot is not None:
+        screenshot.unlink(missing_ok=True)  # so the check below sees this run's, not an older file
     dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                           f"--window-size=1600,{height}", "--virtual-time-budget=25000", "--hide-scrollbars", *shot,
                           "--dump-dom", url], capture_output=True, text=True, timeout=120, check=True).stdout
